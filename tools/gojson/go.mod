@@ -1,0 +1,3 @@
+module arcane-temporal/tools/gojson
+
+go 1.26
