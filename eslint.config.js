@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'tools/**', 'deploy/**', '.stack/**'] },
+  { ignores: ['eslint.config.js', 'node_modules/**', 'tools/**', 'deploy/**', '.stack/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -10,7 +10,14 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after'] },
+          ],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
@@ -23,7 +30,18 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', '@kubernetes/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'pino', 'prom-client'], message: 'workflow code imports only @temporalio/workflow and pure modules' },
+            {
+              group: [
+                'node:*',
+                '@kubernetes/*',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+                'pino',
+                'prom-client',
+              ],
+              message: 'workflow code imports only @temporalio/workflow and pure modules',
+            },
           ],
         },
       ],

@@ -1,0 +1,232 @@
+// A real Kubernetes control plane on loopback: etcd, kube-apiserver (TLS + token), controller-manager,
+// scheduler, and kwok with one schedulable fake node.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import type { Toolchain } from './toolchain.ts';
+import { freePort } from './ports.ts';
+import { launch, type ManagedProcess } from './process.ts';
+
+export interface ControlPlane {
+  kubeconfigPath: string;
+  server: string;
+  processes: Record<'etcd' | 'apiserver' | 'controllerManager' | 'scheduler' | 'kwok', ManagedProcess>;
+  /** Restarts kube-apiserver on the same port and data, e.g. to test watch recovery. */
+  restartApiserver(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  tools: Toolchain;
+  dir: string;
+  logDir: string;
+}
+
+export const fakeNodeName = 'kwok-node-0';
+
+function get(url: string, token: string, ca?: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { headers: { authorization: `Bearer ${token}` }, ca, rejectUnauthorized: ca !== undefined, timeout: 2_000 },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout on ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function writeKubeconfig(path: string, server: string, ca: Buffer, token: string): void {
+  const kubeconfig = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'local', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
+    users: [{ name: 'admin', user: { token } }],
+    contexts: [{ name: 'local', context: { cluster: 'local', user: 'admin' } }],
+    'current-context': 'local',
+  };
+  // JSON is valid YAML, and every kubeconfig reader accepts it.
+  writeFileSync(path, JSON.stringify(kubeconfig, null, 2), { mode: 0o600 });
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const { tools, dir, logDir } = options;
+  const pki = join(dir, 'pki');
+  mkdirSync(pki, { recursive: true });
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(join(pki, 'tokens.csv'), `${token},admin,admin,system:masters\n`, { mode: 0o600 });
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(join(pki, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(join(pki, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+
+  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+  const etcd = launch(
+    'etcd',
+    tools.etcd,
+    [
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--name',
+      'local',
+      '--listen-client-urls',
+      etcdUrl,
+      '--advertise-client-urls',
+      etcdUrl,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster',
+      `local=http://127.0.0.1:${etcdPeer}`,
+      '--listen-metrics-urls',
+      `http://127.0.0.1:${await freePort()}`,
+      '--log-level',
+      'warn',
+      '--unsafe-no-fsync', // a throwaway test cluster; fsync on shared disks makes every write slow
+    ],
+    { logDir },
+  );
+  await etcd.waitUntil('healthy', async () => (await fetch(`${etcdUrl}/health`)).ok);
+
+  const server = `https://127.0.0.1:${apiPort}`;
+  const apiserverArgs = [
+    '--etcd-servers',
+    etcdUrl,
+    '--advertise-address',
+    '127.0.0.1',
+    '--bind-address',
+    '127.0.0.1',
+    '--secure-port',
+    String(apiPort),
+    '--cert-dir',
+    pki, // the apiserver writes a self-signed CA and serving cert for 127.0.0.1 here
+    '--token-auth-file',
+    join(pki, 'tokens.csv'),
+    '--authorization-mode',
+    'Node,RBAC',
+    '--service-account-issuer',
+    'https://kubernetes.default.svc',
+    '--service-account-key-file',
+    join(pki, 'sa.pub'),
+    '--service-account-signing-key-file',
+    join(pki, 'sa.key'),
+    '--service-cluster-ip-range',
+    '10.0.0.0/24',
+    '--disable-admission-plugins',
+    'ServiceAccount,TaintNodesByCondition', // no node lifecycle controller would lift the not-ready taint
+    '--enable-priority-and-fairness=false',
+    '--profiling=false',
+  ];
+  let apiserver = launch('kube-apiserver', tools.kubeApiserver, apiserverArgs, { logDir });
+  const waitApiserverReady = (proc: ManagedProcess) =>
+    proc.waitUntil('readyz', async () => (await get(`${server}/readyz`, token)).status === 200, 120_000);
+  await waitApiserverReady(apiserver);
+  const ca = readFileSync(join(pki, 'apiserver.crt'));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  writeKubeconfig(kubeconfigPath, server, ca, token);
+
+  const controllerManager = launch(
+    'kube-controller-manager',
+    tools.kubeControllerManager,
+    [
+      '--kubeconfig',
+      kubeconfigPath,
+      '--leader-elect=false',
+      '--secure-port',
+      String(await freePort()),
+      '--bind-address',
+      '127.0.0.1',
+      '--root-ca-file',
+      join(pki, 'apiserver.crt'),
+      '--service-account-private-key-file',
+      join(pki, 'sa.key'),
+      // fake nodes send no heartbeats worth trusting: no node lifecycle taints or evictions
+      '--controllers',
+      '*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
+      '--concurrent-job-syncs',
+      '20',
+    ],
+    { logDir },
+  );
+  const scheduler = launch(
+    'kube-scheduler',
+    tools.kubeScheduler,
+    [
+      '--kubeconfig',
+      kubeconfigPath,
+      '--leader-elect=false',
+      '--secure-port',
+      String(await freePort()),
+      '--bind-address',
+      '127.0.0.1',
+    ],
+    { logDir },
+  );
+  const kwok = launch(
+    'kwok',
+    tools.kwok,
+    [
+      '--kubeconfig',
+      kubeconfigPath,
+      '--manage-all-nodes=true',
+      '--config',
+      join(import.meta.dirname, 'kwok-stages.yaml'),
+      '--node-lease-duration-seconds',
+      '0',
+    ],
+    { logDir },
+  );
+  await addFakeNode(kubeconfigPath, tools.kubectl, logDir);
+
+  const processes = { etcd, apiserver, controllerManager, scheduler, kwok };
+  return {
+    kubeconfigPath,
+    server,
+    get processes() {
+      return { ...processes, apiserver };
+    },
+    async restartApiserver() {
+      await apiserver.stop();
+      apiserver = launch('kube-apiserver', tools.kubeApiserver, apiserverArgs, { logDir });
+      await waitApiserverReady(apiserver);
+    },
+    async stop() {
+      await Promise.all([kwok.stop(), scheduler.stop(), controllerManager.stop()]);
+      await apiserver.stop();
+      await etcd.stop();
+    },
+  };
+}
+
+async function addFakeNode(kubeconfigPath: string, kubectl: string, logDir: string): Promise<void> {
+  const node = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: fakeNodeName,
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { 'kubernetes.io/hostname': fakeNodeName, 'kubernetes.io/os': 'linux', type: 'kwok' },
+    },
+  };
+  const manifest = join(logDir, '..', 'fake-node.json');
+  writeFileSync(manifest, JSON.stringify(node));
+  const apply = launch('kubectl-apply-node', kubectl, ['--kubeconfig', kubeconfigPath, 'apply', '-f', manifest], {
+    logDir,
+  });
+  const code = await apply.exited;
+  if (code !== 0) throw new Error(`creating the fake node failed:\n${apply.tail()}`);
+  const ready = launch(
+    'kubectl-wait-node',
+    kubectl,
+    ['--kubeconfig', kubeconfigPath, 'wait', '--for=condition=Ready', `node/${fakeNodeName}`, '--timeout=60s'],
+    { logDir },
+  );
+  if ((await ready.exited) !== 0) throw new Error(`the fake node never became Ready:\n${ready.tail()}`);
+}

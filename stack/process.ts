@@ -1,0 +1,115 @@
+// Stack components run in their own process groups, logged to files, and never outlive this process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from './wait.ts';
+
+// A shell between us and the component polls our pid, so a SIGKILLed parent leaves no orphan behind.
+const reaper = `
+parent=$1; shift
+"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit $?' TERM INT
+while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1 & wait $!; done
+kill -TERM "$child" 2>/dev/null
+wait "$child"
+`;
+
+const live = new Set<ManagedProcess>();
+
+export interface LaunchOptions {
+  logDir: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export class ManagedProcess {
+  readonly name: string;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+  exitCode: number | null | undefined = undefined;
+  private readonly child: ChildProcess;
+
+  constructor(name: string, command: string, args: string[], options: LaunchOptions) {
+    this.name = name;
+    this.logFile = join(options.logDir, `${name}.log`);
+    const log = openSync(this.logFile, 'a');
+    this.child = spawn('bash', ['-c', reaper, 'reaper', String(process.pid), command, ...args], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
+    closeSync(log);
+    live.add(this);
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.exitCode = code ?? (signal ? -1 : null);
+        live.delete(this);
+        resolve(this.exitCode);
+      });
+    });
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  /** Why waiting on this process is pointless, if it has died. */
+  deathNotice = (): string | undefined =>
+    this.running ? undefined : `${this.name} exited with ${this.exitCode}; last log lines:\n${this.tail()}`;
+
+  tail(lines = 20): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** Sends a signal to the whole process group. */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.running || this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; resolves once the group has exited. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+    this.signal('SIGKILL'); // anything the component forked and left behind in its group
+  }
+
+  /** Like kill -9: no chance to clean up. */
+  async kill(): Promise<void> {
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+
+  waitUntil<T>(description: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+    return waitFor(`${this.name}: ${description}`, probe, { timeoutMs, abortIf: this.deathNotice });
+  }
+}
+
+export function launch(name: string, command: string, args: string[], options: LaunchOptions): ManagedProcess {
+  return new ManagedProcess(name, command, args, options);
+}
+
+function killAllNow(): void {
+  for (const proc of live) proc.signal('SIGKILL');
+}
+
+process.once('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAllNow();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+  });
+}

@@ -1,0 +1,120 @@
+// Backfilling: which open BackfillRequest runs, stopping what streams meanwhile, and finishing the request.
+import { after, hold, inPhase, normal, outcome, type Context, type Outcome } from './outcome.ts';
+import { noteActiveJob, onJobFailed, owedRestart, requestedRestart, runsTarget, settleRestart } from './restarts.ts';
+import { templateMissing } from './templates.ts';
+import type { EventNote, Observation, ObservedBackfillRequest, ObservedJob, StreamState } from './types.ts';
+
+function oldestFirst(a: ObservedBackfillRequest, b: ObservedBackfillRequest): number {
+  return a.createdAt - b.createdAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+function openRequests(observation: Observation): string[] {
+  return observation.backfillRequests
+    .filter((request) => !request.completed)
+    .sort(oldestFirst)
+    .map((request) => request.name);
+}
+
+/** The open request to backfill now: the one in progress, else the one the Job already runs, else the oldest. */
+export function backfillToRun(state: StreamState, observation: Observation): string | undefined {
+  const open = openRequests(observation);
+  const job = observation.job;
+  if (state.activeBackfill !== undefined && open.includes(state.activeBackfill)) return state.activeBackfill;
+  if (job?.backfilling && job.backfillId !== undefined && open.includes(job.backfillId)) return job.backfillId;
+  return open[0];
+}
+
+/** Why a backfill Job that is not the one to run gets stopped. */
+function staleBackfillNote(observation: Observation, job: ObservedJob, request?: string): EventNote {
+  const id = job.backfillId ?? 'unknown';
+  const message =
+    request !== undefined && openRequests(observation).includes(id)
+      ? `backfill request ${request} runs first; stopping the backfill Job of request ${id}`
+      : `backfill request ${id} is no longer open (deleted or completed elsewhere); stopping its backfill Job`;
+  return normal('BackfillNotRequested', message);
+}
+
+/** Delete a backfill Job whose request no longer runs. */
+export function stopStaleBackfill(ctx: Context, job: ObservedJob): Outcome {
+  const note = staleBackfillNote(ctx.observation, job);
+  return outcome(inPhase(ctx.state, 'Pending', note.message), {
+    actions: [{ type: 'deleteJob', uid: job.uid }],
+    events: [note],
+  });
+}
+
+/** The streaming workload and any other backfill Job stop before `request`'s backfill Job starts. */
+function stopsForBackfill(ctx: Context, request: string): Pick<Outcome, 'actions' | 'events'> {
+  const { job, cronJob } = ctx.observation;
+  const stops: Pick<Outcome, 'actions' | 'events'> = { actions: [], events: [] };
+  if (cronJob && !cronJob.terminating) {
+    stops.actions.push({ type: 'deleteCronJob', uid: cronJob.uid });
+    stops.events.push(stoppingNote('CronJob', request));
+  }
+  if (job && !job.terminating && !runsTarget(job, request)) {
+    stops.actions.push({ type: 'deleteJob', uid: job.uid });
+    stops.events.push(
+      job.backfilling ? staleBackfillNote(ctx.observation, job, request) : stoppingNote('streaming Job', request),
+    );
+  }
+  return stops;
+}
+
+function backfillingMessage(request: string): string {
+  return `the backfill Job for request ${request} is running`;
+}
+
+function stoppingNote(workload: string, request: string): EventNote {
+  return normal('BackfillRequested', `backfill request ${request} is open; stopping the ${workload} to backfill`);
+}
+
+/** The backfill Job for `request` (re)created: phase Backfilling. */
+function backfilling(state: StreamState, request: string, now: number, replaces?: string): Outcome {
+  const next = { ...state, pendingRestart: undefined, lastJobStart: now };
+  return outcome(inPhase(next, 'Backfilling', backfillingMessage(request)), {
+    actions: [{ type: 'applyBackfillJob', request, ...(replaces === undefined ? {} : { replaces }) }],
+  });
+}
+
+function startBackfill(ctx: Context, request: string): Outcome {
+  const again = ctx.state.phase === 'Backfilling';
+  const message = again
+    ? `the backfill Job for request ${request} is gone (deleted outside the operator); starting it again`
+    : `starting the backfill Job for request ${request}`;
+  return { ...backfilling(ctx.state, request, ctx.now), events: [normal('BackfillStarted', message)] };
+}
+
+/** The backfill Job completed: mark the request completed first (so it never reruns), then remove the Job. */
+function completeBackfill(ctx: Context, request: string, job: ObservedJob): Outcome {
+  const state = { ...ctx.state, activeBackfill: undefined };
+  return outcome(inPhase(state, 'Pending', `backfill request ${request} completed; the stream continues next`), {
+    actions: [
+      { type: 'completeBackfillRequest', name: request },
+      { type: 'deleteJob', uid: job.uid },
+    ],
+    events: [
+      normal('BackfillCompleted', `the backfill Job for request ${request} completed; marking the request completed`),
+    ],
+  });
+}
+
+function backfillStep(ctx: Context, request: string, job: ObservedJob | undefined): Outcome {
+  if (job?.terminating) return hold(ctx.state, ctx.now + ctx.config.recheckMs);
+  const pending = ctx.state.pendingRestart;
+  if (pending) return settleRestart(ctx, pending, (state) => backfilling(state, request, ctx.now, job?.uid));
+  if (!job) return templateMissing(ctx, 'backfill') ?? startBackfill(ctx, request);
+  if (job.state === 'complete') return completeBackfill(ctx, request, job);
+  if (job.state === 'failed') return onJobFailed(ctx, job, request);
+  const { state, wakeAt } = noteActiveJob(ctx, job);
+  return outcome(inPhase(state, 'Backfilling', backfillingMessage(request)), wakeAt === undefined ? {} : { wakeAt });
+}
+
+/** Backfill `request`: whatever streams stops first; runs on Failed streams too. */
+export function runBackfill(ctx: Context, request: string): Outcome {
+  const job = ctx.observation.job;
+  const state = { ...owedRestart(requestedRestart(ctx, job, request), job, request), activeBackfill: request };
+  const next = { ...ctx, state };
+  const stops = stopsForBackfill(next, request);
+  if (stops.actions.length === 0) return backfillStep(next, request, job);
+  return after(stops, hold(inPhase(state, 'Pending', `stopping the running workload to backfill request ${request}`)));
+}

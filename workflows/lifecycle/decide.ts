@@ -1,0 +1,181 @@
+// The lifecycle decision: from the remembered state and a fresh observation, the next step toward the desired state.
+import { backfillToRun, runBackfill } from './backfill.ts';
+import { inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
+import { restartForConfiguration } from './restarts.ts';
+import { settle } from './settle.ts';
+import { runCronJob, runStreamingJob } from './streaming.ts';
+import type {
+  Action,
+  Decision,
+  InvalidSpec,
+  LifecycleConfig,
+  Observation,
+  ObservedStream,
+  StreamPhase,
+  StreamState,
+  ValidSpec,
+} from './types.ts';
+
+const phases: readonly string[] = ['Pending', 'Backfilling', 'Running', 'Scheduled', 'Suspended', 'Failed'];
+
+function isPhase(value: string): value is StreamPhase {
+  return phases.includes(value);
+}
+
+/** The state of a lifecycle that has not seen its stream yet. */
+export function initialStreamState(): StreamState {
+  return {
+    phase: '',
+    condition: { reason: '', message: '' },
+    configurationHash: '',
+    initialBackfill: 'unseen',
+    restartCount: 0,
+    quickCompletions: 0,
+    restartRequested: false,
+    transitions: [],
+  };
+}
+
+/** On first sight a stream that already has a phase is adopted (e.g. from upstream) and never backfilled again. */
+function firstSight(state: StreamState, stream: ObservedStream): StreamState {
+  if (state.initialBackfill !== 'unseen') return state;
+  const { phase, configurationHash, condition } = stream.status;
+  if (phase === '') return { ...state, initialBackfill: 'undecided' };
+  return {
+    ...state,
+    initialBackfill: 'skipped',
+    phase: isPhase(phase) ? phase : '',
+    configurationHash: configurationHash ?? '',
+    condition: condition ? { reason: condition.reason, message: condition.message } : state.condition,
+  };
+}
+
+/** Workloads that exist and are not already going away. */
+function deletions(observation: Observation): Action[] {
+  const { job, cronJob } = observation;
+  return [
+    ...(job && !job.terminating ? [{ type: 'deleteJob' as const, uid: job.uid }] : []),
+    ...(cronJob && !cronJob.terminating ? [{ type: 'deleteCronJob' as const, uid: cronJob.uid }] : []),
+  ];
+}
+
+/** The stream is gone: remove its workloads, then end (history stays in Temporal). */
+function tearDown(state: StreamState, observation: Observation): Decision {
+  const actions = deletions(observation);
+  if (actions.length > 0) return { state, actions };
+  return { state: { ...state, ended: 'deleted' }, actions: [], done: true };
+}
+
+/** A spec that cannot be built: Failed naming the field; running workloads are left alone until it is fixed. */
+function rejectSpec(state: StreamState, spec: InvalidSpec): Outcome {
+  const message = `the ${spec.reason === 'InvalidTemplate' ? 'job template' : 'spec'} is invalid: ${spec.message}`;
+  return outcome(inPhase(state, 'Failed', message, spec.reason), { entryEvent: warning(spec.reason, message) });
+}
+
+/** A changed spec is remembered, and is one of the manual ways out of Failed. */
+function noteConfiguration(state: StreamState, spec: ValidSpec, now: number): StreamState {
+  if (spec.configurationHash === state.configurationHash) return state;
+  return { ...restartForConfiguration(state, now), configurationHash: spec.configurationHash };
+}
+
+function withoutBackend(ctx: Context): Outcome {
+  const message =
+    'the spec sets no streaming backend (neither a Job template nor a batch schedule); nothing runs until one is set';
+  const state = { ...ctx.state, pendingRestart: undefined };
+  return outcome(inPhase(state, '', message, 'NoValidBackend'), {
+    actions: deletions(ctx.observation),
+    entryEvent: warning('NoValidBackend', message),
+  });
+}
+
+/** Suspended: workloads stop, open requests stay open; suspend+resume also clears Failed. */
+function suspend(ctx: Context): Outcome {
+  const createdSuspended = ctx.state.initialBackfill === 'undecided';
+  const state = {
+    ...ctx.state,
+    initialBackfill: createdSuspended ? ('skipped' as const) : ctx.state.initialBackfill,
+    pendingRestart: undefined,
+    restartCount: 0,
+    quickCompletions: 0,
+  };
+  const note = createdSuspended
+    ? 'the stream was created suspended, which skips the initial backfill; resuming starts streaming'
+    : 'the stream was suspended: its workload is stopped and open backfill requests wait for resume';
+  const message = 'suspended by the spec; the workload is stopped and open backfill requests wait for resume';
+  return outcome(inPhase(state, 'Suspended', message), {
+    actions: deletions(ctx.observation),
+    entryEvent: normal('StreamSuspended', note),
+  });
+}
+
+/** Resumed: Pending first, then the open backfill if any, else streaming (the next decision takes it from here). */
+function resume(ctx: Context): Outcome {
+  const request = backfillToRun(ctx.state, ctx.observation);
+  const next = request === undefined ? 'starting the stream' : `continuing with backfill request ${request}`;
+  return outcome(inPhase(ctx.state, 'Pending', `resumed; ${next}`), {
+    events: [normal('StreamResumed', `the spec is no longer suspended; ${next}`)],
+  });
+}
+
+/** A new Job-backend stream gets its initial BackfillRequest before anything streams. */
+function requestInitialBackfill(ctx: Context): Outcome {
+  const name = ctx.observation.initialBackfillName;
+  const state = { ...ctx.state, initialBackfill: 'requested' as const };
+  const message = `new stream; requested the initial backfill ${name} before streaming`;
+  return outcome(inPhase(state, 'Pending', message), {
+    actions: [{ type: 'createBackfillRequest', name, initial: true }],
+    events: [normal('StreamCreated', message)],
+  });
+}
+
+/** A new Job-backend stream that was not created suspended owes its initial backfill until the request exists. */
+function owesInitialBackfill(ctx: Context): boolean {
+  const { state, spec, observation } = ctx;
+  if (state.initialBackfill !== 'undecided' || spec.backend !== 'job') return false;
+  return !observation.backfillRequests.some((request) => request.name === observation.initialBackfillName);
+}
+
+/** Once a backend is known the initial backfill is settled: requested for a Job backend, skipped for a CronJob. */
+function initialBackfillSettled(state: StreamState, spec: ValidSpec): StreamState {
+  if (state.initialBackfill !== 'undecided') return state;
+  return { ...state, initialBackfill: spec.backend === 'job' ? 'requested' : 'skipped' };
+}
+
+function reconcile(
+  state: StreamState,
+  observation: Observation,
+  stream: ObservedStream,
+  config: LifecycleConfig,
+  now: number,
+): Outcome {
+  const spec = stream.spec;
+  if (!spec.valid) return rejectSpec(state, spec);
+  const ctx: Context = {
+    state: noteConfiguration(state, spec, now),
+    observation,
+    spec,
+    pinTemplate: stream.pinTemplate,
+    config,
+    now,
+  };
+  if (spec.backend === 'none') return withoutBackend(ctx);
+  if (spec.suspended) return suspend(ctx);
+  if (ctx.state.phase === 'Suspended') return resume(ctx);
+  if (owesInitialBackfill(ctx)) return requestInitialBackfill(ctx);
+  const settled = { ...ctx, state: initialBackfillSettled(ctx.state, spec) };
+  const request = backfillToRun(settled.state, observation);
+  if (request !== undefined) return runBackfill(settled, request);
+  return spec.backend === 'job' ? runStreamingJob(settled) : runCronJob(settled);
+}
+
+/**
+ * Decide the next step for a stream. Pure and deterministic: `now` is epoch ms from the workflow clock. Run the
+ * actions in order, observe again and call again until no actions are returned; then wait for a signal or `wakeAt`.
+ */
+export function decide(state: StreamState, observation: Observation, config: LifecycleConfig, now: number): Decision {
+  if (observation.detached) return { state: { ...state, ended: 'detached' }, actions: [], done: true };
+  const stream = observation.stream;
+  if (!stream || stream.deleting) return tearDown(state, observation);
+  const seen = firstSight(state, stream);
+  return settle(seen, reconcile(seen, observation, stream, config, now), { observation, stream, config, now });
+}
