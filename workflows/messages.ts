@@ -1,0 +1,87 @@
+// The stream workflow's message API: signals from the watcher, public updates and the state query (SPEC 5).
+// Clients import these same definitions; see client/ for typed helpers.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { LifecycleConfig, StreamPhase, StreamState, Transition } from './lifecycle.ts';
+
+/** The stream a workflow is about; the workflow id is derived from it (client/stream-id.ts). */
+export interface StreamKey {
+  streamClass: string;
+  namespace: string;
+  name: string;
+}
+
+export interface StreamWorkflowInput {
+  stream: StreamKey;
+  /** Overrides of the lifecycle tunables (tests use short backoffs). */
+  lifecycle?: Partial<LifecycleConfig>;
+  /** Continue-as-new past this many history events even if the server does not suggest it. */
+  maxHistoryEvents?: number;
+  /** State carried over by continue-as-new. */
+  carried?: CarriedState;
+}
+
+export interface CarriedState {
+  state: StreamState;
+  /** Inputs received but not yet handled when the previous run continued as new. */
+  wakeReasons: string[];
+  ended?: 'deleted' | 'detached';
+}
+
+/** Why the watcher woke the workflow; the workflow re-observes the cluster either way (level-triggered). */
+export interface Notice {
+  /** e.g. `stream ADDED generation 3`, `job MODIFIED`, `template MODIFIED generation 2` */
+  reason: string;
+}
+
+// Watcher -> workflow.
+export const streamObservedSignal = defineSignal<[Notice]>('streamObserved');
+export const resyncSignal = defineSignal<[Notice]>('resync');
+export const jobObservedSignal = defineSignal<[Notice]>('jobObserved');
+export const backfillRequestObservedSignal = defineSignal<[Notice]>('backfillRequestObserved');
+export const templateObservedSignal = defineSignal<[Notice]>('templateObserved');
+/** The stream object is gone: delete its workloads and complete. */
+export const deletedSignal = defineSignal<[Notice]>('deleted');
+/** The stream's StreamClass is gone: complete without touching anything. */
+export const detachedSignal = defineSignal<[Notice]>('detached');
+
+/** What a `suspend`, `resume` or `restart` update answers once accepted. */
+export interface UpdateAccepted {
+  phase: StreamPhase;
+  message: string;
+}
+
+export interface BackfillUpdateInput {
+  /** Kept as `spec.payload` of the BackfillRequest. */
+  payload?: Record<string, unknown>;
+}
+
+export interface BackfillUpdateResult {
+  /** The BackfillRequest that will run. */
+  name: string;
+  /** False when an open request already existed and is returned instead. */
+  created: boolean;
+}
+
+export const suspendUpdate = defineUpdate<UpdateAccepted>('suspend');
+export const resumeUpdate = defineUpdate<UpdateAccepted>('resume');
+export const backfillUpdate = defineUpdate<BackfillUpdateResult, [BackfillUpdateInput?]>('backfill');
+export const restartUpdate = defineUpdate<UpdateAccepted>('restart');
+
+/** The `state` query: what a person or a service wants to know about the stream. */
+export interface StreamStatus {
+  stream: StreamKey;
+  phase: StreamPhase;
+  reason: string;
+  message: string;
+  configurationHash: string;
+  job?: { name: string; uid: string; backfilling: boolean; state: string };
+  cronJob?: { name: string; uid: string };
+  openBackfillRequests: string[];
+  restartCount: number;
+  nextRestartAt?: string;
+  lastError?: { reason: string; message: string; at: string };
+  transitions: Transition[];
+  ended?: 'deleted' | 'detached';
+}
+
+export const stateQuery = defineQuery<StreamStatus>('state');
