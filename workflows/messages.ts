@@ -64,7 +64,7 @@ export interface BackfillUpdateResult {
 
 export const suspendUpdate = defineUpdate<UpdateAccepted>('suspend');
 export const resumeUpdate = defineUpdate<UpdateAccepted>('resume');
-export const backfillUpdate = defineUpdate<BackfillUpdateResult, [BackfillUpdateInput?]>('backfill');
+export const backfillUpdate = defineUpdate<BackfillUpdateResult, [BackfillUpdateInput]>('backfill');
 export const restartUpdate = defineUpdate<UpdateAccepted>('restart');
 
 /** The `state` query: what a person or a service wants to know about the stream. */

@@ -1,0 +1,58 @@
+// The Kubernetes clients the activities use; every call goes through `call`, which counts it and names it on failure.
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { KubernetesApiError, isNotFound, type ApiCall } from './errors.ts';
+import type { ApiCallCounter } from './metrics.ts';
+
+export interface KubernetesApi {
+  batch: BatchV1Api;
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  /** Sends one API call; a failure becomes a KubernetesApiError naming the call. */
+  call<T>(call: ApiCall, send: () => Promise<T>): Promise<T>;
+}
+
+/** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export function createKubernetesApi(kubeConfig: KubeConfig, calls: ApiCallCounter): KubernetesApi {
+  return {
+    batch: kubeConfig.makeApiClient(BatchV1Api),
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    async call<T>(call: ApiCall, send: () => Promise<T>): Promise<T> {
+      const labels = { verb: call.verb, resource: call.resource };
+      try {
+        const result = await send();
+        // The generated clients do not expose the success code; errors carry theirs.
+        calls.inc({ ...labels, code: '2xx' });
+        return result;
+      } catch (cause) {
+        const error = new KubernetesApiError(call, cause);
+        calls.inc({ ...labels, code: error.code === undefined ? 'error' : String(error.code) });
+        throw error;
+      }
+    },
+  };
+}
+
+/** The object, or undefined when the API server says it does not exist. */
+export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The RBAC name of a custom resource: `<plural>.<group>`. */
+export function customResource(group: string, plural: string): string {
+  return group === '' ? plural : `${plural}.${group}`;
+}

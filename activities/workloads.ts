@@ -1,0 +1,235 @@
+// The stream's Job and CronJob: create, replace by uid, delete by uid, adopt. Each is idempotent under retry: a
+// replacement names the uid it replaces, so a retry after it happened finds a newer workload and leaves it alone.
+import type { V1CronJob, V1DeleteOptions, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
+import { BACKFILLING_LABEL, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
+import type { Result } from '../resources/result.ts';
+import type { StreamKey } from '../workflows/messages.ts';
+import type { ActionOf, ActivityContext } from './context.ts';
+import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
+import { mergePatch, type KubernetesApi } from './kubernetes.ts';
+import { runsBackfill } from './observed-workloads.ts';
+import {
+  jobCall,
+  readBackfillRequest,
+  readCronJob,
+  readJob,
+  requireDefinition,
+  requireStream,
+  requireStreamClass,
+  requireTemplate,
+} from './stream-resources.ts';
+import { backfillJob, cronJob, streamingJob } from './stream-workloads.ts';
+
+export interface WorkloadApplied {
+  uid: string;
+  /** False when a workload that is not the one to replace already existed and was left alone. */
+  created: boolean;
+}
+
+interface Workload<T extends { metadata?: V1ObjectMeta }> {
+  kind: 'Job' | 'CronJob';
+  read(kube: KubernetesApi, stream: StreamKey): Promise<T | undefined>;
+  create(kube: KubernetesApi, stream: StreamKey, body: T): Promise<T>;
+  delete(kube: KubernetesApi, stream: StreamKey, body: V1DeleteOptions): Promise<unknown>;
+  patch(kube: KubernetesApi, stream: StreamKey, body: object): Promise<T>;
+}
+
+const jobs: Workload<V1Job> = {
+  kind: 'Job',
+  read: readJob,
+  create: (kube, stream, body) =>
+    kube.call(jobCall('create', stream, 'jobs'), () =>
+      kube.batch.createNamespacedJob({ namespace: stream.namespace, body }),
+    ),
+  delete: (kube, stream, body) =>
+    kube.call(jobCall('delete', stream, 'jobs'), () =>
+      kube.batch.deleteNamespacedJob({ name: stream.name, namespace: stream.namespace, body }),
+    ),
+  patch: (kube, stream, body) =>
+    kube.call(jobCall('patch', stream, 'jobs'), () =>
+      kube.batch.patchNamespacedJob({ name: stream.name, namespace: stream.namespace, body }, mergePatch),
+    ),
+};
+
+const cronJobs: Workload<V1CronJob> = {
+  kind: 'CronJob',
+  read: readCronJob,
+  create: (kube, stream, body) =>
+    kube.call(jobCall('create', stream, 'cronjobs'), () =>
+      kube.batch.createNamespacedCronJob({ namespace: stream.namespace, body }),
+    ),
+  delete: (kube, stream, body) =>
+    kube.call(jobCall('delete', stream, 'cronjobs'), () =>
+      kube.batch.deleteNamespacedCronJob({ name: stream.name, namespace: stream.namespace, body }),
+    ),
+  patch: (kube, stream, body) =>
+    kube.call(jobCall('patch', stream, 'cronjobs'), () =>
+      kube.batch.patchNamespacedCronJob({ name: stream.name, namespace: stream.namespace, body }, mergePatch),
+    ),
+};
+
+function live(workload: { metadata?: V1ObjectMeta } | undefined): workload is { metadata: V1ObjectMeta } {
+  return workload?.metadata !== undefined && workload.metadata.deletionTimestamp === undefined;
+}
+
+// Foreground: the workload stays (terminating) until its pods are gone, so an old and a new streaming pod, or a
+// streaming and a backfill pod, never run side by side.
+function deleteOptions(uid: string): V1DeleteOptions {
+  return { propagationPolicy: 'Foreground', preconditions: { uid } };
+}
+
+function built<T>(result: Result<T>): T {
+  if (!result.ok) throw rejected(result.error);
+  return result.value;
+}
+
+/** Create the workload when none is there; replace it only when it is `replaces`; else leave it. */
+async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
+  { kube, log }: ActivityContext,
+  workload: Workload<T>,
+  stream: StreamKey,
+  replaces: string | undefined,
+  build: () => Promise<T>,
+): Promise<WorkloadApplied> {
+  const existing = await workload.read(kube, stream);
+  if (live(existing) && existing.metadata.uid !== replaces) return { uid: existing.metadata.uid ?? '', created: false };
+  // Built before anything is deleted: a broken template leaves the running workload alone.
+  const body = await build();
+  if (live(existing)) {
+    log.info({ uid: existing.metadata.uid }, `deleting the ${workload.kind} to replace`);
+    await deleteWorkload(kube, workload, stream, existing.metadata.uid ?? '');
+  }
+  try {
+    const created = await workload.create(kube, stream, body);
+    const uid = created.metadata?.uid ?? '';
+    log.info({ uid, replaced: existing?.metadata?.uid }, `created ${workload.kind}`);
+    return { uid, created: true };
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+  const current = await workload.read(kube, stream);
+  // Created meanwhile, e.g. by an attempt whose answer was lost.
+  if (live(current) && current.metadata.uid !== replaces) return { uid: current.metadata.uid ?? '', created: false };
+  const uid = current?.metadata?.uid ?? 'gone';
+  const message = `${workload.kind} ${stream.namespace}/${stream.name} (uid ${uid}) is still going away; the new one is created once it is gone`;
+  throw retryable('WorkloadTerminating', message, '1s');
+}
+
+/** Delete the workload if it still has this uid; a newer one of the same name is left alone. */
+async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
+  kube: KubernetesApi,
+  workload: Workload<T>,
+  stream: StreamKey,
+  uid: string,
+): Promise<{ deleted: boolean }> {
+  try {
+    await workload.delete(kube, stream, deleteOptions(uid));
+    return { deleted: true };
+  } catch (error) {
+    // 409: the uid precondition failed, the name belongs to a newer workload.
+    if (isNotFound(error) || isConflict(error)) return { deleted: false };
+    throw error;
+  }
+}
+
+/** Add the labels the workload lacks (metadata only; values it has are kept), if it still has this uid. */
+async function adoptWorkload<T extends { metadata?: V1ObjectMeta }>(
+  { kube, log }: ActivityContext,
+  workload: Workload<T>,
+  stream: StreamKey,
+  uid: string,
+  labels: (existing: T) => Record<string, string>,
+): Promise<{ adopted: boolean }> {
+  const existing = await workload.read(kube, stream);
+  if (!live(existing) || existing.metadata.uid !== uid) return { adopted: false };
+  const present = existing.metadata.labels ?? {};
+  const missing = Object.entries(labels(existing)).filter(([key]) => present[key] === undefined);
+  if (missing.length === 0) return { adopted: true };
+  // The resourceVersion makes the patch fail (and retry) if the workload changed since it was read.
+  const { resourceVersion } = existing.metadata;
+  await workload.patch(kube, stream, { metadata: { resourceVersion, labels: Object.fromEntries(missing) } });
+  log.info({ uid, labels: Object.fromEntries(missing) }, `adopted ${workload.kind}`);
+  return { adopted: true };
+}
+
+function backendChanged(stream: StreamKey, wanted: string) {
+  return new ActionSkipped('BackendChanged', `${stream.namespace}/${stream.name} no longer has a ${wanted} backend`);
+}
+
+export async function applyStreamingJob(
+  context: ActivityContext,
+  stream: StreamKey,
+  action: ActionOf<'applyStreamingJob'>,
+): Promise<WorkloadApplied> {
+  return applyWorkload(context, jobs, stream, action.replaces, async () => {
+    const definition = requireDefinition(await requireStream(context.kube, stream));
+    if (definition.backend.kind !== 'job') throw backendChanged(stream, 'Job');
+    const template = await requireTemplate(context.kube, definition.backend.jobTemplateRef);
+    return built(streamingJob(definition, template));
+  });
+}
+
+export async function applyBackfillJob(
+  context: ActivityContext,
+  stream: StreamKey,
+  action: ActionOf<'applyBackfillJob'>,
+): Promise<WorkloadApplied> {
+  return applyWorkload(context, jobs, stream, action.replaces, async () => {
+    const definition = requireDefinition(await requireStream(context.kube, stream));
+    if (definition.backend.kind === 'none') throw backendChanged(stream, 'streaming');
+    const ref = definition.backend.backfillJobTemplateRef;
+    if (!ref) throw new ActionSkipped('TemplateNotFound', `the spec of ${stream.name} names no backfill template`);
+    const request = await readBackfillRequest(context.kube, stream.namespace, action.request);
+    if (!request || request.streamId !== stream.name || request.streamClass !== stream.streamClass) {
+      throw new ActionSkipped(
+        'BackfillRequestNotFound',
+        `BackfillRequest ${stream.namespace}/${action.request} is gone`,
+      );
+    }
+    return built(backfillJob(definition, await requireTemplate(context.kube, ref), request));
+  });
+}
+
+export async function applyCronJob(
+  context: ActivityContext,
+  stream: StreamKey,
+  action: ActionOf<'applyCronJob'>,
+): Promise<WorkloadApplied> {
+  return applyWorkload(context, cronJobs, stream, action.replaces, async () => {
+    const definition = requireDefinition(await requireStream(context.kube, stream));
+    const { backend } = definition;
+    if (backend.kind !== 'cronjob') throw backendChanged(stream, 'batch');
+    const template = await requireTemplate(context.kube, backend.jobTemplateRef);
+    return built(cronJob(definition, template, backend.schedule));
+  });
+}
+
+export async function deleteJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'deleteJob'>) {
+  const result = await deleteWorkload(context.kube, jobs, stream, action.uid);
+  context.log.info({ uid: action.uid, ...result }, 'deleting Job');
+  return result;
+}
+
+export async function deleteCronJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'deleteCronJob'>) {
+  const result = await deleteWorkload(context.kube, cronJobs, stream, action.uid);
+  context.log.info({ uid: action.uid, ...result }, 'deleting CronJob');
+  return result;
+}
+
+export async function adoptJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'adoptJob'>) {
+  const { kind } = await requireStreamClass(context.kube, stream);
+  return adoptWorkload(context, jobs, stream, action.uid, (job) => ({
+    [STREAM_ID_LABEL]: stream.name,
+    [STREAM_KIND_LABEL]: kind,
+    [BACKFILLING_LABEL]: String(runsBackfill(job)),
+  }));
+}
+
+export async function adoptCronJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'adoptCronJob'>) {
+  const { kind } = await requireStreamClass(context.kube, stream);
+  return adoptWorkload(context, cronJobs, stream, action.uid, () => ({
+    [STREAM_ID_LABEL]: stream.name,
+    [STREAM_KIND_LABEL]: kind,
+    [BACKFILLING_LABEL]: 'true',
+  }));
+}

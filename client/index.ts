@@ -1,0 +1,16 @@
+// The public client module: what other services import to find and steer stream workflows.
+export { defaultTaskQueue, parseStreamWorkflowId, streamWorkflowId } from './stream-id.ts';
+export { namespaceKey, phaseKey, searchAttributeKeys, streamClassKey, streamNameKey } from './search-attributes.ts';
+export { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from './streams.ts';
+export {
+  backfillUpdate,
+  restartUpdate,
+  resumeUpdate,
+  stateQuery,
+  suspendUpdate,
+  type BackfillUpdateInput,
+  type BackfillUpdateResult,
+  type StreamKey,
+  type StreamStatus,
+  type UpdateAccepted,
+} from '../workflows/messages.ts';

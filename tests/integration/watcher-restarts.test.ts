@@ -1,0 +1,160 @@
+// Nothing is lost for good: changes made while the watcher was stopped, while the API server restarted, or while
+// Temporal was down reach the stream workflows once everything is back.
+import assert from 'node:assert/strict';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { streamWorkflowId } from '../../client/stream-id.ts';
+import { startStack, type Stack } from '../../stack/index.ts';
+import { startTemporalServer, type TemporalServer } from '../../stack/temporal.ts';
+import { toolchain } from '../../stack/toolchain.ts';
+import { waitFor } from '../../stack/wait.ts';
+import { installTestPlugin, testNamespace } from './kube.ts';
+import { kubeConfig } from './stack-env.ts';
+import {
+  lastEventId,
+  MOCK_STREAMS,
+  MOCK_STREAMS_V2,
+  signalsOf,
+  startTestWatcher,
+  Streams,
+  temporalClient,
+  uniqueTaskQueue,
+} from './watcher-harness.ts';
+
+const v2 = (name: string, namespace: string) =>
+  streamWorkflowId({ streamClass: MOCK_STREAMS_V2.streamClass, namespace, name });
+const v0 = (name: string, namespace: string) =>
+  streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name });
+
+test('streams created, changed and deleted while the watcher was stopped are resynced when it starts again', async (t) => {
+  const kc = kubeConfig();
+  const namespace = await testNamespace(t, kc, 'watch-offline');
+  await installTestPlugin(kc, namespace);
+  const taskQueue = uniqueTaskQueue('offline');
+  const client = await temporalClient(t);
+  const streams = new Streams(kc, namespace);
+
+  const first = await startTestWatcher(t, { namespace, taskQueue, name: 'offline-1', kubeConfig: kc });
+  await first.ready();
+  await streams.create(MOCK_STREAMS, 'orders');
+  await streams.create(MOCK_STREAMS, 'unchanged');
+  await streams.create(MOCK_STREAMS_V2, 'invoices', 'mock-v2-job');
+  for (const id of [v0('orders', namespace), v0('unchanged', namespace), v2('invoices', namespace)]) {
+    await waitFor(`${id} started`, async () => (await signalsOf(client, id)).length > 0);
+  }
+  await first.stop();
+
+  const marks = {
+    orders: await lastEventId(client, v0('orders', namespace)),
+    unchanged: await lastEventId(client, v0('unchanged', namespace)),
+    invoices: await lastEventId(client, v2('invoices', namespace)),
+  };
+  await streams.create(MOCK_STREAMS, 'payments');
+  await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/while-stopped');
+  await streams.delete(MOCK_STREAMS_V2, 'invoices');
+
+  const second = await startTestWatcher(t, { namespace, taskQueue, name: 'offline-2', kubeConfig: kc });
+  await second.ready();
+  const signalAfter = (id: string, mark: number, name: string) =>
+    waitFor(`${name} on ${id}`, async () =>
+      (await signalsOf(client, id)).find((signal) => signal.eventId > mark && signal.name === name),
+    );
+  await signalAfter(v0('payments', namespace), 0, 'resync');
+  await signalAfter(v0('orders', namespace), marks.orders, 'resync');
+  await signalAfter(v0('unchanged', namespace), marks.unchanged, 'resync');
+  const deleted = await signalAfter(v2('invoices', namespace), marks.invoices, 'deleted');
+  assert.match(deleted.reason, /stream no longer exists/);
+});
+
+describe('outages (a private stack)', () => {
+  let stack: Stack;
+  let kc: KubeConfig;
+  let temporal: TemporalServer | undefined;
+
+  before(async () => {
+    stack = await startStack();
+    kc = new KubeConfig();
+    kc.loadFromFile(stack.kubeconfigPath);
+  });
+  after(async () => {
+    await temporal?.stop();
+    await stack.stop();
+  });
+
+  async function setup(name: string, t: TestContext) {
+    const namespace = `outage-${name}`;
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    await installTestPlugin(kc, namespace);
+    const client = await temporalClient(t, stack.temporalAddress);
+    const watcher = await startTestWatcher(t, {
+      namespace,
+      taskQueue: uniqueTaskQueue(name),
+      name,
+      kubeConfig: kc,
+      temporalAddress: stack.temporalAddress,
+      // Keep leading through a short outage; restart informers quickly.
+      config: { leaderElection: { leaseDuration: '30s', renewPeriod: '2s' }, informers: { restartBackoffMax: '1s' } },
+    });
+    await watcher.ready();
+    await waitFor('the watcher to lead', () => watcher.isLeader());
+    const streams = new Streams(kc, namespace);
+    await streams.create(MOCK_STREAMS, 'orders');
+    const id = v0('orders', namespace);
+    await waitFor('the stream observed', async () => (await signalsOf(client, id)).length > 0);
+    return { watcher, client, streams, id };
+  }
+
+  test('the watcher recovers from an API server restart and forwards a change made meanwhile', async (t) => {
+    const { watcher, client, streams, id } = await setup('apiserver', t);
+    const restarts = () => watcher.metrics.value(watcher.metrics.informerRestarts);
+    const restartsBefore = await restarts();
+
+    await stack.kubernetes.processes.apiserver.kill();
+    await waitFor('the watcher to notice', () => !watcher.readiness().ready);
+    await stack.kubernetes.restartApiserver();
+    const mark = await lastEventId(client, id);
+    await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/after-restart');
+
+    const woken = await waitFor(
+      'the change to reach the workflow',
+      async () =>
+        (await signalsOf(client, id)).find(
+          (signal) => signal.eventId > mark && ['streamObserved', 'resync'].includes(signal.name),
+        ),
+      { timeoutMs: 30_000 },
+    );
+    assert.ok(woken);
+    await watcher.ready(30_000);
+    assert.ok((await restarts()) > restartsBefore, 'the failed informers were restarted');
+  });
+
+  test('signals wait out a Temporal outage and arrive when it is back', async (t) => {
+    const { watcher, client, streams, id } = await setup('temporal', t);
+    const mark = await lastEventId(client, id);
+
+    await stack.temporal.process.kill();
+    await waitFor('the watcher to notice', () => watcher.readiness().reasons.some((r) => r.includes('Temporal')));
+    await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/during-outage');
+    await waitFor('a failed attempt', async () => (await watcher.metrics.value(watcher.metrics.signalFailures)) > 0, {
+      timeoutMs: 30_000,
+    });
+    temporal = await startTemporalServer({
+      binary: toolchain().temporal,
+      dir: stack.dir,
+      logDir: stack.logDir,
+      port: Number(new URL(`http://${stack.temporalAddress}`).port),
+      uiPort: Number(new URL(stack.temporalUiUrl).port),
+    });
+
+    await watcher.ready(30_000);
+    const signals = await waitFor(
+      'the change to reach the workflow',
+      async () => {
+        const later = (await signalsOf(client, id)).filter((signal) => signal.eventId > mark);
+        return later.some((signal) => /generation 1 -> 2/.test(signal.reason)) && later;
+      },
+      { timeoutMs: 30_000 },
+    );
+    assert.ok(signals.some((signal) => signal.name === 'streamObserved'));
+  });
+});

@@ -1,0 +1,241 @@
+// The watcher against a real API server and a real Temporal server: Kubernetes events become signals on the stream
+// workflows (no worker runs here: the workflows stay scheduled, and their histories show what they were sent).
+import assert from 'node:assert/strict';
+import { before, describe, test, type TestContext } from 'node:test';
+import {
+  BatchV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { streamWorkflowId } from '../../client/stream-id.ts';
+import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
+import { waitFor } from '../../stack/wait.ts';
+import { installTestPlugin, testNamespace } from './kube.ts';
+import { kubeConfig } from './stack-env.ts';
+import {
+  httpGet,
+  lastEventId,
+  MOCK_STREAMS,
+  MOCK_STREAMS_V2,
+  signalsOf,
+  startTestWatcher,
+  Streams,
+  temporalClient,
+  uniqueTaskQueue,
+  waitForSignal,
+} from './watcher-harness.ts';
+
+let kc: KubeConfig;
+
+before(() => {
+  kc = kubeConfig();
+});
+
+/** A namespace with the test plugin, a leading watcher on its own task queue, and a Temporal client. */
+async function setup(t: TestContext, name: string) {
+  const namespace = await testNamespace(t, kc, `watch-${name}`);
+  await installTestPlugin(kc, namespace);
+  const taskQueue = uniqueTaskQueue(name);
+  const watcher = await startTestWatcher(t, { namespace, taskQueue, name, kubeConfig: kc });
+  const client = await temporalClient(t);
+  await watcher.ready();
+  await waitFor('the watcher to lead', () => watcher.isLeader());
+  // The resync every new leader runs is done: later signals are the tests' own doing.
+  await waitFor('the first resync', async () => (await watcher.metrics.value(watcher.metrics.resyncs)) >= 1);
+  const streams = new Streams(kc, namespace);
+  const id = (streamName: string, streamClass: string = MOCK_STREAMS.streamClass) =>
+    streamWorkflowId({ streamClass, namespace, name: streamName });
+  return { namespace, taskQueue, watcher, client, streams, id };
+}
+
+describe('watcher forwarding', () => {
+  test('a new stream gets a workflow named after it, started by the signal, findable by its search attributes', async (t) => {
+    const { namespace, taskQueue, client, streams, id } = await setup(t, 'new');
+    await streams.create(MOCK_STREAMS, 'orders');
+
+    const signal = await waitForSignal(client, id('orders'), 'streamObserved', { reason: /MockStream orders created/ });
+    assert.match(signal.reason, /generation 1/);
+    const description = await client.workflow.getHandle(id('orders')).describe();
+    assert.equal(description.type, 'streamWorkflow');
+    assert.equal(description.taskQueue, taskQueue);
+    assert.equal(description.workflowId, `stream/mock-stream/${namespace}/orders`);
+    const attributes = Object.fromEntries(description.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]));
+    assert.deepEqual(attributes, {
+      ArcaneStreamClass: 'mock-stream',
+      ArcaneNamespace: namespace,
+      ArcaneStreamName: 'orders',
+    });
+    assert.equal(await description.staticSummary(), `MockStream ${namespace}/orders`);
+  });
+
+  test('a status-only update is not forwarded; the spec change after it is', async (t) => {
+    const { watcher, client, streams, id } = await setup(t, 'status');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    const mark = await lastEventId(client, id('orders'));
+    const suppressed = () => watcher.metrics.value(watcher.metrics.suppressed, { kind: 'MockStream' });
+    const before = await suppressed();
+
+    await streams.writeStatus(MOCK_STREAMS, 'orders', 'Running');
+    await waitFor('the status update to be seen and suppressed', async () => (await suppressed()) > before);
+    await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/changed');
+    await waitForSignal(client, id('orders'), 'streamObserved', { after: mark, reason: /generation 1 -> 2/ });
+
+    const after = (await signalsOf(client, id('orders'))).filter((signal) => signal.eventId > mark);
+    assert.deepEqual(
+      after.map((signal) => [signal.name, signal.reason]),
+      [['streamObserved', 'MockStream orders generation 1 -> 2']],
+    );
+  });
+
+  test("a deleted stream's workflow is told so", async (t) => {
+    const { client, streams, id } = await setup(t, 'delete');
+    await streams.create(MOCK_STREAMS_V2, 'invoices', 'mock-v2-job');
+    const invoices = id('invoices', MOCK_STREAMS_V2.streamClass);
+    await waitForSignal(client, invoices, 'streamObserved');
+    await streams.delete(MOCK_STREAMS_V2, 'invoices');
+    await waitForSignal(client, invoices, 'deleted', { reason: /MockStreamV2 invoices deleted/ });
+  });
+
+  test('the Job named after a stream wakes its workflow when it appears, finishes and goes', async (t) => {
+    const { namespace, client, streams, id } = await setup(t, 'job');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    const batch = kc.makeApiClient(BatchV1Api);
+    const job = (name: string) => ({
+      metadata: {
+        name,
+        labels: { 'arcane/stream-id': 'orders', 'arcane/stream-kind': 'MockStream', 'arcane/backfilling': 'false' },
+        annotations: { 'arcane.sneaksanddata.com/stream-class': 'mock-stream' },
+      },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          metadata: { labels: { 'arcane/backfilling': 'true' } },
+          spec: {
+            restartPolicy: 'Never',
+            tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+            containers: [{ name: 'stream', image: 'busybox:1.37' }],
+          },
+        },
+      },
+    });
+    // A Job of a CronJob run carries the label too, but is not named after the stream: it wakes nobody.
+    await batch.createNamespacedJob({ namespace, body: job('orders-29000000') });
+    await batch.createNamespacedJob({ namespace, body: job('orders') });
+    await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^Job orders created/ });
+    // kwok completes backfill pods at once: the Job's completion is forwarded.
+    await waitForSignal(client, id('orders'), 'jobObserved', { reason: /succeeded=1/, timeoutMs: 60_000 });
+    await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
+    await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^Job orders deleted/ });
+    const jobSignals = (await signalsOf(client, id('orders'))).filter((signal) => signal.name === 'jobObserved');
+    assert.ok(
+      jobSignals.every((signal) => signal.reason.startsWith('Job orders ')),
+      JSON.stringify(jobSignals),
+    );
+  });
+
+  test('a template change wakes the workflows of the streams built from it, and only those', async (t) => {
+    const { namespace, client, streams, id } = await setup(t, 'template');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await streams.create(MOCK_STREAMS_V2, 'ledger', 'mock-v2-cron');
+    const ledger = id('ledger', MOCK_STREAMS_V2.streamClass);
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    await waitForSignal(client, ledger, 'streamObserved');
+
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await custom.patchNamespacedCustomObject(
+      {
+        group: ARCANE_GROUP,
+        version: ARCANE_VERSION,
+        plural: STREAMING_JOB_TEMPLATES.plural,
+        namespace,
+        name: 'mock-streaming-job',
+        body: { spec: { spec: { backoffLimit: 1 } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitForSignal(client, id('orders'), 'templateObserved', {
+      reason: new RegExp(`StreamingJobTemplate ${namespace}/mock-streaming-job generation 1 -> 2`),
+    });
+    // The CronJob stream is built from mock-backfill-job only.
+    assert.ok(!(await signalsOf(client, ledger)).some((signal) => signal.name === 'templateObserved'));
+  });
+});
+
+describe('watcher and BackfillRequests', () => {
+  test("a request for a stream wakes that stream's workflow", async (t) => {
+    const { client, streams, id } = await setup(t, 'bfr');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    await streams.createBackfillRequest('orders-again', 'mock-stream', 'orders');
+    await waitForSignal(client, id('orders'), 'backfillRequestObserved', {
+      reason: /BackfillRequest orders-again created/,
+    });
+  });
+
+  test('a request for an unknown stream is Failed with StreamNotFound and stays open', async (t) => {
+    const { streams } = await setup(t, 'bfr-unknown');
+    await streams.createBackfillRequest('nobody', 'mock-stream', 'no-such-stream');
+    const request = await waitFor('the request to be Failed', async () => {
+      const current = await streams.readBackfillRequest('nobody');
+      return current.status?.phase === 'Failed' && current;
+    });
+    assert.equal(request.spec.completed, false);
+    const condition = request.status?.conditions?.find((c) => c.type === 'Error');
+    assert.equal(condition?.reason, 'StreamNotFound');
+    assert.match(condition?.message ?? '', /no MockStream named no-such-stream in namespace/);
+  });
+
+  test('a request naming the wrong StreamClass for its stream is Failed with ClassMismatch', async (t) => {
+    const { client, streams, id } = await setup(t, 'bfr-class');
+    await streams.create(MOCK_STREAMS_V2, 'customers', 'mock-v1-job');
+    await waitForSignal(client, id('customers', MOCK_STREAMS_V2.streamClass), 'streamObserved');
+    await streams.createBackfillRequest('wrong-class', 'mock-stream', 'customers');
+    const request = await waitFor('the request to be Failed', async () => {
+      const current = await streams.readBackfillRequest('wrong-class');
+      return current.status?.phase === 'Failed' && current;
+    });
+    const condition = request.status?.conditions?.find((c) => c.type === 'Error');
+    assert.equal(condition?.reason, 'ClassMismatch');
+    assert.match(
+      condition?.message ?? '',
+      /is a MockStreamV2 of StreamClass mock-stream-v2, not of StreamClass mock-stream/,
+    );
+    assert.equal(request.spec.completed, false);
+  });
+});
+
+describe('watcher operations', () => {
+  test('metrics count streams by class and phase; the probes answer on the upstream paths', async (t) => {
+    const { namespace, watcher, client, streams, id } = await setup(t, 'ops');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    await streams.writeStatus(MOCK_STREAMS, 'orders', 'Running');
+
+    const series = `arcane_streams{namespace="${namespace}",kind_ref="mock-stream",kind="MockStream",phase="Running"} 1`;
+    await waitFor('the stream gauge', async () =>
+      (await httpGet(watcher.ports.metrics, '/metrics')).body.includes(series),
+    );
+    const metrics = (await httpGet(watcher.ports.metrics, '/metrics')).body;
+    assert.match(metrics, /arcane_watcher_signals_sent_total\{signal="streamObserved"\} [1-9]/);
+    assert.match(metrics, /arcane_watcher_events_total\{kind="MockStream",type="added"\} [1-9]/);
+    assert.match(
+      metrics,
+      /arcane_kubernetes_api_calls_total\{verb="list",resource="mockstreams.streaming.sneaksanddata.com",code="200"\} [1-9]/,
+    );
+    assert.match(metrics, /arcane_watcher_leader 1/);
+
+    for (const path of ['/health', '/healthz', '/startup', '/health/ready', '/readyz']) {
+      const { status, body } = await httpGet(watcher.ports.health, path);
+      assert.equal(status, 200, `${path}: ${body}`);
+    }
+    const ready = JSON.parse((await httpGet(watcher.ports.health, '/readyz')).body) as {
+      ready: boolean;
+      leader: boolean;
+    };
+    assert.deepEqual(ready, { ready: true, reasons: [], leader: true });
+  });
+});

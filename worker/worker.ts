@@ -1,0 +1,53 @@
+// The worker process core: stream workflows and Kubernetes activities on one task queue; stateless.
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities/index.ts';
+import { connectionOptions, type TemporalSettings } from '../client/connection.ts';
+import { ensureSearchAttributes } from './search-attributes.ts';
+
+export const workflowsPath = join(import.meta.dirname, '../workflows/index.ts');
+
+export interface StreamWorkerOptions {
+  temporal: TemporalSettings;
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** A prebuilt workflow bundle (tests share one); by default the worker bundles `workflows/` at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export interface StreamWorker {
+  /** Resolves when the worker has stopped; rejects if it failed. */
+  running: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startStreamWorker(options: StreamWorkerOptions): Promise<StreamWorker> {
+  const { temporal, kubeConfig, logger } = options;
+  const connection = await Connection.connect(connectionOptions(temporal));
+  try {
+    const added = await ensureSearchAttributes(connection, temporal.namespace);
+    if (added.length > 0) logger.info({ added }, 'registered search attributes');
+  } finally {
+    await connection.close();
+  }
+  const nativeConnection = await NativeConnection.connect(connectionOptions(temporal));
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: temporal.namespace,
+    taskQueue: temporal.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    activities: createActivities({ kubeConfig, logger }),
+  });
+  logger.info({ taskQueue: temporal.taskQueue, namespace: temporal.namespace }, 'worker started');
+  const running = worker.run().finally(() => nativeConnection.close());
+  return {
+    running,
+    async shutdown() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
