@@ -2,7 +2,14 @@
 // These tests send the signals the watcher would.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BatchV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Job,
+} from '@kubernetes/client-node';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { historyText } from '../history-payloads.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../../client/streams.ts';
@@ -23,6 +30,7 @@ import { loadYaml, TEST_PLUGIN } from './kube.ts';
 
 const kc = kubeConfig();
 const batch = kc.makeApiClient(BatchV1Api);
+const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const group = 'streaming.sneaksanddata.com';
 
@@ -77,6 +85,11 @@ async function listBackfillRequests(namespace: string) {
     items: { metadata: { name: string }; spec: { completed?: boolean; streamId: string } }[];
   };
   return list.items;
+}
+
+async function streamEvents(namespace: string, reason: string) {
+  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `reason=${reason}` });
+  return events.items;
 }
 
 describe('stream workflow', () => {
@@ -329,5 +342,43 @@ describe('stream workflow', () => {
     );
     const requests = await listBackfillRequests(namespace);
     assert.equal(requests.length, 1, 'the initial backfill is not repeated after continue-as-new');
+  });
+
+  it('records an invalid spec as Failed naming the field, and recovers when it is fixed', async (t) => {
+    const namespace = await testNamespace(t, kc, 'wf-invalid');
+    await installTestPlugin(kc, namespace);
+    const stream = await createStream(kc, 'mock-stream', mockStream('orders', namespace, { jobTemplateRef: null }));
+    const handle = await observeStream(harness, stream);
+    await forwardWorkloadEvents(t, kc, handle, stream);
+
+    const failed = await waitForState(handle, 'Failed with InvalidSpec', (s) => s.phase === 'Failed');
+    assert.equal(failed.reason, 'InvalidSpec');
+    assert.match(failed.message, /spec\.jobTemplateRef/);
+    const [event] = await streamEvents(namespace, 'InvalidSpec');
+    assert.equal(event?.type, 'Warning');
+    assert.match(event?.message ?? '', /spec\.jobTemplateRef/);
+    assert.equal(await readJob(stream), undefined);
+
+    await patchStreamSpec(stream, {
+      jobTemplateRef: { apiGroup: group, kind: 'StreamingJobTemplate', name: 'mock-streaming-job' },
+    });
+    await observeStream(harness, stream);
+    await waitForState(handle, 'Running once fixed', (s) => s.phase === 'Running' && s.job?.backfilling === false);
+  });
+
+  it('waits in Pending for a missing template and picks it up when it appears', async (t) => {
+    const namespace = await testNamespace(t, kc, 'wf-template');
+    await installTestPlugin(kc, namespace);
+    const missing = { apiGroup: group, kind: 'StreamingJobTemplate', name: 'late-template' };
+    const stream = await createStream(kc, 'mock-stream', mockStream('orders', namespace, { jobTemplateRef: missing }));
+    const handle = await observeStream(harness, stream);
+    await forwardWorkloadEvents(t, kc, handle, stream);
+
+    const pending = await waitForState(handle, 'Pending on the template', (s) => s.reason === 'TemplateNotFound');
+    assert.match(pending.message, /late-template/);
+    const [template] = loadYaml('tests/fixtures/plugin/templates.yaml');
+    await createStream(kc, 'unused', { ...template!, metadata: { name: 'late-template', namespace } });
+    await handle.signal('templateObserved', { reason: 'template ADDED' });
+    await waitForState(handle, 'Running with the late template', (s) => s.phase === 'Running' && !s.job?.backfilling);
   });
 });
