@@ -81,7 +81,7 @@ test('of two replicas only the leader forwards; the other takes over within the 
   const orders = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'orders' });
   await waitForSignal(client, orders, 'streamObserved');
   await waitFor('the follower to see the stream too (warm cache)', async () => (await seen(follower)) >= 1);
-  assert.ok((await sent(leader)) >= 1);
+  await waitFor('the leader to count what it sent', async () => (await sent(leader)) >= 1);
   assert.equal(await sent(follower), 0, 'the follower sent nothing');
 
   const lease = await readLease(namespace);
@@ -94,7 +94,7 @@ test('of two replicas only the leader forwards; the other takes over within the 
   await streams.create(MOCK_STREAMS, 'payments');
   const payments = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'payments' });
   await waitForSignal(client, payments, 'streamObserved');
-  assert.ok((await sent(follower)) >= 1);
+  await waitFor('the new leader to count what it sent', async () => (await sent(follower)) >= 1);
 });
 
 test('a lease whose holder stopped renewing is taken over once it expires', async (t) => {

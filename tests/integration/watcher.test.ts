@@ -216,11 +216,12 @@ describe('watcher operations', () => {
     await streams.writeStatus(MOCK_STREAMS, 'orders', 'Running');
 
     const series = `arcane_streams{namespace="${namespace}",kind_ref="mock-stream",kind="MockStream",phase="Running"} 1`;
-    await waitFor('the stream gauge', async () =>
-      (await httpGet(watcher.ports.metrics, '/metrics')).body.includes(series),
-    );
-    const metrics = (await httpGet(watcher.ports.metrics, '/metrics')).body;
-    assert.match(metrics, /arcane_watcher_signals_sent_total\{signal="streamObserved"\} [1-9]/);
+    const metrics = await waitFor('the stream gauge and the signal counter', async () => {
+      const body = (await httpGet(watcher.ports.metrics, '/metrics')).body;
+      return (
+        body.includes(series) && /arcane_watcher_signals_sent_total\{signal="streamObserved"\} [1-9]/.test(body) && body
+      );
+    });
     assert.match(metrics, /arcane_watcher_events_total\{kind="MockStream",type="added"\} [1-9]/);
     assert.match(
       metrics,

@@ -1,0 +1,132 @@
+// What the watcher forwards to a stream workflow, and what it keeps to itself (status-only updates: no feedback loop).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  backfillRequestChange,
+  streamChange,
+  templateChange,
+  workloadChange,
+  type WatchedObject,
+} from '../../../watcher/forwarding.ts';
+
+function stream(changes: {
+  generation?: number;
+  uid?: string;
+  status?: object;
+  annotations?: object;
+  deleting?: boolean;
+}) {
+  return {
+    apiVersion: 'streaming.sneaksanddata.com/v1beta1',
+    kind: 'MockStream',
+    metadata: {
+      name: 'orders',
+      namespace: 'data',
+      uid: changes.uid ?? 'uid-1',
+      generation: changes.generation ?? 1,
+      resourceVersion: String(Math.random()),
+      annotations: changes.annotations as Record<string, string> | undefined,
+      deletionTimestamp: changes.deleting ? '2026-11-22T13:04:05Z' : undefined,
+    },
+    spec: { source: 'a' },
+    status: changes.status,
+  } as unknown as WatchedObject;
+}
+
+describe('stream changes', () => {
+  test('a new stream is forwarded', () => {
+    assert.deepEqual(streamChange(undefined, stream({ generation: 1 })), {
+      forward: true,
+      reason: 'created (generation 1)',
+    });
+  });
+
+  test('a status-only update is not forwarded', () => {
+    const change = streamChange(stream({}), stream({ status: { phase: 'Running' } }));
+    assert.equal(change.forward, false);
+  });
+
+  test('a spec change (new generation) is forwarded with both generations', () => {
+    assert.deepEqual(streamChange(stream({ generation: 2 }), stream({ generation: 3 })), {
+      forward: true,
+      reason: 'generation 2 -> 3',
+    });
+  });
+
+  test('a stream recreated under the same name is forwarded', () => {
+    const change = streamChange(stream({ uid: 'a' }), stream({ uid: 'b' }));
+    assert.deepEqual(change, { forward: true, reason: 'recreated (uid b)' });
+  });
+
+  test('a deletion request (finalizers still pending) is forwarded once', () => {
+    assert.deepEqual(streamChange(stream({}), stream({ deleting: true })), {
+      forward: true,
+      reason: 'deletion requested',
+    });
+    assert.equal(streamChange(stream({ deleting: true }), stream({ deleting: true })).forward, false);
+  });
+
+  test('pinning the template is forwarded; other annotations are not', () => {
+    const pinned = stream({ annotations: { 'arcane.sneaksanddata.com/pin-template': 'true' } });
+    assert.deepEqual(streamChange(stream({}), pinned), {
+      forward: true,
+      reason: 'annotation arcane.sneaksanddata.com/pin-template null -> "true"',
+    });
+    assert.equal(
+      streamChange(stream({}), stream({ annotations: { 'kubectl.kubernetes.io/last-applied': 'x' } })).forward,
+      false,
+    );
+  });
+});
+
+function job(status: object, extra: { annotations?: object; labels?: object } = {}): WatchedObject {
+  return {
+    metadata: {
+      name: 'orders',
+      namespace: 'data',
+      uid: 'job-1',
+      generation: 1,
+      labels: { 'arcane/stream-id': 'orders', 'arcane/backfilling': 'false', ...extra.labels },
+      annotations: { 'configuration-hash': 'abc', ...extra.annotations },
+    },
+    status,
+  };
+}
+
+describe('Job changes', () => {
+  test('a Job that completes is forwarded', () => {
+    const running = job({ active: 1 });
+    const complete = job({ succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] });
+    const change = workloadChange(running, complete);
+    assert.equal(change.forward, true);
+    assert.match(
+      change.reason,
+      /status active=1 succeeded=0 failed=0 \[\] -> active=0 succeeded=1 failed=0 \[Complete=True\]/,
+    );
+  });
+
+  test('a Job status update that changes nothing the lifecycle reads is not forwarded', () => {
+    assert.equal(workloadChange(job({ active: 1 }), job({ active: 1, ready: 1, startTime: 'x' })).forward, false);
+  });
+
+  test('a new configuration hash on the Job is forwarded', () => {
+    const change = workloadChange(job({}), job({}, { annotations: { 'configuration-hash': 'def' } }));
+    assert.deepEqual(change, { forward: true, reason: 'annotation configuration-hash "abc" -> "def"' });
+  });
+});
+
+describe('template and BackfillRequest changes', () => {
+  test('a template whose Job changed (new generation) is forwarded', () => {
+    const before = { metadata: { uid: 't', generation: 1 } };
+    assert.equal(templateChange(before, { metadata: { uid: 't', generation: 2 } }).forward, true);
+    assert.equal(templateChange(before, { metadata: { uid: 't', generation: 1 }, status: {} }).forward, false);
+  });
+
+  test("an open request is forwarded when created; a completed one is the workflow's own doing", () => {
+    const open = { metadata: { uid: 'r', generation: 1 }, spec: { completed: false } };
+    const completed = { metadata: { uid: 'r', generation: 2 }, spec: { completed: true } };
+    assert.equal(backfillRequestChange(undefined, open).forward, true);
+    assert.deepEqual(backfillRequestChange(open, completed), { forward: false, reason: 'request completed' });
+    assert.equal(backfillRequestChange(undefined, completed).forward, false);
+  });
+});

@@ -1,0 +1,131 @@
+// The supervised informer against a scripted fake API server: failures are retried with backoff, objects that went
+// while nobody watched are reported gone, and a silent watch is restarted by the watchdog.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { waitFor } from '../../../stack/wait.ts';
+import { SupervisedInformer, type InformerEvent } from '../../../watcher/informer-supervisor.ts';
+import { createKubernetesClients, listObjects } from '../../../watcher/kubernetes-client.ts';
+import { WatcherMetrics } from '../../../watcher/metrics.ts';
+
+type ListAnswer = { status: number; names?: string[] } | 'hang';
+
+/** A fake API server: each list takes the next scripted answer; watches stay open until the test breaks them. */
+async function fakeApiServer(t: TestContext, answers: ListAnswer[]) {
+  const watches: ServerResponse[] = [];
+  let lists = 0;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    if (url.searchParams.get('watch') === 'true') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      watches.push(res);
+      return;
+    }
+    const answer = answers[Math.min(lists++, answers.length - 1)] ?? 'hang';
+    if (answer === 'hang') return;
+    const items = (answer.names ?? []).map((name) => ({
+      apiVersion: 'example.com/v1',
+      kind: 'Thing',
+      metadata: { name, namespace: 'data', uid: name, resourceVersion: '1' },
+    }));
+    res.writeHead(answer.status, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify(answer.status === 200 ? { items, metadata: { resourceVersion: '1' } } : { message: 'boom' }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  const kubeConfig = new KubeConfig();
+  const { port } = server.address() as AddressInfo;
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'nobody' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'nobody' }],
+    currentContext: 'fake',
+  });
+  return { kubeConfig, watches, lists: () => lists };
+}
+
+function informer(t: TestContext, kubeConfig: KubeConfig, watchdogMs = 60_000) {
+  const metrics = new WatcherMetrics(() => []);
+  const events: InformerEvent[] = [];
+  let listed = 0;
+  const supervised = new SupervisedInformer(
+    {
+      kubeConfig,
+      list: listObjects(createKubernetesClients(kubeConfig, metrics).custom),
+      log: pino({ level: 'silent' }),
+      metrics,
+      restartBackoff: { initialMs: 20, maxMs: 100 },
+      watchdogMs,
+      resource: 'things.example.com',
+      location: { group: 'example.com', version: 'v1', plural: 'things' },
+    },
+    { event: (event) => events.push(event), listed: () => listed++ },
+  );
+  t.after(() => supervised.stop());
+  const restarts = (cause: string) => metrics.value(metrics.informerRestarts, { cause });
+  return { supervised, events, listed: () => listed, restarts, metrics };
+}
+
+test('a failing list is retried with backoff until it succeeds', async (t) => {
+  const api = await fakeApiServer(t, [{ status: 500 }, { status: 503 }, { status: 200, names: ['a'] }]);
+  const { supervised, listed, restarts, metrics } = informer(t, api.kubeConfig);
+  supervised.start();
+  await waitFor('the informer to list', () => listed() === 1);
+  assert.equal(await restarts('error'), 2);
+  assert.deepEqual(supervised.health, { state: 'synced', everSynced: true });
+  assert.equal(await metrics.value(metrics.apiCalls, { verb: 'list', code: '500' }), 1);
+  assert.deepEqual(
+    supervised.list().map((thing) => thing.metadata?.name),
+    ['a'],
+  );
+});
+
+test('objects that went while the watch was broken are reported deleted after the next list', async (t) => {
+  const api = await fakeApiServer(t, [
+    { status: 200, names: ['a', 'b'] },
+    { status: 200, names: ['a'] },
+  ]);
+  const { supervised, events, listed, metrics } = informer(t, api.kubeConfig);
+  supervised.start();
+  await waitFor('the first watch', () => api.watches.length === 1);
+  await waitFor('the watch call counted', async () => (await metrics.value(metrics.apiCalls, { verb: 'watch' })) === 1);
+  assert.deepEqual(
+    events.map((event) => [event.type, event.object.metadata?.name, event.fromList]),
+    [
+      ['added', 'a', true],
+      ['added', 'b', true],
+    ],
+  );
+
+  api.watches[0]?.destroy();
+  await waitFor('the re-list', () => listed() === 2);
+  assert.deepEqual(
+    events.slice(2).map((event) => [event.type, event.object.metadata?.name, event.fromList]),
+    [
+      ['updated', 'a', true],
+      ['deleted', 'b', true],
+    ],
+  );
+  assert.equal(supervised.get('data', 'b'), undefined);
+});
+
+test('a watch that goes silent is restarted by the watchdog', async (t) => {
+  const api = await fakeApiServer(t, ['hang', { status: 200, names: ['a'] }]);
+  const { supervised, listed, restarts } = informer(t, api.kubeConfig, 300);
+  supervised.start();
+  await waitFor('the informer to list after the watchdog restarted it', () => listed() === 1);
+  assert.equal(await restarts('watchdog'), 1);
+  assert.equal(api.lists(), 2);
+});

@@ -1,0 +1,105 @@
+// Signal delivery: bursts coalesce per workflow, failures are retried, and a replica that stops leading stops at once.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { waitFor } from '../../../stack/wait.ts';
+import { WatcherMetrics } from '../../../watcher/metrics.ts';
+import { coalesce, SignalDispatcher, type Delivery, type SignalSender } from '../../../watcher/signals.ts';
+
+const orders = { streamClass: 'mock', namespace: 'data', name: 'orders' };
+const notice = (signal: Delivery['signal'], reason: string = signal): Delivery => ({ stream: orders, signal, reason });
+
+describe('coalescing', () => {
+  test('notices of one name merge into the latest', () => {
+    const queue = [notice('streamObserved', 'generation 1 -> 2')].reduce(coalesce, []);
+    assert.deepEqual(coalesce(queue, notice('streamObserved', 'generation 2 -> 3')), [
+      notice('streamObserved', 'generation 2 -> 3'),
+    ]);
+  });
+
+  test('notices of different names keep their order', () => {
+    const queue = [notice('streamObserved'), notice('jobObserved'), notice('streamObserved')].reduce(coalesce, []);
+    assert.deepEqual(
+      queue.map((d) => d.signal),
+      ['streamObserved', 'jobObserved'],
+    );
+  });
+
+  test('a deletion makes everything queued before it pointless', () => {
+    const queue = [notice('streamObserved'), notice('jobObserved'), notice('deleted')].reduce(coalesce, []);
+    assert.deepEqual(
+      queue.map((d) => d.signal),
+      ['deleted'],
+    );
+  });
+
+  test('a stream recreated after its deletion is signalled after the deletion', () => {
+    const queue = [notice('deleted'), notice('streamObserved')].reduce(coalesce, []);
+    assert.deepEqual(
+      queue.map((d) => d.signal),
+      ['deleted', 'streamObserved'],
+    );
+  });
+
+  test('a merged notice keeps signal-with-start when either had it', () => {
+    const started = { ...notice('resync'), start: { kind: 'MockStream' } };
+    assert.deepEqual(coalesce([started], notice('resync'))[0]?.start, { kind: 'MockStream' });
+  });
+});
+
+function dispatcher(send: SignalSender) {
+  const metrics = new WatcherMetrics(() => []);
+  const signals = new SignalDispatcher({
+    send,
+    log: pino({ level: 'silent' }),
+    metrics,
+    maxInFlight: 4,
+    retry: { initialMs: 10, maxMs: 20 },
+  });
+  signals.setEnabled(true);
+  return { signals, metrics };
+}
+
+describe('delivery', () => {
+  test('a burst of events to one stream while a signal is in flight becomes one more signal', async () => {
+    const sent: string[] = [];
+    let release: () => void = () => undefined;
+    const firstSent = new Promise<void>((resolve) => (release = resolve));
+    const { signals, metrics } = dispatcher(async (d) => {
+      sent.push(d.reason);
+      if (sent.length === 1) await firstSent;
+      return true;
+    });
+    signals.send(notice('streamObserved', 'generation 1'));
+    for (let generation = 2; generation <= 10; generation++)
+      signals.send(notice('streamObserved', `generation ${generation}`));
+    release();
+    await waitFor('both signals sent', async () => (await metrics.value(metrics.signalsSent)) === 2);
+    assert.deepEqual(sent, ['generation 1', 'generation 10']);
+  });
+
+  test('a failed signal is retried until it is delivered', async () => {
+    let attempts = 0;
+    const { signals, metrics } = dispatcher(() => {
+      attempts++;
+      return attempts < 3 ? Promise.reject(new Error('UNAVAILABLE')) : Promise.resolve(true);
+    });
+    signals.send(notice('resync'));
+    await waitFor(
+      'the signal delivered',
+      async () => (await metrics.value(metrics.signalsSent, { signal: 'resync' })) === 1,
+    );
+    assert.equal(await metrics.value(metrics.signalFailures, { signal: 'resync' }), 2);
+  });
+
+  test('a replica that stops leading drops what it has not sent', async () => {
+    const { signals, metrics } = dispatcher(() => Promise.reject(new Error('UNAVAILABLE')));
+    signals.send(notice('resync'));
+    await waitFor('a first attempt', async () => (await metrics.value(metrics.signalFailures)) >= 1);
+    signals.setEnabled(false);
+    assert.equal(signals.pending, 0);
+    signals.send(notice('resync'));
+    assert.equal(signals.pending, 0);
+    await signals.stop();
+  });
+});

@@ -1,0 +1,190 @@
+// BackfillRequests: an open request wakes its stream's workflow (matched by namespace, streamClass and streamId);
+// one that matches no stream, or a stream of another class, gets phase Failed with StreamNotFound or ClassMismatch
+// and stays open, so it runs if its stream appears.
+import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../resources/api-group.ts';
+import { parseBackfillRequest, type BackfillRequest } from '../resources/backfill-request.ts';
+import type { StreamKey } from '../workflows/messages.ts';
+import { backfillRequestChange, deletion, isCompletedRequest, type Change } from './forwarding.ts';
+import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
+import { errorMessage, mergePatch, type KubernetesClients } from './kubernetes-client.ts';
+import type { SignalDispatcher } from './signals.ts';
+import { statusPatch } from './status-patch.ts';
+import type { StreamDirectory } from './stream-class-controller.ts';
+
+export type Routing =
+  | { stream: StreamKey; kind: string }
+  | { unmatched: { reason: 'StreamNotFound' | 'ClassMismatch'; message: string } }
+  /** Not every class has listed its streams yet: no verdict. */
+  | { unsettled: true };
+
+/** Where a request goes, decided from the informer caches. */
+export function routeRequest(request: BackfillRequest, directory: StreamDirectory): Routing {
+  const { namespace, streamId, streamClass } = request;
+  const source = directory.source(streamClass);
+  if (source?.has(namespace, streamId)) {
+    return { stream: { streamClass, namespace, name: streamId }, kind: source.kind };
+  }
+  // Saying a stream does not exist needs every class's streams listed.
+  if (!directory.settled()) return { unsettled: true };
+  const other = directory.sources().find((candidate) => candidate.has(namespace, streamId));
+  if (other) {
+    const message = `stream ${streamId} in namespace ${namespace} is a ${other.kind} of StreamClass ${other.streamClass.name}, not of StreamClass ${streamClass}`;
+    return { unmatched: { reason: 'ClassMismatch', message } };
+  }
+  const message = source
+    ? `no ${source.kind} named ${streamId} in namespace ${namespace} (StreamClass ${streamClass})`
+    : directory.classExists(streamClass)
+      ? `StreamClass ${streamClass} serves no streams now (see its status), and no stream named ${streamId} exists in namespace ${namespace}`
+      : `no StreamClass named ${streamClass}, and no stream named ${streamId} in namespace ${namespace}`;
+  return { unmatched: { reason: 'StreamNotFound', message } };
+}
+
+export interface BackfillRequestWatchDeps {
+  settings: InformerSettings;
+  clients: KubernetesClients;
+  watchNamespace?: string;
+  directory: StreamDirectory;
+  dispatcher: SignalDispatcher;
+  isLeader(): boolean;
+  /** How long a request may wait for its stream to show up before it is marked unmatched. */
+  graceMs: number;
+  onListed(): void;
+}
+
+export class BackfillRequestWatch {
+  readonly informer: SupervisedInformer;
+  private readonly deps: BackfillRequestWatchDeps;
+  private readonly checks = new Map<string, NodeJS.Timeout>();
+
+  constructor(deps: BackfillRequestWatchDeps) {
+    this.deps = deps;
+    this.informer = new SupervisedInformer(
+      {
+        ...deps.settings,
+        resource: `${BACKFILL_REQUESTS.plural}.${ARCANE_GROUP}`,
+        location: {
+          group: ARCANE_GROUP,
+          version: ARCANE_VERSION,
+          plural: BACKFILL_REQUESTS.plural,
+          namespace: deps.watchNamespace,
+        },
+      },
+      { event: (event) => this.onEvent(event), listed: () => deps.onListed() },
+    );
+  }
+
+  start(): void {
+    this.informer.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.checks.values()) clearTimeout(timer);
+    this.checks.clear();
+    await this.informer.stop();
+  }
+
+  /** Every open request is checked again (after a resync): unmatched ones get their status after the grace period. */
+  recheckAll(): void {
+    for (const object of this.informer.list()) {
+      const parsed = parseBackfillRequest(object);
+      if (parsed.ok && !parsed.value.completed && !('stream' in routeRequest(parsed.value, this.deps.directory))) {
+        this.scheduleCheck(parsed.value);
+      }
+    }
+  }
+
+  private onEvent(event: InformerEvent): void {
+    const { settings, dispatcher, directory } = this.deps;
+    settings.metrics.events.inc({ kind: BACKFILL_REQUESTS.kind, type: event.type });
+    if (event.fromList) return;
+    let change: Change;
+    if (event.type === 'deleted') {
+      // A request deleted while open stops its backfill; a completed one is history.
+      if (!event.previous || isCompletedRequest(event.previous)) return;
+      change = deletion;
+    } else {
+      change = backfillRequestChange(event.previous, event.object);
+    }
+    if (!change.forward) {
+      settings.metrics.suppressed.inc({ kind: BACKFILL_REQUESTS.kind });
+      return;
+    }
+    const parsed = parseBackfillRequest(event.object);
+    if (!parsed.ok) {
+      settings.log.debug({ request: event.object.metadata?.name, error: parsed.error.message }, 'unreadable request');
+      return;
+    }
+    const routing = routeRequest(parsed.value, directory);
+    if ('stream' in routing) {
+      const reason = `BackfillRequest ${parsed.value.name} ${change.reason}`;
+      dispatcher.send({
+        stream: routing.stream,
+        signal: 'backfillRequestObserved',
+        reason,
+        start: { kind: routing.kind },
+      });
+    } else if (event.type !== 'deleted') {
+      this.scheduleCheck(parsed.value);
+    }
+  }
+
+  private scheduleCheck(request: BackfillRequest): void {
+    const key = `${request.namespace}/${request.name}`;
+    if (this.checks.has(key)) return;
+    const timer = setTimeout(() => {
+      this.checks.delete(key);
+      void this.check(request.namespace, request.name);
+    }, this.deps.graceMs);
+    timer.unref();
+    this.checks.set(key, timer);
+  }
+
+  /** After the grace period: its stream showed up (wake it), or say in the request's status why none did. */
+  private async check(namespace: string, name: string): Promise<void> {
+    const object = this.informer.get(namespace, name);
+    const parsed = object && parseBackfillRequest(object);
+    if (!object || !parsed?.ok || parsed.value.completed || !this.deps.isLeader()) return;
+    const routing = routeRequest(parsed.value, this.deps.directory);
+    if ('unsettled' in routing) {
+      this.scheduleCheck(parsed.value);
+      return;
+    }
+    if ('stream' in routing) {
+      const reason = `BackfillRequest ${name} waiting for its stream`;
+      this.deps.dispatcher.send({
+        stream: routing.stream,
+        signal: 'backfillRequestObserved',
+        reason,
+        start: { kind: routing.kind },
+      });
+      return;
+    }
+    const { reason, message } = routing.unmatched;
+    const desired = { phase: 'Failed', condition: { type: 'Error', status: 'True' as const, reason, message } };
+    const status = statusPatch(object.status, desired, object.metadata?.generation ?? 0, new Date().toISOString());
+    if (!status) return;
+    try {
+      await this.deps.clients.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: ARCANE_GROUP,
+          version: ARCANE_VERSION,
+          plural: BACKFILL_REQUESTS.plural,
+          namespace,
+          name,
+          body: { status },
+        },
+        mergePatch,
+      );
+      this.deps.settings.log.info(
+        { request: `${namespace}/${name}`, reason, message },
+        'BackfillRequest matches no stream',
+      );
+    } catch (error) {
+      this.deps.settings.log.warn(
+        { request: `${namespace}/${name}`, error: errorMessage(error) },
+        'request status write failed',
+      );
+      this.scheduleCheck(parsed.value);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// What changed between two versions of an object, and whether a stream workflow needs to hear about it. Status-only
+// updates are not forwarded: the workflow writes stream status itself, so forwarding them would be a feedback loop.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import {
+  BACKFILLING_LABEL,
+  CONFIGURATION_HASH_ANNOTATION,
+  PIN_TEMPLATE_ANNOTATION,
+  TEMPLATE_GENERATION_ANNOTATION,
+} from '../resources/job-metadata.ts';
+
+export interface Change {
+  forward: boolean;
+  /** Why, for the signal's notice or the log: `generation 2 -> 3`, `status only`. */
+  reason: string;
+}
+
+/** A watched object as the informers hand it out (raw JSON: timestamps are strings). */
+export type WatchedObject = KubernetesObject & { spec?: unknown; status?: unknown };
+
+const STREAM_ANNOTATIONS = [PIN_TEMPLATE_ANNOTATION];
+const WORKLOAD_ANNOTATIONS = [CONFIGURATION_HASH_ANNOTATION, TEMPLATE_GENERATION_ANNOTATION];
+
+function identityChange(previous: WatchedObject, current: WatchedObject): string | undefined {
+  const before = previous.metadata ?? {};
+  const after = current.metadata ?? {};
+  if (before.uid !== after.uid) return `recreated (uid ${after.uid ?? '?'})`;
+  if (!before.deletionTimestamp && after.deletionTimestamp) return 'deletion requested';
+  if ((before.generation ?? 0) !== (after.generation ?? 0)) {
+    return `generation ${before.generation ?? 0} -> ${after.generation ?? 0}`;
+  }
+  return undefined;
+}
+
+function annotationChange(previous: WatchedObject, current: WatchedObject, keys: string[]): string | undefined {
+  for (const key of keys) {
+    const before = previous.metadata?.annotations?.[key];
+    const after = current.metadata?.annotations?.[key];
+    if (before !== after)
+      return `annotation ${key} ${JSON.stringify(before ?? null)} -> ${JSON.stringify(after ?? null)}`;
+  }
+  return undefined;
+}
+
+function created(current: WatchedObject): Change {
+  return { forward: true, reason: `created (generation ${current.metadata?.generation ?? 0})` };
+}
+
+/** The object is gone: always worth a wake-up. */
+export const deletion: Change = { forward: true, reason: 'deleted' };
+
+const unchanged: Change = { forward: false, reason: 'status or unrelated metadata only' };
+
+function firstChange(...reasons: (string | undefined)[]): Change {
+  const reason = reasons.find((r) => r !== undefined);
+  return reason === undefined ? unchanged : { forward: true, reason };
+}
+
+/** A stream: forwarded on uid, generation, deletion or the pin-template annotation. */
+export function streamChange(previous: WatchedObject | undefined, current: WatchedObject): Change {
+  if (!previous) return created(current);
+  return firstChange(identityChange(previous, current), annotationChange(previous, current, STREAM_ANNOTATIONS));
+}
+
+/** A StreamingJobTemplate: its Job is its spec, so uid, generation and deletion say everything. */
+export function templateChange(previous: WatchedObject | undefined, current: WatchedObject): Change {
+  if (!previous) return created(current);
+  return firstChange(identityChange(previous, current));
+}
+
+export function isCompletedRequest(request: WatchedObject | undefined): boolean {
+  const spec = request?.spec as { completed?: unknown } | undefined;
+  return spec?.completed === true;
+}
+
+/** A BackfillRequest: spec changes of an open request; completing one is the workflow's own doing. */
+export function backfillRequestChange(previous: WatchedObject | undefined, current: WatchedObject): Change {
+  if (isCompletedRequest(current) && (previous === undefined || isCompletedRequest(previous))) {
+    return { forward: false, reason: 'completed request' };
+  }
+  if (!previous) return created(current);
+  if (isCompletedRequest(current)) return { forward: false, reason: 'request completed' };
+  return firstChange(identityChange(previous, current));
+}
+
+interface WorkloadStatus {
+  active?: number;
+  succeeded?: number;
+  failed?: number;
+  conditions?: { type?: string; status?: string }[];
+}
+
+/** The part of a Job's status the lifecycle decides on: running, complete or failed. */
+export function workloadStatusSummary(workload: WatchedObject): string {
+  const status = (workload.status ?? {}) as WorkloadStatus;
+  const conditions = (status.conditions ?? [])
+    .map((condition) => `${condition.type}=${condition.status}`)
+    .sort()
+    .join(',');
+  return `active=${status.active ?? 0} succeeded=${status.succeeded ?? 0} failed=${status.failed ?? 0} [${conditions}]`;
+}
+
+/** A Job or CronJob named after a stream: identity, our annotations and labels, and the Job's outcome. */
+export function workloadChange(previous: WatchedObject | undefined, current: WatchedObject): Change {
+  if (!previous) return created(current);
+  const before = workloadStatusSummary(previous);
+  const after = workloadStatusSummary(current);
+  const backfilling = (object: WatchedObject) => object.metadata?.labels?.[BACKFILLING_LABEL];
+  return firstChange(
+    identityChange(previous, current),
+    annotationChange(previous, current, WORKLOAD_ANNOTATIONS),
+    backfilling(previous) === backfilling(current) ? undefined : `label ${BACKFILLING_LABEL} changed`,
+    before === after ? undefined : `status ${before} -> ${after}`,
+  );
+}

@@ -1,0 +1,301 @@
+// An informer that does not stop: client-node's ListWatch stops for good on an error, so a failed one is replaced
+// (after an exponential, capped backoff) by a fresh one that lists again, and a watchdog replaces one that has gone
+// silent. The cache and the "previous version" of every object live here, across those restarts.
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { errorMessage, statusCode } from './kubernetes-client.ts';
+import type { WatchedObject } from './forwarding.ts';
+import type { WatcherMetrics } from './metrics.ts';
+import type { SourceHealth } from './stream-class-status.ts';
+
+export interface ResourceLocation {
+  group: string;
+  version: string;
+  plural: string;
+  /** Only this namespace; all namespaces (or a cluster-scoped resource) when absent. */
+  namespace?: string;
+  labelSelector?: string;
+}
+
+/** `/apis/<group>/<version>[/namespaces/<ns>]/<plural>` (core `/api/v1` for the empty group). */
+export function collectionPath(location: ResourceLocation): string {
+  const base = location.group === '' ? `/api/${location.version}` : `/apis/${location.group}/${location.version}`;
+  const scope = location.namespace === undefined ? '' : `/namespaces/${location.namespace}`;
+  return `${base}${scope}/${location.plural}`;
+}
+
+export interface InformerEvent {
+  type: 'added' | 'updated' | 'deleted';
+  object: WatchedObject;
+  /** The version seen before (also for deletions). */
+  previous?: WatchedObject;
+  /** Produced by a (re-)list rather than the watch: the `listed` callback that follows covers it. */
+  fromList: boolean;
+}
+
+export interface InformerHandlers {
+  event(event: InformerEvent): void;
+  /** The cache is complete after a list (the first one or a re-list after a restart or an expired resourceVersion). */
+  listed(): void;
+  health?(health: SourceHealth): void;
+}
+
+/** What every informer of one watcher shares. */
+export interface InformerSettings {
+  kubeConfig: KubeConfig;
+  list: (location: ResourceLocation) => Promise<KubernetesListObject<WatchedObject>>;
+  log: Logger;
+  metrics: WatcherMetrics;
+  restartBackoff: { initialMs: number; maxMs: number };
+  watchdogMs: number;
+}
+
+export interface InformerOptions extends InformerSettings {
+  /** For logs and metrics, e.g. `jobs.batch` or `mockstreams.streaming.sneaksanddata.com`. */
+  resource: string;
+  location: ResourceLocation;
+}
+
+interface WatchHooks {
+  /** False for a replaced ListWatch: it must not open a watch any more. */
+  beforeWatch(): boolean;
+  alive(): void;
+  /** The answer to a watch request: `200`, another status code, or `error` (no answer). */
+  answered(code: string): void;
+}
+
+/** A Watch that reports connections and events, asks for bookmarks, and never rejects. */
+class ReportingWatch extends Watch {
+  private readonly hooks: WatchHooks;
+
+  constructor(kubeConfig: KubeConfig, hooks: WatchHooks) {
+    super(kubeConfig);
+    this.hooks = hooks;
+  }
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    if (!this.hooks.beforeWatch()) return new AbortController();
+    let ended: { error: unknown } | undefined;
+    const onEvent = (phase: string, object: unknown, watchObject?: unknown) => {
+      this.hooks.alive();
+      callback(phase, object, watchObject);
+    };
+    const onDone = (error: unknown) => {
+      ended = { error };
+      done(error);
+    };
+    try {
+      const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, onEvent, onDone);
+      if (ended?.error) {
+        this.hooks.answered(String(statusCode(ended.error) ?? 'error'));
+      } else {
+        this.hooks.answered('200');
+        this.hooks.alive();
+      }
+      return controller;
+    } catch (error) {
+      // e.g. credentials that cannot be read: report it like any failed watch.
+      this.hooks.answered('error');
+      if (!ended) onDone(error);
+      return new AbortController();
+    }
+  }
+}
+
+function objectKey(object: WatchedObject): string {
+  return `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+}
+
+export class SupervisedInformer {
+  readonly resource: string;
+  private readonly options: InformerOptions;
+  private readonly handlers: InformerHandlers;
+  private readonly objects = new Map<string, WatchedObject>();
+  private current: ListWatch<WatchedObject> | undefined;
+  private listedKeys: Set<string> | undefined;
+  private attempt = 0;
+  private lastAlive = Date.now();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private state: SourceHealth = { state: 'pending', everSynced: false };
+
+  constructor(options: InformerOptions, handlers: InformerHandlers) {
+    this.options = options;
+    this.handlers = handlers;
+    this.resource = options.resource;
+  }
+
+  get health(): SourceHealth {
+    return this.state;
+  }
+
+  get synced(): boolean {
+    return this.state.everSynced;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const interval = Math.min(Math.max(this.options.watchdogMs / 4, 50), 30_000);
+    this.watchdog = setInterval(() => this.checkWatchdog(), interval);
+    this.watchdog.unref();
+    this.launch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.restartTimer);
+    const informer = this.current;
+    this.current = undefined;
+    await informer?.stop();
+  }
+
+  list(namespace?: string): WatchedObject[] {
+    const all = [...this.objects.values()];
+    return namespace === undefined ? all : all.filter((object) => object.metadata?.namespace === namespace);
+  }
+
+  get(namespace: string, name: string): WatchedObject | undefined {
+    return this.objects.get(`${namespace}/${name}`);
+  }
+
+  private setHealth(health: SourceHealth): void {
+    const changed =
+      health.state !== this.state.state ||
+      health.everSynced !== this.state.everSynced ||
+      health.error?.message !== this.state.error?.message;
+    this.state = health;
+    if (changed) this.handlers.health?.(health);
+  }
+
+  /** A fresh ListWatch: it lists first, so nothing that happened while none was watching is missed. */
+  private launch(): void {
+    this.lastAlive = Date.now();
+    const { kubeConfig, location, list } = this.options;
+    let informer: ListWatch<WatchedObject> | undefined = undefined;
+    const isCurrent = () => informer !== undefined && informer === this.current;
+    const watch = new ReportingWatch(kubeConfig, {
+      beforeWatch: () => {
+        if (!isCurrent()) return false;
+        if (this.listedKeys) this.finishList();
+        return true;
+      },
+      alive: () => {
+        if (isCurrent()) this.lastAlive = Date.now();
+      },
+      answered: (code) => this.options.metrics.apiCalls.inc({ verb: 'watch', resource: this.resource, code }),
+    });
+    const listOnce = async () => {
+      const result = await list(location);
+      if (isCurrent()) this.listedKeys = new Set((result.items ?? []).map(objectKey));
+      return result;
+    };
+    informer = new ListWatch<WatchedObject>(collectionPath(location), watch, listOnce, false, location.labelSelector);
+    this.current = informer;
+    informer.on('add', (object) => isCurrent() && this.upsert(object));
+    informer.on('update', (object) => isCurrent() && this.upsert(object));
+    informer.on('delete', (object) => isCurrent() && this.remove(object));
+    informer.on('error', (error: unknown) => isCurrent() && this.fail(error));
+    informer.start().catch((error: unknown) => isCurrent() && this.fail(error));
+  }
+
+  private upsert(object: WatchedObject): void {
+    const key = objectKey(object);
+    const previous = this.objects.get(key);
+    this.objects.set(key, object);
+    this.emit({ type: previous ? 'updated' : 'added', object, previous, fromList: this.listedKeys !== undefined });
+  }
+
+  private remove(object: WatchedObject): void {
+    const key = objectKey(object);
+    const previous = this.objects.get(key);
+    if (!previous) return;
+    this.objects.delete(key);
+    this.emit({ type: 'deleted', object, previous, fromList: this.listedKeys !== undefined });
+  }
+
+  private emit(event: InformerEvent): void {
+    try {
+      this.handlers.event(event);
+    } catch (error) {
+      // A handler bug must not stop the informer (the ListWatch would die on it).
+      this.options.log.error({ err: error, resource: this.resource }, 'informer event handler failed');
+    }
+  }
+
+  /** After a list: objects the list no longer has are gone (a fresh ListWatch cannot know them). */
+  private finishList(): void {
+    const keys = this.listedKeys ?? new Set();
+    for (const [key, object] of [...this.objects]) {
+      if (!keys.has(key)) this.remove(object);
+    }
+    this.listedKeys = undefined;
+    this.attempt = 0;
+    this.lastAlive = Date.now();
+    const recovered = this.state.state === 'failing';
+    this.setHealth({ state: 'synced', everSynced: true });
+    if (recovered) this.options.log.info({ resource: this.resource }, 'informer recovered');
+    try {
+      this.handlers.listed();
+    } catch (error) {
+      this.options.log.error({ err: error, resource: this.resource }, 'informer list handler failed');
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.stopped) return;
+    const code = statusCode(error);
+    const message = errorMessage(error);
+    this.current = undefined;
+    this.listedKeys = undefined;
+    const delay = this.backoff();
+    const { log, location } = this.options;
+    const fields = { resource: this.resource, code, retryInMs: delay, attempt: this.attempt };
+    if (code === 403) {
+      const where = location.namespace === undefined ? 'in all namespaces' : `in namespace ${location.namespace}`;
+      log.error(
+        fields,
+        `forbidden: cannot list/watch ${this.resource} ${where}: grant the watcher's ServiceAccount "list" and "watch" on "${location.plural}"`,
+      );
+    } else {
+      log.warn({ ...fields, error: message }, 'informer failed; restarting it');
+    }
+    this.restart('error', delay);
+    this.setHealth({ state: 'failing', everSynced: this.state.everSynced, error: { code, message } });
+  }
+
+  private checkWatchdog(): void {
+    if (this.stopped || this.restartTimer !== undefined) return;
+    const silentMs = Date.now() - this.lastAlive;
+    if (silentMs < this.options.watchdogMs) return;
+    this.options.log.warn({ resource: this.resource, silentMs }, 'watch silent for too long; restarting it');
+    const stale = this.current;
+    this.current = undefined;
+    this.listedKeys = undefined;
+    void stale?.stop();
+    this.restart('watchdog', 0);
+  }
+
+  private restart(cause: 'error' | 'watchdog', delayMs: number): void {
+    this.options.metrics.informerRestarts.inc({ resource: this.resource, cause });
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.stopped) this.launch();
+    }, delayMs);
+  }
+
+  private backoff(): number {
+    const { initialMs, maxMs } = this.options.restartBackoff;
+    const base = Math.min(maxMs, initialMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+}

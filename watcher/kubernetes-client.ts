@@ -1,0 +1,119 @@
+// The watcher's Kubernetes API clients: every request is counted by verb, resource and code, and none may hang.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  Observable,
+  PatchStrategy,
+  ServerConfiguration,
+  createConfiguration,
+  setHeaderOptions,
+  type HttpLibrary,
+  type KubernetesListObject,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { describeRequest } from './api-requests.ts';
+import type { WatchedObject } from './forwarding.ts';
+import type { WatcherMetrics } from './metrics.ts';
+
+// List calls of 10,000 streams finish well within this; a request without an answer is a silent outage.
+const REQUEST_TIMEOUT_MS = 60_000;
+
+class CountingHttpLibrary implements HttpLibrary {
+  private readonly inner = new IsomorphicFetchHttpLibrary();
+  private readonly metrics: WatcherMetrics;
+
+  constructor(metrics: WatcherMetrics) {
+    this.metrics = metrics;
+  }
+
+  send(request: RequestContext): Observable<ResponseContext> {
+    const { verb, resource } = describeRequest(request.getHttpMethod(), request.getUrl());
+    if (!request.getSignal()) request.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    const count = (code: string) => this.metrics.apiCalls.inc({ verb, resource, code });
+    const response = this.inner
+      .send(request)
+      .toPromise()
+      .then(
+        (result) => {
+          count(String(result.httpStatusCode));
+          return result;
+        },
+        (error: unknown) => {
+          count('error');
+          throw error;
+        },
+      );
+    return new Observable(response);
+  }
+}
+
+export interface KubernetesClients {
+  kubeConfig: KubeConfig;
+  custom: CustomObjectsApi;
+  core: CoreV1Api;
+}
+
+export function createKubernetesClients(kubeConfig: KubeConfig, metrics: WatcherMetrics): KubernetesClients {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kubeConfig },
+    httpApi: new CountingHttpLibrary(metrics),
+  });
+  return { kubeConfig, custom: new CustomObjectsApi(configuration), core: new CoreV1Api(configuration) };
+}
+
+/** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** The HTTP status of a failed API call, or undefined when none arrived. */
+export function statusCode(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  if (typeof code === 'number') return code;
+  return typeof statusCode === 'number' ? statusCode : undefined;
+}
+
+/** A short description of a failed API call: the API server's message when it sent one. */
+export function errorMessage(error: unknown): string {
+  const body = (error as { body?: unknown } | undefined)?.body;
+  if (typeof body === 'string' && body !== '') {
+    try {
+      const parsed = JSON.parse(body) as { message?: unknown };
+      if (typeof parsed.message === 'string') return `${statusCode(error) ?? ''} ${parsed.message}`.trim();
+    } catch {
+      return body;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Loads the kubeconfig the configuration names: a file, the pod's service account, or the usual defaults. */
+export function loadKubeConfig(settings: { kubeconfig?: string; context?: string; inCluster: boolean }): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (settings.inCluster) kubeConfig.loadFromCluster();
+  else if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  if (settings.context) kubeConfig.setCurrentContext(settings.context);
+  return kubeConfig;
+}
+
+/** Lists any resource by group, version and plural (raw JSON, as the watch delivers it). */
+export function listObjects(custom: CustomObjectsApi) {
+  return (location: {
+    group: string;
+    version: string;
+    plural: string;
+    namespace?: string;
+    labelSelector?: string;
+  }): Promise<KubernetesListObject<WatchedObject>> => {
+    const { group, version, plural, namespace, labelSelector } = location;
+    return namespace === undefined
+      ? custom.listClusterCustomObject({ group, version, plural, labelSelector })
+      : custom.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector });
+  };
+}

@@ -1,0 +1,88 @@
+// The watcher's Prometheus metrics, on a registry of its own (several watchers may share a process in tests).
+import { Counter, Gauge, Registry } from 'prom-client';
+
+export interface StreamCount {
+  namespace: string;
+  /** The StreamClass (which names the kind in its kindRef). */
+  kindRef: string;
+  kind: string;
+  /** `status.phase`, `None` when the stream has none yet. */
+  phase: string;
+}
+
+export class WatcherMetrics {
+  readonly registry = new Registry();
+  readonly events = this.counter(
+    'arcane_watcher_events_total',
+    'Informer events seen, by resource kind and event type (added, updated, deleted)',
+    ['kind', 'type'],
+  );
+  readonly signalsSent = this.counter(
+    'arcane_watcher_signals_sent_total',
+    'Signals delivered to stream workflows, by signal name',
+    ['signal'],
+  );
+  readonly signalFailures = this.counter(
+    'arcane_watcher_signal_failures_total',
+    'Signal attempts that failed and will be retried, by signal name',
+    ['signal'],
+  );
+  readonly suppressed = this.counter(
+    'arcane_watcher_suppressed_updates_total',
+    'Updates not forwarded because only status or unrelated metadata changed, by resource kind',
+    ['kind'],
+  );
+  readonly informerRestarts = this.counter(
+    'arcane_watcher_informer_restarts_total',
+    'Informers restarted, by resource and cause (error, watchdog)',
+    ['resource', 'cause'],
+  );
+  readonly apiCalls = this.counter(
+    'arcane_kubernetes_api_calls_total',
+    'Kubernetes API calls made by the watcher, by verb, resource and HTTP status code ("error": no response)',
+    ['verb', 'resource', 'code'],
+  );
+  readonly resyncs = this.counter(
+    'arcane_watcher_resyncs_total',
+    'Resyncs run (every stream signalled, workflows of vanished streams told)',
+    [],
+  );
+  readonly leader = new Gauge({
+    name: 'arcane_watcher_leader',
+    help: '1 while this replica holds the lease and forwards events',
+    registers: [this.registry],
+  });
+
+  constructor(countStreams: () => StreamCount[]) {
+    new Gauge({
+      name: 'arcane_streams',
+      help: 'Streams in the informer caches by namespace, StreamClass (kind_ref), kind and status.phase',
+      labelNames: ['namespace', 'kind_ref', 'kind', 'phase'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const stream of countStreams()) {
+          const labels = {
+            namespace: stream.namespace,
+            kind_ref: stream.kindRef,
+            kind: stream.kind,
+            phase: stream.phase,
+          };
+          this.inc(labels);
+        }
+      },
+    });
+  }
+
+  /** The value of a counter or gauge summed over the series carrying these labels (0 when none). */
+  async value(metric: Counter | Gauge, labels: Record<string, string> = {}): Promise<number> {
+    const { values } = await metric.get();
+    const matches = (entry: (typeof values)[number]) =>
+      Object.entries(labels).every(([key, value]) => entry.labels[key] === value);
+    return values.filter(matches).reduce((sum, entry) => sum + entry.value, 0);
+  }
+
+  private counter<Label extends string>(name: string, help: string, labelNames: readonly Label[]): Counter<Label> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+}

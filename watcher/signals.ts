@@ -1,0 +1,178 @@
+// Delivers notices to stream workflows: one queue per workflow, so a burst of events to one stream coalesces into
+// one signal per name; sends are bounded in number, retried with a capped exponential backoff, and dropped at once
+// when this replica stops leading (the next leader resyncs).
+import type { Logger } from 'pino';
+import { streamWorkflowId } from '../client/stream-id.ts';
+import type { StreamKey } from '../workflows/messages.ts';
+import type { WatcherMetrics } from './metrics.ts';
+
+export type SignalName =
+  'streamObserved' | 'resync' | 'jobObserved' | 'backfillRequestObserved' | 'templateObserved' | 'deleted' | 'detached';
+
+/** After these the workflow completes; anything queued before them is pointless. */
+const TERMINAL: ReadonlySet<SignalName> = new Set(['deleted', 'detached']);
+
+export interface Delivery {
+  stream: StreamKey;
+  signal: SignalName;
+  reason: string;
+  /** Signal-with-start (the stream exists); otherwise a plain signal to a running workflow, if any. */
+  start?: { kind: string };
+}
+
+/** Sends one delivery; `false` when there is no workflow to signal (nothing to retry). */
+export type SignalSender = (delivery: Delivery) => Promise<boolean>;
+
+/** The queue of one workflow after `delivery` arrives: same-named notices merge, a terminal one clears the rest. */
+export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delivery[] {
+  if (TERMINAL.has(delivery.signal)) return [delivery];
+  const lastTerminal = queue.findLastIndex((queued) => TERMINAL.has(queued.signal));
+  const index = queue.findIndex((queued, i) => i > lastTerminal && queued.signal === delivery.signal);
+  if (index === -1) return [...queue, delivery];
+  const start = (queue[index] as Delivery).start ?? delivery.start;
+  const next = [...queue];
+  next[index] = start ? { ...delivery, start } : delivery;
+  return next;
+}
+
+export interface DispatcherOptions {
+  send: SignalSender;
+  log: Logger;
+  metrics: WatcherMetrics;
+  maxInFlight: number;
+  retry: { initialMs: number; maxMs: number };
+}
+
+interface WorkflowQueue {
+  deliveries: Delivery[];
+  attempt: number;
+  inFlight: boolean;
+  retryTimer?: NodeJS.Timeout;
+}
+
+export class SignalDispatcher {
+  private readonly options: DispatcherOptions;
+  private readonly queues = new Map<string, WorkflowQueue>();
+  /** Workflows with something to send, not in flight and not waiting for a retry, in arrival order. */
+  private readonly ready = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private enabled = false;
+  private lastWarning = 0;
+
+  constructor(options: DispatcherOptions) {
+    this.options = options;
+  }
+
+  /** Forwarding on (this replica leads) or off (queued notices are dropped). */
+  setEnabled(enabled: boolean): void {
+    this.enabled = enabled;
+    if (!enabled) this.clear();
+  }
+
+  get pending(): number {
+    let count = 0;
+    for (const queue of this.queues.values()) count += queue.deliveries.length;
+    return count;
+  }
+
+  send(delivery: Delivery): void {
+    if (!this.enabled) return;
+    const id = streamWorkflowId(delivery.stream);
+    let queue = this.queues.get(id);
+    if (!queue) this.queues.set(id, (queue = { deliveries: [], attempt: 0, inFlight: false }));
+    queue.deliveries = coalesce(queue.deliveries, delivery);
+    if (!queue.inFlight && queue.retryTimer === undefined) this.ready.add(id);
+    this.pump();
+  }
+
+  /** Retries waiting for their backoff go now (e.g. Temporal is reachable again). */
+  retryNow(): void {
+    for (const [id, queue] of this.queues) {
+      if (queue.retryTimer === undefined) continue;
+      clearTimeout(queue.retryTimer);
+      queue.retryTimer = undefined;
+      this.ready.add(id);
+    }
+    this.pump();
+  }
+
+  /** Drops everything queued and waits for the sends in flight. */
+  async stop(): Promise<void> {
+    this.setEnabled(false);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private clear(): void {
+    for (const queue of this.queues.values()) clearTimeout(queue.retryTimer);
+    this.queues.clear();
+    this.ready.clear();
+  }
+
+  private pump(): void {
+    while (this.enabled && this.inFlight.size < this.options.maxInFlight && this.ready.size > 0) {
+      const id = this.ready.values().next().value as string;
+      this.ready.delete(id);
+      const queue = this.queues.get(id);
+      const delivery = queue?.deliveries.shift();
+      if (!queue || !delivery) {
+        this.queues.delete(id);
+        continue;
+      }
+      queue.inFlight = true;
+      const sending = this.deliver(id, queue, delivery).finally(() => {
+        this.inFlight.delete(sending);
+        this.pump();
+      });
+      this.inFlight.add(sending);
+    }
+  }
+
+  private async deliver(id: string, queue: WorkflowQueue, delivery: Delivery): Promise<void> {
+    let delivered = false;
+    let retryMs: number | undefined;
+    try {
+      const found = await this.options.send(delivery);
+      delivered = true;
+      if (found) this.options.metrics.signalsSent.inc({ signal: delivery.signal });
+      else this.options.log.debug({ workflowId: id, signal: delivery.signal }, 'no running workflow to signal');
+    } catch (error) {
+      this.options.metrics.signalFailures.inc({ signal: delivery.signal });
+      retryMs = this.backoff(queue.attempt++);
+      this.warn(id, delivery, error, retryMs);
+    }
+    queue.inFlight = false;
+    // Dropped meanwhile (leadership lost, or stopped): nothing to keep.
+    if (this.queues.get(id) !== queue) return;
+    if (delivered) {
+      queue.attempt = 0;
+    } else {
+      queue.deliveries = [delivery, ...queue.deliveries].reduce<Delivery[]>(coalesce, []);
+      queue.retryTimer = setTimeout(() => {
+        queue.retryTimer = undefined;
+        this.ready.add(id);
+        this.pump();
+      }, retryMs);
+      return;
+    }
+    if (queue.deliveries.length > 0) this.ready.add(id);
+    else this.queues.delete(id);
+  }
+
+  private backoff(attempt: number): number {
+    const { initialMs, maxMs } = this.options.retry;
+    return Math.round(Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30)) * (0.8 + Math.random() * 0.4));
+  }
+
+  // One line every few seconds, not one per stream, while Temporal is down.
+  private warn(id: string, delivery: Delivery, error: unknown, retryMs: number): void {
+    const now = Date.now();
+    const fields = { workflowId: id, signal: delivery.signal, retryInMs: retryMs, pending: this.pending + 1 };
+    const message = error instanceof Error ? error.message : String(error);
+    if (now - this.lastWarning < 5_000) {
+      this.options.log.debug({ ...fields, error: message }, 'signal failed; retrying');
+      return;
+    }
+    this.lastWarning = now;
+    this.options.log.warn({ ...fields, error: message }, 'signal failed; retrying with backoff');
+  }
+}

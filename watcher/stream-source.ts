@@ -1,0 +1,109 @@
+// The streams of one StreamClass: an informer on the class's stream CRD that forwards creations, spec changes,
+// deletion requests and pin-template changes to the stream's workflow, and keeps the template index current.
+import type { StreamClass } from '../resources/stream-class.ts';
+import type { StreamKey } from '../workflows/messages.ts';
+import { streamChange, type WatchedObject } from './forwarding.ts';
+import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
+import type { SignalDispatcher } from './signals.ts';
+import type { SourceHealth } from './stream-class-status.ts';
+import { resourceName } from './stream-class-status.ts';
+import { templateRefsOf, type TemplateIndex } from './template-index.ts';
+
+export interface StreamSourceDeps {
+  settings: InformerSettings;
+  watchNamespace?: string;
+  dispatcher: SignalDispatcher;
+  templates: TemplateIndex;
+  onHealth(health: SourceHealth): void;
+  /** The cache is complete after a (re-)list: its streams need a resync. */
+  onListed(): void;
+}
+
+/** Where a class's streams live, for comparing targets: a change of any of these is another set of objects. */
+export function streamResource(streamClass: StreamClass): string {
+  return `${resourceName(streamClass)}/${streamClass.kind}`;
+}
+
+export class StreamSource {
+  /** Kept current when the class changes in ways that need no new informer (e.g. its secretRefs). */
+  streamClass: StreamClass;
+  readonly informer: SupervisedInformer;
+  private readonly deps: StreamSourceDeps;
+
+  constructor(streamClass: StreamClass, deps: StreamSourceDeps) {
+    this.streamClass = streamClass;
+    this.deps = deps;
+    const { group, version, plural } = streamClass;
+    this.informer = new SupervisedInformer(
+      {
+        ...deps.settings,
+        resource: resourceName(streamClass),
+        location: { group, version, plural, namespace: deps.watchNamespace },
+      },
+      { event: (event) => this.onEvent(event), listed: () => deps.onListed(), health: (h) => deps.onHealth(h) },
+    );
+  }
+
+  get kind(): string {
+    return this.streamClass.kind;
+  }
+
+  keyOf(stream: WatchedObject): StreamKey {
+    return {
+      streamClass: this.streamClass.name,
+      namespace: stream.metadata?.namespace ?? '',
+      name: stream.metadata?.name ?? '',
+    };
+  }
+
+  /** Its cache is the truth: it has listed, or the CRD is missing (and with it every stream). */
+  get settled(): boolean {
+    const health = this.informer.health;
+    return health.everSynced || (health.state === 'failing' && health.error?.code === 404);
+  }
+
+  has(namespace: string, name: string): boolean {
+    return this.informer.get(namespace, name) !== undefined;
+  }
+
+  streams(): WatchedObject[] {
+    return this.informer.list();
+  }
+
+  start(): void {
+    this.informer.start();
+  }
+
+  /** Stops watching; with a reason, the streams' workflows are told they are detached (their class is gone). */
+  async stop(detachReason?: string): Promise<void> {
+    // No event arrives once stopping began, so a successor's entries in the index are never undone here.
+    const stopping = this.informer.stop();
+    for (const stream of this.informer.list()) {
+      const key = this.keyOf(stream);
+      this.deps.templates.set(key, []);
+      if (detachReason !== undefined)
+        this.deps.dispatcher.send({ stream: key, signal: 'detached', reason: detachReason });
+    }
+    await stopping;
+  }
+
+  private onEvent(event: InformerEvent): void {
+    const { settings, templates, dispatcher } = this.deps;
+    const { object, previous } = event;
+    const stream = this.keyOf(object);
+    settings.metrics.events.inc({ kind: this.kind, type: event.type });
+    templates.set(stream, event.type === 'deleted' ? [] : templateRefsOf(object, stream.namespace));
+    if (event.fromList) return;
+    if (event.type === 'deleted') {
+      dispatcher.send({ stream, signal: 'deleted', reason: `${this.kind} ${stream.name} deleted` });
+      return;
+    }
+    const change = streamChange(previous, object);
+    if (!change.forward) {
+      settings.metrics.suppressed.inc({ kind: this.kind });
+      return;
+    }
+    const reason = `${this.kind} ${stream.name} ${change.reason}`;
+    dispatcher.send({ stream, signal: 'streamObserved', reason, start: { kind: this.kind } });
+  }
+}

@@ -1,0 +1,62 @@
+// Jobs and CronJobs labelled arcane/stream-id: the one named after its stream wakes that stream's workflow when it
+// appears, goes, changes our annotations or labels, or (a Job) starts, completes or fails.
+import { STREAM_CLASS_ANNOTATION, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
+import { deletion, workloadChange, type WatchedObject } from './forwarding.ts';
+import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
+import type { SignalDispatcher } from './signals.ts';
+import type { StreamDirectory } from './stream-class-controller.ts';
+import type { StreamSource } from './stream-source.ts';
+
+export const WORKLOADS = {
+  Job: { group: 'batch', version: 'v1', plural: 'jobs' },
+  CronJob: { group: 'batch', version: 'v1', plural: 'cronjobs' },
+} as const;
+
+export interface WorkloadWatchDeps {
+  settings: InformerSettings;
+  watchNamespace?: string;
+  directory: StreamDirectory;
+  dispatcher: SignalDispatcher;
+  onListed(): void;
+}
+
+/** The serving class whose stream this workload belongs to: by our annotation, else (adopted) by the kind label. */
+function owningSource(workload: WatchedObject, directory: StreamDirectory): StreamSource | undefined {
+  const { namespace = '', labels = {}, annotations = {} } = workload.metadata ?? {};
+  const name = labels[STREAM_ID_LABEL] ?? '';
+  const className = annotations[STREAM_CLASS_ANNOTATION];
+  if (className !== undefined) {
+    const source = directory.source(className);
+    return source?.has(namespace, name) ? source : undefined;
+  }
+  return directory.sources().find((source) => source.kind === labels[STREAM_KIND_LABEL] && source.has(namespace, name));
+}
+
+export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatchDeps): SupervisedInformer {
+  const { settings, directory, dispatcher } = deps;
+  const onEvent = (event: InformerEvent) => {
+    settings.metrics.events.inc({ kind, type: event.type });
+    const { object, previous } = event;
+    const name = object.metadata?.name ?? '';
+    // Only the workload named after the stream is its Job (a CronJob's runs carry the label too).
+    if (event.fromList || object.metadata?.labels?.[STREAM_ID_LABEL] !== name) return;
+    const change = event.type === 'deleted' ? deletion : workloadChange(previous, object);
+    if (!change.forward) {
+      settings.metrics.suppressed.inc({ kind });
+      return;
+    }
+    const source = owningSource(object, directory);
+    if (!source) {
+      settings.log.debug({ kind, namespace: object.metadata?.namespace, name }, 'workload of no known stream');
+      return;
+    }
+    const stream = source.keyOf({ metadata: { namespace: object.metadata?.namespace, name } });
+    const reason = `${kind} ${name} ${change.reason}`;
+    dispatcher.send({ stream, signal: 'jobObserved', reason, start: { kind: source.kind } });
+  };
+  const location = { ...WORKLOADS[kind], namespace: deps.watchNamespace, labelSelector: STREAM_ID_LABEL };
+  return new SupervisedInformer(
+    { ...settings, resource: `${location.plural}.${location.group}`, location },
+    { event: onEvent, listed: () => deps.onListed() },
+  );
+}
