@@ -23,6 +23,17 @@ export interface StackOptions {
   dir?: string;
 }
 
+/** A Temporal dev server alone, for a cluster that already exists. */
+export async function startTemporalOnly(
+  options: StackOptions = {},
+): Promise<{ temporal: TemporalServer; logDir: string }> {
+  const tools = toolchain();
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'arcane-stack-'));
+  const logDir = join(dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  return { temporal: await startTemporalServer({ binary: tools.temporal, dir, logDir }), logDir };
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const tools = toolchain();
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'arcane-stack-'));

@@ -1,42 +1,10 @@
-// Where configuration comes from: flags, then ARCANE_* variables, then the upstream operator's ARCANE_OPERATOR__*
-// variables (and Kubernetes' downward-API names), then the schema's defaults. One table names every setting.
-
-export interface Setting {
-  /** Path in the configuration object, e.g. `temporal.taskQueue`. */
-  path: string;
-  help: string;
-  /** Short flag name instead of the one derived from the path. */
-  flag?: string;
-  /** Short ARCANE_* name instead of the one derived from the path. */
-  env?: string;
-  /** Read only from the environment (never a flag: flags show up in process listings). */
-  secret?: boolean;
-  /** Further variables, consulted last (upstream Helm chart names, downward API). */
-  fallbackEnv?: string[];
-}
+// The watcher's settings: those of every process, and its own.
+import { configFromSources as fromSources, processSettings, type Setting } from '../operations/settings.ts';
 
 export const SETTINGS: readonly Setting[] = [
-  { path: 'kubernetes.kubeconfig', flag: 'kubeconfig', env: 'ARCANE_KUBECONFIG', help: 'kubeconfig file' },
-  { path: 'kubernetes.context', flag: 'context', env: 'ARCANE_KUBE_CONTEXT', help: 'kubeconfig context' },
-  { path: 'kubernetes.inCluster', flag: 'in-cluster', env: 'ARCANE_IN_CLUSTER', help: 'use the pod service account' },
+  ...processSettings,
   { path: 'watchNamespace', help: 'watch only this namespace (default: all)' },
-  { path: 'temporal.address', help: 'Temporal frontend host:port' },
-  { path: 'temporal.namespace', help: 'Temporal namespace (one per Kubernetes cluster)' },
-  { path: 'temporal.taskQueue', flag: 'task-queue', env: 'ARCANE_TASK_QUEUE', help: 'task queue of stream workflows' },
-  { path: 'temporal.apiKey', secret: true, help: 'Temporal API key' },
-  { path: 'temporal.tls.serverName', help: 'TLS server name (setting it turns TLS on)' },
-  { path: 'temporal.tls.caFile', help: 'CA bundle (PEM) for the Temporal server certificate' },
-  { path: 'temporal.tls.certFile', help: 'client certificate (PEM) for mTLS' },
-  { path: 'temporal.tls.keyFile', help: 'client key (PEM) for mTLS' },
   { path: 'temporal.probeInterval', help: 'how often Temporal reachability is checked' },
-  { path: 'health.port', fallbackEnv: ['ARCANE_OPERATOR__PROBES__PORT'], help: 'health probe port' },
-  { path: 'health.host', help: 'health probe listen address' },
-  {
-    path: 'metrics.port',
-    fallbackEnv: ['ARCANE_OPERATOR__TELEMETRY__METRICS_PORT', 'ARCANE_OPERATOR__TELEMETRY__METRICSPORT'],
-    help: 'Prometheus metrics port',
-  },
-  { path: 'metrics.host', help: 'metrics listen address' },
   { path: 'leaderElection.enabled', help: 'elect a leader among replicas' },
   { path: 'leaderElection.namespace', fallbackEnv: ['POD_NAMESPACE'], help: 'namespace of the Lease' },
   { path: 'leaderElection.name', help: 'name of the Lease' },
@@ -52,62 +20,19 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'signals.timeout', help: 'how long one signal attempt may take' },
   { path: 'resyncDelay', help: 'events within this delay share one resync' },
   { path: 'backfillRequestGrace', help: 'wait this long before marking a request StreamNotFound' },
-  { path: 'log.level', help: 'log level (fatal, error, warn, info, debug, trace, silent)' },
-  { path: 'log.pretty', help: 'human-readable logs instead of JSON' },
+  { path: 'lifecycle.restartBackoffInitial', help: 'first restart delay after a Job failure, e.g. 10s' },
+  { path: 'lifecycle.restartBackoffFactor', help: 'growth of the restart delay per failure, e.g. 2' },
+  { path: 'lifecycle.restartBackoffCap', help: 'longest restart delay, e.g. 10m' },
+  { path: 'lifecycle.maxRestarts', help: 'automatic restarts before a stream stays Failed (0: never restart)' },
+  { path: 'lifecycle.stablePeriod', help: 'a Job running this long resets the restart count, e.g. 10m' },
+  { path: 'lifecycle.recheck', help: 'how often a stream waiting on a template re-checks, e.g. 30s' },
+  { path: 'lifecycle.maxHistoryEvents', help: 'continue-as-new past this many workflow history events' },
 ];
 
-function screaming(segment: string): string {
-  return segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
-
-/** `--temporal-task-queue`, without the dashes. */
-export function flagName(setting: Setting): string {
-  return (
-    setting.flag ??
-    setting.path
-      .replace(/\./g, '-')
-      .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
-      .toLowerCase()
-  );
-}
-
-/** Variables naming the setting, most important first. */
-export function envNames(setting: Setting): string[] {
-  const segments = setting.path.split('.');
-  return [
-    setting.env ?? `ARCANE_${segments.map(screaming).join('_')}`,
-    `ARCANE_OPERATOR__${segments.map(screaming).join('__')}`,
-    ...(setting.fallbackEnv ?? []),
-  ];
-}
-
-function assign(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  const last = keys.pop() as string;
-  let node = target;
-  for (const key of keys) {
-    node[key] ??= {};
-    node = node[key] as Record<string, unknown>;
-  }
-  node[last] = value;
-}
-
-/**
- * The configuration input from flag values (keyed by flag name) and environment variables; unset and empty
- * values are left to the schema's defaults.
- */
+/** The watcher's configuration input from flag values (keyed by flag name) and environment variables. */
 export function configFromSources(
   env: Record<string, string | undefined>,
   flags: Record<string, string | boolean | undefined> = {},
 ): Record<string, unknown> {
-  const config: Record<string, unknown> = {};
-  for (const setting of SETTINGS) {
-    const fromFlag = setting.secret ? undefined : flags[flagName(setting)];
-    const fromEnv = envNames(setting)
-      .map((name) => env[name])
-      .find((value) => value !== undefined && value !== '');
-    const value = fromFlag ?? fromEnv;
-    if (value !== undefined) assign(config, setting.path, value);
-  }
-  return config;
+  return fromSources(SETTINGS, env, flags);
 }

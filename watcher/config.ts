@@ -2,78 +2,21 @@
 // environment variables and flags as strings ("15s", "true", "8888"), or from code as numbers and booleans.
 import { z } from 'zod';
 import { temporalSettingsSchema } from '../client/connection.ts';
+import {
+  dnsLabel,
+  dnsSubdomain,
+  duration,
+  flag,
+  integer,
+  kubernetesSchema,
+  listenerSchema,
+  logSchema,
+  parseConfig,
+  positiveDuration,
+  text,
+} from '../operations/config-schema.ts';
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
-
-/** Milliseconds of `"15s"`, `"500ms"`, `"2m"`, `"1h"` or a bare number of milliseconds; undefined when unreadable. */
-export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (!match) return undefined;
-  const unit = (match[2] ?? 'ms') as keyof typeof UNIT_MS;
-  return Math.round(Number(match[1]) * UNIT_MS[unit]);
-}
-
-/** A duration in milliseconds. */
-const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? value : parseDuration(value);
-  if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `must be a duration such as "15s", "500ms" or "2m", not ${JSON.stringify(value)}`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-const positiveDuration = duration.refine((ms) => ms > 0, 'must be longer than 0');
-
-const flag = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
-  if (typeof value === 'boolean') return value;
-  const text = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(text)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(text)) return false;
-  ctx.addIssue({ code: 'custom', message: `must be true or false, not ${JSON.stringify(value)}` });
-  return z.NEVER;
-});
-
-function integer(min: number, max: number) {
-  return z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const number = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-    if (!Number.isInteger(number) || number < min || number > max) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`,
-      });
-      return z.NEVER;
-    }
-    return number;
-  });
-}
-
-const port = integer(0, 65_535);
-const text = z.string().trim().min(1, 'must not be empty');
-const dnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name (lower-case letters, digits, "-")')
-  .max(63, 'must be at most 63 characters long');
-const dnsSubdomain = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes object name (lower-case letters, digits, "-", ".")')
-  .max(253, 'must be at most 253 characters long');
-
-const kubernetesSchema = z
-  .strictObject({
-    /** A kubeconfig file; when neither it nor inCluster is set: $KUBECONFIG, ~/.kube/config, then in-cluster. */
-    kubeconfig: text.optional(),
-    context: text.optional(),
-    inCluster: flag.default(false),
-  })
-  .refine((k) => !(k.inCluster && k.kubeconfig), {
-    message: 'set either kubeconfig or inCluster, not both',
-    path: ['inCluster'],
-  });
+export { ConfigError, parseDuration } from '../operations/config-schema.ts';
 
 // Address, namespace, task queue, API key and TLS files: shared with the worker and the CLI. TLS is on when any TLS
 // setting or the API key is given.
@@ -81,9 +24,6 @@ const temporalSchema = temporalSettingsSchema.extend({
   /** How often reachability is checked (readiness, and a resync when it comes back). */
   probeInterval: positiveDuration.default(5_000),
 });
-
-const listenerSchema = (defaultPort: number) =>
-  z.strictObject({ port: port.default(defaultPort), host: text.default('0.0.0.0') });
 
 const leaderElectionSchema = z
   .strictObject({
@@ -131,6 +71,23 @@ const signalsSchema = z
     path: ['retryInitial'],
   });
 
+/** Lifecycle tunables handed to every stream workflow the watcher starts (SPEC 2.6); unset = the workflow's defaults. */
+const lifecycleSchema = z.strictObject({
+  restartBackoffInitial: positiveDuration.optional(),
+  restartBackoffFactor: z
+    .union([z.number(), z.string()])
+    .transform(Number)
+    .refine((factor) => Number.isFinite(factor) && factor >= 1, 'must be a number of at least 1')
+    .optional(),
+  restartBackoffCap: positiveDuration.optional(),
+  /** 0 keeps upstream's behaviour: a failed stream stays Failed. */
+  maxRestarts: integer(0, 1_000).optional(),
+  stablePeriod: positiveDuration.optional(),
+  recheck: positiveDuration.optional(),
+  /** Continue-as-new past this many history events. */
+  maxHistoryEvents: integer(50, 50_000).optional(),
+});
+
 export const watcherConfigSchema = z.strictObject({
   kubernetes: kubernetesSchema.prefault({}),
   /** Watch streams, requests and Jobs of this namespace only (StreamClasses are cluster-wide). Default: all. */
@@ -145,41 +102,14 @@ export const watcherConfigSchema = z.strictObject({
   resyncDelay: duration.default(500),
   /** A BackfillRequest whose stream is not (yet) seen is marked StreamNotFound only after this long. */
   backfillRequestGrace: duration.default(2_000),
-  log: z
-    .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      pretty: flag.default(false),
-    })
-    .prefault({}),
+  lifecycle: lifecycleSchema.prefault({}),
+  log: logSchema.prefault({}),
 });
 
 export type WatcherConfig = z.output<typeof watcherConfigSchema>;
 export type WatcherConfigInput = z.input<typeof watcherConfigSchema>;
 
-/** Bad configuration, with every problem on its own line, each naming the setting. */
-export class ConfigError extends Error {
-  readonly problems: string[];
-
-  constructor(problems: string[]) {
-    super(`invalid watcher configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const where = path === '' ? '' : ` in ${path}`;
-    return `unknown setting${issue.keys.length === 1 ? '' : 's'}${where}: ${issue.keys.join(', ')}`;
-  }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${path}: is required`;
-  return `${path === '' ? '(root)' : path}: ${issue.message}`;
-}
-
 /** The validated configuration with defaults; throws a ConfigError naming each bad setting. */
 export function parseWatcherConfig(input: unknown): WatcherConfig {
-  const parsed = watcherConfigSchema.safeParse(input ?? {}, { reportInput: true });
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(parsed.error.issues.map(describeIssue));
+  return parseConfig('watcher', watcherConfigSchema, input);
 }

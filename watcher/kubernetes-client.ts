@@ -92,16 +92,6 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Loads the kubeconfig the configuration names: a file, the pod's service account, or the usual defaults. */
-export function loadKubeConfig(settings: { kubeconfig?: string; context?: string; inCluster: boolean }): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (settings.inCluster) kubeConfig.loadFromCluster();
-  else if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  if (settings.context) kubeConfig.setCurrentContext(settings.context);
-  return kubeConfig;
-}
-
 /** Lists any resource by group, version and plural (raw JSON, as the watch delivers it). */
 export function listObjects(custom: CustomObjectsApi) {
   return (location: {

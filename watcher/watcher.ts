@@ -5,13 +5,15 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
 import { pino, type Logger } from 'pino';
 import { connectionOptions } from '../client/connection.ts';
+import type { LifecycleConfig } from '../workflows/lifecycle.ts';
 import type { StreamWorkflowInput } from '../workflows/messages.ts';
 import { BackfillRequestWatch } from './backfill-requests.ts';
-import { parseWatcherConfig, type WatcherConfigInput } from './config.ts';
-import { healthHandler, listen, metricsHandler, type Listener, type Readiness } from './health.ts';
+import { parseWatcherConfig, type WatcherConfig, type WatcherConfigInput } from './config.ts';
+import { healthHandler, listen, metricsHandler, type Listener, type Readiness } from '../operations/health.ts';
 import type { InformerSettings, SupervisedInformer } from './informer-supervisor.ts';
 import { EventRecorder } from './kubernetes-events.ts';
-import { createKubernetesClients, listObjects, loadKubeConfig } from './kubernetes-client.ts';
+import { createKubernetesClients, listObjects } from './kubernetes-client.ts';
+import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { holderIdentity, LeaderElector } from './leader-election.ts';
 import { WatcherMetrics } from './metrics.ts';
 import { Resyncer } from './resync.ts';
@@ -79,7 +81,7 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
       client: link.client,
       taskQueue: config.temporal.taskQueue,
       timeoutMs: config.signals.timeout,
-      workflowInput: deps.workflowInput,
+      workflowInput: deps.workflowInput ?? workflowInputFrom(config),
     }),
     log,
     metrics,
@@ -233,5 +235,23 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
       })();
       return stopping;
     },
+  };
+}
+
+/** What every new stream workflow gets from the configuration: the lifecycle tunables that are set. */
+function workflowInputFrom(config: WatcherConfig): Omit<StreamWorkflowInput, 'stream' | 'carried'> {
+  const { lifecycle } = config;
+  const tunables: Partial<LifecycleConfig> = {
+    restartBackoffInitialMs: lifecycle.restartBackoffInitial,
+    restartBackoffFactor: lifecycle.restartBackoffFactor,
+    restartBackoffCapMs: lifecycle.restartBackoffCap,
+    maxRestarts: lifecycle.maxRestarts,
+    stablePeriodMs: lifecycle.stablePeriod,
+    recheckMs: lifecycle.recheck,
+  };
+  const set = Object.entries(tunables).filter(([, value]) => value !== undefined);
+  return {
+    ...(set.length > 0 ? { lifecycle: Object.fromEntries(set) } : {}),
+    ...(lifecycle.maxHistoryEvents !== undefined ? { maxHistoryEvents: lifecycle.maxHistoryEvents } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { createActivities } from '../activities/index.ts';
 import { connectionOptions, type TemporalSettings } from '../client/connection.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
@@ -16,6 +17,8 @@ export interface StreamWorkerOptions {
   logger: Logger;
   /** A prebuilt workflow bundle (tests share one); by default the worker bundles `workflows/` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Where the activities' Kubernetes API call counter is registered. */
+  registry?: Registry;
 }
 
 export interface StreamWorker {
@@ -39,7 +42,7 @@ export async function startStreamWorker(options: StreamWorkerOptions): Promise<S
     namespace: temporal.namespace,
     taskQueue: temporal.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ kubeConfig, logger }),
+    activities: createActivities({ kubeConfig, logger, registry: options.registry }),
   });
   logger.info({ taskQueue: temporal.taskQueue, namespace: temporal.namespace }, 'worker started');
   const running = worker.run().finally(() => nativeConnection.close());

@@ -1,0 +1,91 @@
+// The files deploy/ ships agree with the repository: the chart's CRDs are deploy/crds, and the image holds every module
+// its entry point loads (no Docker here to build it, so what the Dockerfile copies is checked instead).
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+
+const root = join(import.meta.dirname, '../..');
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+const dockerfile = read('deploy/Dockerfile');
+/** Sources of the COPY instructions that read the build context (not another stage). */
+const copied = [
+  ...new Set(
+    [...dockerfile.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap((match) => {
+      const words = match[1]!.trim().split(/\s+/);
+      return words.slice(0, -1).map((source) => source.replace(/\/$/, ''));
+    }),
+  ),
+];
+const entryPoint = (JSON.parse(/^ENTRYPOINT\s+(.+)$/m.exec(dockerfile)![1]!) as string[])[1]!;
+const dependencies = Object.keys((JSON.parse(read('package.json')) as { dependencies: object }).dependencies);
+
+/** Specifiers a module loads when it runs: static imports and re-exports, not type-only ones (Node erases those). */
+function runtimeImports(source: string): string[] {
+  const statements = source.matchAll(/^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm);
+  return [...statements].map((match) => match[1]!);
+}
+
+/** Every repository file and package a module reaches through runtime imports. */
+function moduleGraph(entries: string[]): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const specifier of runtimeImports(read(file))) {
+      if (specifier.startsWith('.')) visit(relative(root, resolve(root, dirname(file), specifier)));
+      else if (!specifier.startsWith('node:') && !builtinModules.includes(specifier)) {
+        const [scope, name] = specifier.split('/');
+        packages.add(specifier.startsWith('@') ? `${scope}/${name}` : scope!);
+      }
+    }
+  };
+  entries.forEach(visit);
+  return { files, packages };
+}
+
+describe('deploy files', () => {
+  it('the chart ships the CRDs of deploy/crds byte for byte', () => {
+    const chartCrds = 'deploy/chart/arcane-temporal/crds';
+    const names = readdirSync(join(root, 'deploy/crds')).sort();
+    assert.deepEqual(readdirSync(join(root, chartCrds)).sort(), names);
+    for (const name of names) {
+      assert.ok(
+        read(`${chartCrds}/${name}`) === read(`deploy/crds/${name}`),
+        `${chartCrds}/${name} differs: copy it again`,
+      );
+    }
+  });
+
+  it('every path the Dockerfile copies from the build context exists', () => {
+    assert.ok(copied.length > 0);
+    assert.deepEqual(
+      copied.filter((path) => !existsSync(join(root, path))),
+      [],
+    );
+  });
+
+  it('the build context admits exactly what the Dockerfile copies', () => {
+    const admitted = read('deploy/Dockerfile.dockerignore')
+      .split('\n')
+      .filter((line) => line.startsWith('!'))
+      .map((line) => line.slice(1));
+    assert.deepEqual(admitted.sort(), [...copied].sort());
+  });
+
+  it('the entry point and the workflow bundle load only copied modules and production dependencies', () => {
+    assert.ok(existsSync(join(root, entryPoint)), `the image's entry point ${entryPoint} does not exist`);
+    // The worker bundles workflows/ at start, so the bundle's imports must be in the image too.
+    const { files, packages } = moduleGraph([entryPoint, 'workflows/index.ts']);
+    const outside = [...files].filter((file) => !copied.some((path) => file.startsWith(`${path}/`)));
+    assert.deepEqual(outside, [], 'modules the image does not copy');
+    assert.deepEqual(
+      [...packages].filter((name) => !dependencies.includes(name)),
+      [],
+      'packages that `npm install --omit=dev` leaves out',
+    );
+  });
+});

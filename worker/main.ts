@@ -1,0 +1,60 @@
+// `arcane worker`: hosts the stream workflows and the Kubernetes activities; stateless, scaled by replicas.
+import { Command } from 'commander';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { healthHandler, listen, metricsHandler } from '../operations/health.ts';
+import { loadKubeConfig } from '../operations/kubeconfig.ts';
+import { processLogger } from '../operations/logger.ts';
+import { runProcess, type Running } from '../operations/run-process.ts';
+import { settingsInput, withSettingOptions } from '../operations/settings.ts';
+import { parseWorkerConfig, WORKER_SETTINGS, type WorkerConfig } from './config.ts';
+import { startStreamWorker } from './worker.ts';
+
+export async function runWorker(config: WorkerConfig): Promise<Running> {
+  const log = processLogger(config.log, 'worker');
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let running = false;
+  // Probes answer while the worker starts (bundling the workflow code takes a few seconds): alive, not ready.
+  const health = await listen(
+    config.health.host,
+    config.health.port,
+    healthHandler({
+      readiness: () => ({ ready: running, reasons: running ? [] : ['the worker is starting'] }),
+      isLeader: () => false,
+    }),
+  );
+  const metrics = await listen(config.metrics.host, config.metrics.port, metricsHandler(registry));
+  const worker = await startStreamWorker({
+    temporal: config.temporal,
+    kubeConfig: loadKubeConfig(config.kubernetes),
+    logger: log,
+    registry,
+  });
+  running = true;
+  worker.running.catch((error: unknown) => {
+    log.fatal({ err: error }, 'the worker stopped on an error');
+    process.exit(1);
+  });
+  return {
+    async stop() {
+      running = false;
+      await worker.shutdown();
+      await Promise.all([health.close(), metrics.close()]);
+    },
+  };
+}
+
+export function workerCommand(env: NodeJS.ProcessEnv = process.env): Command {
+  const command = new Command('worker')
+    .description('Runs the stream workflows and their Kubernetes activities.')
+    .showHelpAfterError();
+  withSettingOptions(command, WORKER_SETTINGS);
+  return command.action(async () => {
+    process.exitCode = await runProcess(
+      () => parseWorkerConfig(settingsInput(command, WORKER_SETTINGS, env)),
+      runWorker,
+    );
+  });
+}
+
+if (import.meta.main) await workerCommand().parseAsync();
