@@ -31,7 +31,7 @@ function parsePayload(text: string | undefined): Record<string, unknown> | undef
   return payload as Record<string, unknown>;
 }
 
-type Action = (client: Client, stream: StreamKey, options: Record<string, string | undefined>) => Promise<unknown>;
+type Action = (client: Client, stream: StreamKey, payload?: Record<string, unknown>) => Promise<unknown>;
 
 const actions: Record<string, { description: string; run: Action }> = {
   status: { description: "print the stream's state (the workflow's state query)", run: getStreamState },
@@ -40,7 +40,7 @@ const actions: Record<string, { description: string; run: Action }> = {
   restart: { description: "replace the stream's Job now", run: restartStream },
   backfill: {
     description: 'request a backfill (returns the open request if there is one)',
-    run: (client, stream, options) => requestBackfill(client, stream, { payload: parsePayload(options.payload) }),
+    run: (client, stream, payload) => requestBackfill(client, stream, { payload }),
   },
   history: {
     description: "print the workflow's history as JSON",
@@ -59,7 +59,9 @@ export function streamCommand(env: NodeJS.ProcessEnv = process.env): Command {
     if (name === 'backfill') command.option('--payload <json>', 'kept as spec.payload of the BackfillRequest');
     withSettingOptions(command, temporalSettings);
     command.action(async (streamClass: string, target: string) => {
+      // All input is checked before connecting anywhere.
       const key = parseStreamArgument(streamClass, target);
+      const payload = parsePayload(command.opts<{ payload?: string }>().payload);
       const temporal = parseConfig(
         'temporal',
         temporalSettingsSchema,
@@ -67,7 +69,7 @@ export function streamCommand(env: NodeJS.ProcessEnv = process.env): Command {
       );
       const client = await connectClient(temporal);
       try {
-        const result = await action.run(client, key, command.opts<Record<string, string | undefined>>());
+        const result = await action.run(client, key, payload);
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       } finally {
         await client.connection.close();

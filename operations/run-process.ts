@@ -1,6 +1,8 @@
 // The shape every process entry shares: validated configuration (exit 2 with one line per problem), then run until
 // SIGTERM or SIGINT and stop cleanly (exit 0).
+import { Command } from 'commander';
 import { ConfigError } from './config-schema.ts';
+import { settingsInput, withSettingOptions, type Setting } from './settings.ts';
 
 export interface Running {
   stop(): Promise<void>;
@@ -23,4 +25,21 @@ export async function runProcess<C>(parse: () => C, start: (config: C) => Promis
   });
   await running.stop();
   return 0;
+}
+
+/** A process's command: an option per setting; the action parses them with the environment and runs the process. */
+export function processCommand<C>(spec: {
+  name: string;
+  description: string;
+  settings: readonly Setting[];
+  parse: (input: Record<string, unknown>) => C;
+  start: (config: C) => Promise<Running>;
+  env?: NodeJS.ProcessEnv;
+}): Command {
+  const command = new Command(spec.name).description(spec.description).showHelpAfterError();
+  withSettingOptions(command, spec.settings);
+  return command.action(async () => {
+    const input = () => spec.parse(settingsInput(command, spec.settings, spec.env ?? process.env));
+    process.exitCode = await runProcess(input, spec.start);
+  });
 }

@@ -1,11 +1,10 @@
 // `arcane worker`: hosts the stream workflows and the Kubernetes activities; stateless, scaled by replicas.
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { healthHandler, listen, metricsHandler } from '../operations/health.ts';
 import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { processLogger } from '../operations/logger.ts';
-import { runProcess, type Running } from '../operations/run-process.ts';
-import { settingsInput, withSettingOptions } from '../operations/settings.ts';
+import { processCommand, type Running } from '../operations/run-process.ts';
 import { parseWorkerConfig, WORKER_SETTINGS, type WorkerConfig } from './config.ts';
 import { startStreamWorker } from './worker.ts';
 
@@ -45,15 +44,13 @@ export async function runWorker(config: WorkerConfig): Promise<Running> {
 }
 
 export function workerCommand(env: NodeJS.ProcessEnv = process.env): Command {
-  const command = new Command('worker')
-    .description('Runs the stream workflows and their Kubernetes activities.')
-    .showHelpAfterError();
-  withSettingOptions(command, WORKER_SETTINGS);
-  return command.action(async () => {
-    process.exitCode = await runProcess(
-      () => parseWorkerConfig(settingsInput(command, WORKER_SETTINGS, env)),
-      runWorker,
-    );
+  return processCommand({
+    name: 'worker',
+    description: 'Runs the stream workflows and their Kubernetes activities.',
+    settings: WORKER_SETTINGS,
+    parse: parseWorkerConfig,
+    env,
+    start: runWorker,
   });
 }
 

@@ -92,30 +92,22 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   const rejectIfEnded = () => {
     if (state.ended) throw new Error(`the stream was ${state.ended}; its workflow is finishing`);
   };
-  setHandler(
-    suspendUpdate,
-    async () => {
-      await activities.setSuspended.executeWithOptions({ ...options, summary: 'set spec suspended: true' }, [
-        stream,
-        true,
-      ]);
-      wake('suspend update');
-      return accepted('suspend requested: spec.suspended is now true');
-    },
-    { validator: rejectIfEnded },
-  );
-  setHandler(
-    resumeUpdate,
-    async () => {
-      await activities.setSuspended.executeWithOptions({ ...options, summary: 'set spec suspended: false' }, [
-        stream,
-        false,
-      ]);
-      wake('resume update');
-      return accepted('resume requested: spec.suspended is now false');
-    },
-    { validator: rejectIfEnded },
-  );
+  // suspend and resume only set the field: Kubernetes stays the single source of truth, the change comes back as input
+  for (const [update, suspended] of [
+    [suspendUpdate, true],
+    [resumeUpdate, false],
+  ] as const) {
+    setHandler(
+      update,
+      async () => {
+        const summary = `set spec suspended: ${suspended}`;
+        await activities.setSuspended.executeWithOptions({ ...options, summary }, [stream, suspended]);
+        wake(`${update.name} update`);
+        return accepted(`${update.name} requested: spec.suspended is now ${suspended}`);
+      },
+      { validator: rejectIfEnded },
+    );
+  }
   setHandler(
     backfillUpdate,
     async (request: BackfillUpdateInput) => {
