@@ -7,7 +7,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { KubernetesApiError, isNotFound, type ApiCall } from './errors.ts';
+import { KubernetesApiError, isConflict, isNotFound, type ApiCall } from './errors.ts';
 import type { ApiCallCounter } from './metrics.ts';
 
 export interface KubernetesApi {
@@ -49,6 +49,20 @@ export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
+  }
+}
+
+/**
+ * Runs a read-then-write again, from a fresh read, while its write fails on an outdated resourceVersion: objects such
+ * as Jobs get status writes from their controller all the time, so a conflict is routine, not an error.
+ */
+export async function retryOnConflict<T>(readThenWrite: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readThenWrite();
+    } catch (error) {
+      if (!isConflict(error) || attempt >= attempts) throw error;
+    }
   }
 }
 

