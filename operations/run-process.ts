@@ -18,11 +18,21 @@ export async function runProcess<C>(parse: () => C, start: (config: C) => Promis
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
-  const running = await start(config);
-  await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+  // Listening before the start: a SIGTERM that comes while the process starts stops it cleanly once it has started.
+  const stopRequested = new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      // A repeated SIGTERM (a supervisor that signals the process and its group) must not cut the drain short; a
+      // second Ctrl-C is a person who wants out now.
+      if (stopping && signal === 'SIGINT') process.exit(130);
+      stopping = true;
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
+  const running = await start(config);
+  await stopRequested;
   await running.stop();
   return 0;
 }

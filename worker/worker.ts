@@ -49,7 +49,8 @@ export async function startStreamWorker(options: StreamWorkerOptions): Promise<S
   return {
     running,
     async shutdown() {
-      worker.shutdown();
+      // The SDK shuts its workers down on SIGTERM and SIGINT by itself; a second shutdown would throw.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     },
   };

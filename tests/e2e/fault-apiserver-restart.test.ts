@@ -1,0 +1,23 @@
+// kube-apiserver restarted (SPEC 6: retry with backoff; informers re-list and resync). Nothing can be written while
+// it is down, so the drill's changes race the restart and follow right after it, when the watches must be back.
+import { describe, it } from 'node:test';
+import { FaultDrill } from './fleet.ts';
+import { JobLog } from './job-log.ts';
+import { useOperator } from './operator.ts';
+
+describe('fault: kube-apiserver restarts', () => {
+  const operator = useOperator();
+
+  it(
+    'converges after kube-apiserver restarts, noticing the changes made after it',
+    operator.scenario('apiserver-restart', async (cluster, t) => {
+      const drill = await FaultDrill.prepare(cluster, await JobLog.start(t, operator.kubeConfig, cluster.namespace));
+
+      await drill.changeBefore();
+      await operator.stack.kubernetes.restartApiserver();
+      await drill.changeDuring();
+
+      await drill.assertRecovered(operator.temporal);
+    }),
+  );
+});
