@@ -99,3 +99,20 @@ export const ARCANE_CRD_FILES = [
 export async function installArcaneCrds(kc: KubeConfig): Promise<string[]> {
   return applyCrds(kc, ARCANE_CRD_FILES);
 }
+
+/**
+ * The project's test plugin (tests/fixtures/plugin), for the tests, the demo and the benchmark: cluster-wide parts, and
+ * parts applied into a namespace.
+ */
+export const TEST_PLUGIN = {
+  crdFiles: ['tests/fixtures/plugin/crd-mockstream.yaml', 'tests/fixtures/plugin/crd-mockstreamv2.yaml'],
+  streamClassFile: 'tests/fixtures/plugin/streamclasses.yaml',
+  namespacedFiles: ['tests/fixtures/plugin/templates.yaml', 'tests/fixtures/plugin/secret.yaml'],
+  streamsFile: 'tests/fixtures/plugin/streams.yaml',
+} as const;
+
+/** Installs the cluster-wide parts of the test plugin: its CRDs (Established) and StreamClasses. */
+export async function installTestPluginClasses(kc: KubeConfig): Promise<void> {
+  await applyCrds(kc, TEST_PLUGIN.crdFiles);
+  await applyYaml(kc, [TEST_PLUGIN.streamClassFile]);
+}

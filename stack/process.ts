@@ -51,6 +51,11 @@ export class ManagedProcess {
     });
   }
 
+  /** The pid of the reaper shell that runs the command (the leader of its process group). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get running(): boolean {
     return this.exitCode === undefined;
   }

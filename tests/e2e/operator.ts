@@ -2,22 +2,16 @@
 // real processes started through the `arcane` CLI, configured by environment variables, with their logs in the
 // stack's log folder. Scenarios get a namespace each; fault tests stop, kill and restart the pieces.
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, type TestContext } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { connectClient, temporalSettingsSchema } from '../../client/connection.ts';
 import { startStack, type Stack } from '../../stack/index.ts';
-import { freePort } from '../../stack/ports.ts';
-import { launch, type ManagedProcess } from '../../stack/process.ts';
+import { OperatorProcess } from '../../stack/operator-process.ts';
 import { startTemporalServer, type TemporalServer } from '../../stack/temporal.ts';
 import { toolchain } from '../../stack/toolchain.ts';
-import { applyCrds, applyYaml, installArcaneCrds, TEST_PLUGIN } from '../integration/kube.ts';
+import { applyYaml, installArcaneCrds, installTestPluginClasses, TEST_PLUGIN } from '../../stack/manifests.ts';
 import { Cluster } from './cluster.ts';
-
-/** The production entry point of each process: the one place that says how the operator is started. */
-const CLI = join(import.meta.dirname, '../../cli/arcane.ts');
-type Role = 'watcher' | 'worker';
 
 const TASK_QUEUE = 'arcane-e2e';
 
@@ -36,78 +30,6 @@ export interface OperatorOptions {
    * kill -9 keeps its Lease until it expires, so its successor waits as it would in a cluster.
    */
   leaderElection?: boolean;
-}
-
-/** Two distinct free loopback ports. */
-async function twoFreePorts(): Promise<[number, number]> {
-  const first = await freePort();
-  for (;;) {
-    const second = await freePort();
-    if (second !== first) return [first, second];
-  }
-}
-
-/** One of the operator's processes, started through the CLI; its log file is kept across restarts. */
-export class OperatorProcess {
-  readonly role: Role;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly logDir: string;
-  private current: ManagedProcess | undefined;
-
-  constructor(role: Role, env: Record<string, string>, logDir: string) {
-    this.role = role;
-    this.logDir = logDir;
-    // Nothing from the developer's shell may configure the operator under test.
-    const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('ARCANE_'));
-    const loopback = { ARCANE_HEALTH_HOST: '127.0.0.1', ARCANE_METRICS_HOST: '127.0.0.1' };
-    this.env = { ...Object.fromEntries(inherited), ...env, ...loopback };
-  }
-
-  /**
-   * Starts the process on fresh probe and metrics ports and waits until `/health/ready` answers 200. A port found free
-   * can be taken by someone else before the process listens on it; then it starts again on other ports.
-   */
-  async start(): Promise<void> {
-    if (this.current?.running) throw new Error(`the ${this.role} is already running`);
-    for (let attempt = 1; ; attempt++) {
-      const [health, metrics] = await twoFreePorts();
-      const env = { ...this.env, ARCANE_HEALTH_PORT: String(health), ARCANE_METRICS_PORT: String(metrics) };
-      const proc = launch(this.role, process.execPath, [CLI, this.role], { logDir: this.logDir, env });
-      this.current = proc;
-      const url = `http://127.0.0.1:${health}/health/ready`;
-      try {
-        await proc.waitUntil('ready', async () => (await fetch(url)).status === 200, 90_000);
-        return;
-      } catch (error) {
-        if (attempt >= 3 || proc.running || !/EADDRINUSE/.test(proc.tail(40))) throw error;
-      }
-    }
-  }
-
-  /** SIGTERM, as on a rolling update: the process must finish what it runs and exit 0. */
-  async stop(): Promise<void> {
-    const proc = this.current;
-    if (!proc?.running) return;
-    await proc.stop();
-    if (proc.exitCode !== 0) {
-      throw new Error(`the ${this.role} did not stop cleanly on SIGTERM (exit ${proc.exitCode}):\n${proc.tail(15)}`);
-    }
-  }
-
-  /** kill -9: no chance to clean up. */
-  async kill(): Promise<void> {
-    await this.current?.kill();
-  }
-
-  /** Sends a signal to the process group, e.g. SIGSTOP to freeze it mid-work. */
-  signal(signal: NodeJS.Signals): void {
-    this.current?.signal(signal);
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
 }
 
 export interface Operator {
@@ -154,7 +76,10 @@ export function useOperator(options: OperatorOptions = {}): Operator {
         kubeConfig.loadFromFile(stack.kubeconfigPath);
         processes = operatorProcesses(stack, options);
         // The worker needs no CRDs: it starts (bundling its workflows takes a few seconds) while they are installed.
-        await Promise.all([processes.worker.start(), installTestPluginClasses(kubeConfig)]);
+        await Promise.all([
+          processes.worker.start(),
+          installArcaneCrds(kubeConfig).then(() => installTestPluginClasses(kubeConfig)),
+        ]);
         await processes.watcher.start();
         const temporal = await connectClient(
           temporalSettingsSchema.parse({ address: stack.temporalAddress, namespace: stack.temporalNamespace }),
@@ -223,13 +148,6 @@ export function useOperator(options: OperatorOptions = {}): Operator {
       };
     },
   };
-}
-
-/** The cluster-wide parts of the test plugin: CRDs and StreamClasses, there before the watcher looks. */
-async function installTestPluginClasses(kubeConfig: KubeConfig): Promise<void> {
-  await installArcaneCrds(kubeConfig);
-  await applyCrds(kubeConfig, TEST_PLUGIN.crdFiles);
-  await applyYaml(kubeConfig, [TEST_PLUGIN.streamClassFile]);
 }
 
 function operatorProcesses(stack: Stack, options: OperatorOptions) {

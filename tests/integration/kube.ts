@@ -1,7 +1,7 @@
 // Kubernetes for integration tests: apply YAML files, wait for CRDs, give each test its own namespace.
 import type { TestContext } from 'node:test';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { applyCrds, applyYaml, installArcaneCrds } from '../../stack/manifests.ts';
+import { applyCrds, applyYaml, installArcaneCrds, TEST_PLUGIN } from '../../stack/manifests.ts';
 
 export {
   ARCANE_CRD_FILES,
@@ -10,16 +10,9 @@ export {
   applyYaml,
   installArcaneCrds,
   loadYaml,
+  TEST_PLUGIN,
   waitForCrdsEstablished,
 } from '../../stack/manifests.ts';
-
-/** The test plugin (tests/fixtures/plugin): cluster-wide parts, and parts applied into a test's namespace. */
-export const TEST_PLUGIN = {
-  crdFiles: ['tests/fixtures/plugin/crd-mockstream.yaml', 'tests/fixtures/plugin/crd-mockstreamv2.yaml'],
-  streamClassFile: 'tests/fixtures/plugin/streamclasses.yaml',
-  namespacedFiles: ['tests/fixtures/plugin/templates.yaml', 'tests/fixtures/plugin/secret.yaml'],
-  streamsFile: 'tests/fixtures/plugin/streams.yaml',
-} as const;
 
 /** The API server's own explanation of a failed call (its Status message), else the error text. */
 export function apiErrorMessage(error: unknown): string {
