@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { mkdirSync } from 'node:fs';
 import { startStack, startTemporalOnly } from '../stack/index.ts';
 import { installArcaneCrds } from '../stack/manifests.ts';
+import { stopSignal } from '../stack/process.ts';
 import { processLogger } from '../operations/logger.ts';
 import { startWatcher } from '../watcher/watcher.ts';
 import { runWorker } from '../worker/main.ts';
@@ -14,11 +15,33 @@ export interface DevOptions {
   dir?: string;
 }
 
+/** After Ctrl-C, how long the watcher, the worker and the stack get to stop before everything is killed. */
+const STOP_GRACE_MS = 60_000;
+
+type Stop = () => Promise<void>;
+
 export async function runDev(options: DevOptions): Promise<void> {
+  // Listening before the start: Ctrl-C while starting stops what has started once it has.
+  const stopRequested = stopSignal(STOP_GRACE_MS);
+  const stops: Stop[] = [];
+  try {
+    await startDev(options, stops);
+  } catch (error) {
+    // A failed start leaves nothing running; the start's error is the one to report.
+    await stopInReverse(stops).catch((stopError: unknown) => console.error(stopError));
+    throw error;
+  }
+  await stopRequested;
+  await stopInReverse(stops);
+}
+
+/** Starts everything, adding each part's stop to `stops` as soon as it runs. */
+async function startDev(options: DevOptions, stops: Stop[]): Promise<void> {
   if (options.dir) mkdirSync(options.dir, { recursive: true });
   const stack = options.kubeconfig ? undefined : await startStack({ dir: options.dir });
   const temporalOnly = stack ? undefined : await startTemporalOnly({ dir: options.dir });
   const temporal = stack?.temporal ?? temporalOnly!.temporal;
+  stops.push(stack ? () => stack.stop() : () => temporal.stop());
   const kubeconfigPath = options.kubeconfig ?? stack!.kubeconfigPath;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
@@ -33,6 +56,7 @@ export async function runDev(options: DevOptions): Promise<void> {
   const worker = await runWorker(
     parseWorkerConfig({ ...shared, health: { port: 0, host: '127.0.0.1' }, metrics: { port: 0, host: '127.0.0.1' } }),
   );
+  stops.push(() => worker.stop());
   const watcher = await startWatcher(
     {
       ...shared,
@@ -42,6 +66,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     },
     { logger: processLogger(shared.log, 'watcher') },
   );
+  stops.push(() => watcher.stop());
   await watcher.ready(60_000);
   console.log(`arcane-temporal is running locally (Ctrl-C stops everything it started)
   export KUBECONFIG=${kubeconfigPath}
@@ -51,12 +76,17 @@ export async function runDev(options: DevOptions): Promise<void> {
   watcher metrics:    http://127.0.0.1:${watcher.ports.metrics}/metrics
   component logs:     ${stack?.logDir ?? temporalOnly!.logDir}
 Apply a plugin's CRDs, StreamClass and StreamingJobTemplates, then create streams with kubectl.`);
+}
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  await watcher.stop();
-  await worker.stop();
-  await (stack ? stack.stop() : temporal.stop());
+/** The watcher first, the stack last; every part is stopped even when an earlier one fails to. */
+async function stopInReverse(stops: Stop[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const stop of [...stops].reverse()) {
+    try {
+      await stop();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw new AggregateError(failures, 'arcane dev did not stop cleanly');
 }

@@ -55,7 +55,25 @@ function writeKubeconfig(path: string, server: string, ca: Buffer, token: string
   writeFileSync(path, JSON.stringify(kubeconfig, null, 2), { mode: 0o600 });
 }
 
+type Start = (name: string, binary: string, args: string[]) => ManagedProcess;
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const started: ManagedProcess[] = [];
+  const start: Start = (name, binary, args) => {
+    const proc = launch(name, binary, args, { logDir: options.logDir });
+    started.push(proc);
+    return proc;
+  };
+  try {
+    return await bringUp(options, start);
+  } catch (error) {
+    // A half-started control plane must not outlive the failed start.
+    await Promise.all(started.map((proc) => proc.stop()));
+    throw error;
+  }
+}
+
+async function bringUp(options: ControlPlaneOptions, start: Start): Promise<ControlPlane> {
   const { tools, dir, logDir } = options;
   const pki = join(dir, 'pki');
   mkdirSync(pki, { recursive: true });
@@ -67,32 +85,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-  const etcd = launch(
-    'etcd',
-    tools.etcd,
-    [
-      '--data-dir',
-      join(dir, 'etcd'),
-      '--name',
-      'local',
-      '--listen-client-urls',
-      etcdUrl,
-      '--advertise-client-urls',
-      etcdUrl,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${etcdPeer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${etcdPeer}`,
-      '--initial-cluster',
-      `local=http://127.0.0.1:${etcdPeer}`,
-      '--listen-metrics-urls',
-      `http://127.0.0.1:${await freePort()}`,
-      '--log-level',
-      'warn',
-      '--unsafe-no-fsync', // a throwaway test cluster; fsync on shared disks makes every write slow
-    ],
-    { logDir },
-  );
+  const etcd = start('etcd', tools.etcd, [
+    '--data-dir',
+    join(dir, 'etcd'),
+    '--name',
+    'local',
+    '--listen-client-urls',
+    etcdUrl,
+    '--advertise-client-urls',
+    etcdUrl,
+    '--listen-peer-urls',
+    `http://127.0.0.1:${etcdPeer}`,
+    '--initial-advertise-peer-urls',
+    `http://127.0.0.1:${etcdPeer}`,
+    '--initial-cluster',
+    `local=http://127.0.0.1:${etcdPeer}`,
+    '--listen-metrics-urls',
+    `http://127.0.0.1:${await freePort()}`,
+    '--log-level',
+    'warn',
+    '--unsafe-no-fsync', // a throwaway test cluster; fsync on shared disks makes every write slow
+  ]);
   await etcd.waitUntil('healthy', async () => (await fetch(`${etcdUrl}/health`)).ok);
 
   const server = `https://127.0.0.1:${apiPort}`;
@@ -124,7 +137,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     '--enable-priority-and-fairness=false',
     '--profiling=false',
   ];
-  let apiserver = launch('kube-apiserver', tools.kubeApiserver, apiserverArgs, { logDir });
+  let apiserver = start('kube-apiserver', tools.kubeApiserver, apiserverArgs);
   const waitApiserverReady = (proc: ManagedProcess) =>
     proc.waitUntil('readyz', async () => (await get(`${server}/readyz`, token)).status === 200, 120_000);
   await waitApiserverReady(apiserver);
@@ -132,57 +145,38 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfigPath, server, ca, token);
 
-  const controllerManager = launch(
-    'kube-controller-manager',
-    tools.kubeControllerManager,
-    [
-      '--kubeconfig',
-      kubeconfigPath,
-      '--leader-elect=false',
-      '--secure-port',
-      String(await freePort()),
-      '--bind-address',
-      '127.0.0.1',
-      '--root-ca-file',
-      join(pki, 'apiserver.crt'),
-      '--service-account-private-key-file',
-      join(pki, 'sa.key'),
-      // fake nodes send no heartbeats worth trusting: no node lifecycle taints or evictions
-      '--controllers',
-      '*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
-      '--concurrent-job-syncs',
-      '20',
-    ],
-    { logDir },
-  );
-  const scheduler = launch(
-    'kube-scheduler',
-    tools.kubeScheduler,
-    [
-      '--kubeconfig',
-      kubeconfigPath,
-      '--leader-elect=false',
-      '--secure-port',
-      String(await freePort()),
-      '--bind-address',
-      '127.0.0.1',
-    ],
-    { logDir },
-  );
-  const kwok = launch(
-    'kwok',
-    tools.kwok,
-    [
-      '--kubeconfig',
-      kubeconfigPath,
-      '--manage-all-nodes=true',
-      '--config',
-      join(import.meta.dirname, 'kwok-stages.yaml'),
-      '--node-lease-duration-seconds',
-      '0',
-    ],
-    { logDir },
-  );
+  // What the controller-manager and the scheduler share: the cluster, one replica, a private loopback port.
+  const controllerArgs = async () => [
+    '--kubeconfig',
+    kubeconfigPath,
+    '--leader-elect=false',
+    '--secure-port',
+    String(await freePort()),
+    '--bind-address',
+    '127.0.0.1',
+  ];
+  const controllerManager = start('kube-controller-manager', tools.kubeControllerManager, [
+    ...(await controllerArgs()),
+    '--root-ca-file',
+    join(pki, 'apiserver.crt'),
+    '--service-account-private-key-file',
+    join(pki, 'sa.key'),
+    // fake nodes send no heartbeats worth trusting: no node lifecycle taints or evictions
+    '--controllers',
+    '*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
+    '--concurrent-job-syncs',
+    '20',
+  ]);
+  const scheduler = start('kube-scheduler', tools.kubeScheduler, await controllerArgs());
+  const kwok = start('kwok', tools.kwok, [
+    '--kubeconfig',
+    kubeconfigPath,
+    '--manage-all-nodes=true',
+    '--config',
+    join(import.meta.dirname, 'kwok-stages.yaml'),
+    '--node-lease-duration-seconds',
+    '0',
+  ]);
   await addFakeNode(kubeconfigPath, tools.kubectl, logDir);
 
   const processes = { etcd, apiserver, controllerManager, scheduler, kwok };
@@ -194,7 +188,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     },
     async restartApiserver() {
       await apiserver.stop();
-      apiserver = launch('kube-apiserver', tools.kubeApiserver, apiserverArgs, { logDir });
+      apiserver = start('kube-apiserver', tools.kubeApiserver, apiserverArgs);
       await waitApiserverReady(apiserver);
     },
     async stop() {

@@ -4,16 +4,23 @@ import { openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from './wait.ts';
 
-// A shell between us and the component polls our pid, so a SIGKILLed parent leaves no orphan behind.
+// A shell between us and the component polls our pid, so a SIGKILLed parent leaves no orphan behind: the component
+// gets SIGTERM, and whatever of its group still runs after the grace period gets SIGKILL.
 const reaper = `
-parent=$1; shift
+parent=$1; grace=$2; shift 2
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit $?' TERM INT
 "$@" &
 child=$!
-trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit $?' TERM INT
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1 & wait $!; done
-kill -TERM "$child" 2>/dev/null
+if ! kill -0 "$parent" 2>/dev/null; then
+  kill -TERM "$child" 2>/dev/null
+  while [ "$grace" -gt 0 ] && kill -0 "$child" 2>/dev/null; do grace=$((grace - 1)); sleep 1 & wait $!; done
+  kill -KILL 0
+fi
 wait "$child"
 `;
+/** How long a component whose owner died gets to stop after SIGTERM, in seconds. */
+const orphanGraceSeconds = 10;
 
 const live = new Set<ManagedProcess>();
 
@@ -34,12 +41,16 @@ export class ManagedProcess {
     this.name = name;
     this.logFile = join(options.logDir, `${name}.log`);
     const log = openSync(this.logFile, 'a');
-    this.child = spawn('bash', ['-c', reaper, 'reaper', String(process.pid), command, ...args], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-    });
+    this.child = spawn(
+      'bash',
+      ['-c', reaper, 'reaper', String(process.pid), String(orphanGraceSeconds), command, ...args],
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: options.env ?? process.env,
+        cwd: options.cwd,
+      },
+    );
     closeSync(log);
     live.add(this);
     this.exited = new Promise((resolve) => {
@@ -74,7 +85,11 @@ export class ManagedProcess {
 
   /** Sends a signal to the whole process group. */
   signal(signal: NodeJS.Signals): void {
-    if (!this.running || this.child.pid === undefined) return;
+    if (this.running) this.signalGroup(signal);
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.child.pid === undefined) return;
     try {
       process.kill(-this.child.pid, signal);
     } catch {
@@ -89,7 +104,9 @@ export class ManagedProcess {
     const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
-    this.signal('SIGKILL'); // anything the component forked and left behind in its group
+    // Anything left behind in the group: what the component forked, or the component itself when the SIGTERM came
+    // before the reaper could pass it on.
+    this.signalGroup('SIGKILL');
   }
 
   /** Like kill -9: no chance to clean up. */
@@ -111,10 +128,32 @@ function killAllNow(): void {
   for (const proc of live) proc.signal('SIGKILL');
 }
 
+// The last resort, when the owner exits without stopping what it launched.
 process.once('exit', killAllNow);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    killAllNow();
-    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+
+const stopSignals = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+
+/**
+ * For the owner of the launched processes (`arcane dev`, a test run): resolves on the first SIGINT, SIGTERM or SIGHUP,
+ * on which the owner stops them gracefully. A second signal, or a stop still running `graceMs` after the first,
+ * SIGKILLs every process group still running and exits.
+ */
+export function stopSignal(graceMs: number): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let first: NodeJS.Signals | undefined;
+    const onSignal = (signal: keyof typeof stopSignals) => {
+      if (first) killAllAndExit(128 + stopSignals[signal], `${signal} while stopping`);
+      first = signal;
+      const deadline = () => killAllAndExit(1, `still stopping ${graceMs} ms after ${signal}`);
+      setTimeout(deadline, graceMs).unref();
+      resolve(signal);
+    };
+    for (const signal of Object.keys(stopSignals) as (keyof typeof stopSignals)[]) process.on(signal, onSignal);
   });
+}
+
+function killAllAndExit(code: number, reason: string): never {
+  process.stderr.write(`${reason}: killing ${[...live].map((proc) => proc.name).join(', ') || 'nothing'}\n`);
+  killAllNow();
+  process.exit(code);
 }

@@ -34,15 +34,20 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
   for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=Keyword`);
   const proc = launch('temporal', options.binary, args, { logDir: options.logDir });
   const address = `127.0.0.1:${port}`;
-  await proc.waitUntil('frontend answering', async () => {
-    const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-    try {
-      await connection.workflowService.getSystemInfo({});
-      return true;
-    } finally {
-      await connection.close();
-    }
-  });
+  try {
+    await proc.waitUntil('frontend answering', async () => {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await connection.close();
+      }
+    });
+  } catch (error) {
+    await proc.stop(); // a server that never answered must not outlive the failed start
+    throw error;
+  }
   return {
     address,
     namespace,

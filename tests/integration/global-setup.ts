@@ -1,12 +1,23 @@
 // Starts the local stack once per test run; test files reach it through ARCANE_TEST_STACK (stack-env.ts).
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../../stack/index.ts';
+import { stopSignal } from '../../stack/process.ts';
 import type { StackEnv } from './stack-env.ts';
 
+/** After Ctrl-C, how long the stack gets to stop before it is killed. */
+const STOP_GRACE_MS = 60_000;
+
 let stack: Stack | undefined;
+let interrupted = false;
+let teardown: Promise<void> | undefined;
 
 export async function globalSetup(): Promise<void> {
+  // The test runner tears down on SIGINT and SIGTERM itself; this also covers SIGHUP, and a second signal kills at once.
+  void stopSignal(STOP_GRACE_MS).then(() => {
+    interrupted = true;
+    return globalTeardown();
+  });
   const started = Date.now();
   stack = await startStack();
   const env: StackEnv = {
@@ -22,6 +33,17 @@ export async function globalSetup(): Promise<void> {
   console.log(`local stack up in ${Date.now() - started} ms; component logs in ${stack.logDir}`);
 }
 
-export async function globalTeardown(): Promise<void> {
-  await stack?.stop();
+/** Stops the stack once, however often it is asked to; removes its folder after a run that passed. */
+export function globalTeardown(): Promise<void> {
+  if (!stack) return Promise.resolve();
+  teardown ??= stopAndClean(stack);
+  return teardown;
+}
+
+async function stopAndClean(running: Stack): Promise<void> {
+  await running.stop();
+  // The runner sets a failing exit code before it tears down.
+  const failed = interrupted || Number(process.exitCode ?? 0) !== 0;
+  if (failed || process.env.INTEGRATION_KEEP_STACK) console.log(`stack folder kept: ${running.dir}`);
+  else rmSync(running.dir, { recursive: true, force: true });
 }

@@ -5,6 +5,8 @@ import {
   ApiextensionsV1Api,
   BatchV1Api,
   CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
@@ -36,6 +38,7 @@ import {
 import { kubeConfig } from './stack-env.ts';
 
 const PLUGIN_GROUP = 'streaming.sneaksanddata.com';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const PLUGIN_VERSION = 'v1beta1';
 
 let kc: KubeConfig;
@@ -66,27 +69,46 @@ async function createArcane(namespace: string, plural: string, body: object, dry
   })) as JsonObject;
 }
 
+function createBackfillRequest(namespace: string, name: string, spec: JsonObject) {
+  return createArcane(namespace, BACKFILL_REQUESTS.plural, arcaneObject('BackfillRequest', name, spec));
+}
+
 describe('Arcane CRDs', () => {
   test('are Established with the names, scope and columns clients use', async () => {
     const api = kc.makeApiClient(ApiextensionsV1Api);
+    // SPEC 1: what `kubectl get` shows, and where each column reads it from.
     const expected = [
       {
         plural: STREAM_CLASSES.plural,
         shortName: 'sc',
         scope: 'Cluster',
-        columns: ['ApiGroupRef', 'ApiVersion', 'KindRef', 'PluralName', 'Phase'],
+        columns: [
+          ['ApiGroupRef', '.spec.apiGroupRef'],
+          ['ApiVersion', '.spec.apiVersion'],
+          ['KindRef', '.spec.kindRef'],
+          ['PluralName', '.spec.pluralName'],
+          ['Phase', '.status.phase'],
+        ],
       },
       {
         plural: STREAMING_JOB_TEMPLATES.plural,
         shortName: 'sjt',
         scope: 'Namespaced',
-        columns: ['MemoryLimit', 'CpuLimit', 'Image'],
+        columns: [
+          ['MemoryLimit', '.spec.spec.template.spec.containers[0].resources.limits.memory'],
+          ['CpuLimit', '.spec.spec.template.spec.containers[0].resources.limits.cpu'],
+          ['Image', '.spec.spec.template.spec.containers[0].image'],
+        ],
       },
       {
         plural: BACKFILL_REQUESTS.plural,
         shortName: 'bfr',
         scope: 'Namespaced',
-        columns: ['StreamClass', 'StreamId', 'Completed'],
+        columns: [
+          ['StreamClass', '.spec.streamClass'],
+          ['StreamId', '.spec.streamId'],
+          ['Completed', '.spec.completed'],
+        ],
       },
     ];
     for (const crd of expected) {
@@ -96,7 +118,7 @@ describe('Arcane CRDs', () => {
       assert.deepEqual(stored.spec.names.shortNames, [crd.shortName]);
       assert.equal(stored.spec.names.listKind, `${stored.spec.names.kind}List`);
       assert.deepEqual(
-        version?.additionalPrinterColumns?.map((column) => column.name),
+        version?.additionalPrinterColumns?.map((column) => [column.name, column.jsonPath]),
         crd.columns,
       );
       assert.ok(version?.subresources?.status, `${crd.plural} has a status subresource`);
@@ -105,21 +127,9 @@ describe('Arcane CRDs', () => {
 
   test('open BackfillRequests of one stream are listed with a field selector', async (t) => {
     const namespace = await testNamespace(t, kc, 'bfr-selector');
-    await createArcane(
-      namespace,
-      BACKFILL_REQUESTS.plural,
-      arcaneObject('BackfillRequest', 'a-open', { streamClass: 'c', streamId: 'a' }),
-    );
-    await createArcane(
-      namespace,
-      BACKFILL_REQUESTS.plural,
-      arcaneObject('BackfillRequest', 'a-done', { streamClass: 'c', streamId: 'a', completed: true }),
-    );
-    await createArcane(
-      namespace,
-      BACKFILL_REQUESTS.plural,
-      arcaneObject('BackfillRequest', 'b-open', { streamClass: 'c', streamId: 'b' }),
-    );
+    await createBackfillRequest(namespace, 'a-open', { streamClass: 'c', streamId: 'a' });
+    await createBackfillRequest(namespace, 'a-done', { streamClass: 'c', streamId: 'a', completed: true });
+    await createBackfillRequest(namespace, 'b-open', { streamClass: 'c', streamId: 'b' });
     const api = kc.makeApiClient(CustomObjectsApi);
     const list = (await api.listNamespacedCustomObject({
       group: ARCANE_GROUP,
@@ -261,11 +271,7 @@ describe('schema rejections', () => {
 
   test('a BackfillRequest cannot be moved to another stream', async (t) => {
     const namespace = await testNamespace(t, kc, 'reject-move');
-    const created = await createArcane(
-      namespace,
-      BACKFILL_REQUESTS.plural,
-      arcaneObject('BackfillRequest', 'r', { streamClass: 'c', streamId: 's' }),
-    );
+    const created = await createBackfillRequest(namespace, 'r', { streamClass: 'c', streamId: 's' });
     const api = kc.makeApiClient(CustomObjectsApi);
     await assert.rejects(
       api.replaceNamespacedCustomObject({
@@ -282,10 +288,47 @@ describe('schema rejections', () => {
       },
     );
   });
+
+  // A BackfillRequest only: a StreamClass written here would be seen by the watchers other test files run.
+  test('a status phase outside the enum is rejected through the status subresource', async (t) => {
+    const namespace = await testNamespace(t, kc, 'reject-phase');
+    await createBackfillRequest(namespace, 'r', { streamClass: 'c', streamId: 's' });
+    const api = kc.makeApiClient(CustomObjectsApi);
+    const writeStatus = async (phase: string) =>
+      (await api.patchNamespacedCustomObjectStatus(
+        {
+          group: ARCANE_GROUP,
+          version: ARCANE_VERSION,
+          namespace,
+          plural: BACKFILL_REQUESTS.plural,
+          name: 'r',
+          body: { status: { phase } },
+        },
+        mergePatch,
+      )) as { status?: { phase?: string } };
+    await assert.rejects(writeStatus('Running'), (error: unknown) => {
+      assert.match(
+        apiErrorMessage(error),
+        /status\.phase: Unsupported value: "Running": supported values: "Pending", "Ready", "Failed", "Stopped"/,
+      );
+      return true;
+    });
+    assert.equal((await writeStatus('Stopped')).status?.phase, 'Stopped');
+  });
 });
 
+/** The v1 layout with a CronJob backend, which the examples lack: the v1 Job example with a batch backend instead. */
+function v1CronStream(): KubernetesObject {
+  const examples = loadYaml(TEST_PLUGIN.streamsFile) as (KubernetesObject & { spec: { execution: JsonObject } })[];
+  const v1Job = examples.find((example) => example.metadata?.name === 'mock-v1-job');
+  if (!v1Job) throw new Error(`no mock-v1-job in ${TEST_PLUGIN.streamsFile}`);
+  const batch = { schedule: '*/5 * * * *', jobTemplateRef: { name: 'mock-backfill-job' } };
+  const execution = { ...v1Job.spec.execution, streamingBackend: { changeCapture: null, batch } };
+  return { ...v1Job, metadata: { name: 'mock-v1-cron' }, spec: { ...v1Job.spec, execution } } as KubernetesObject;
+}
+
 describe('built Jobs are accepted by the API server', () => {
-  for (const example of loadYaml(TEST_PLUGIN.streamsFile)) {
+  for (const example of [...loadYaml(TEST_PLUGIN.streamsFile), v1CronStream()]) {
     const name = example.metadata?.name ?? '';
     test(`${name}: its streaming and backfill Jobs or its CronJob pass a server-side dry run`, async (t) => {
       const namespace = await testNamespace(t, kc, name);
@@ -309,8 +352,7 @@ describe('built Jobs are accepted by the API server', () => {
         return value(parseStreamingJobTemplate(resource));
       };
       const { backend } = stream;
-      assert.notEqual(backend.kind, 'none');
-      if (backend.kind === 'none') return;
+      assert.equal(backend.kind, name.endsWith('-cron') ? 'cronjob' : 'job');
       const input: JobInput = {
         stream: stream.ref,
         spec: stream.spec,
@@ -332,15 +374,11 @@ describe('built Jobs are accepted by the API server', () => {
       assert.equal(streaming.metadata?.labels?.['arcane/stream-id'], name);
       const request = value(
         parseBackfillRequest(
-          await createArcane(
-            namespace,
-            BACKFILL_REQUESTS.plural,
-            arcaneObject('BackfillRequest', `${name}-backfill`, {
-              streamClass: stream.ref.streamClass,
-              streamId: name,
-              payload: { from: '2024-01-01' },
-            }),
-          ),
+          await createBackfillRequest(namespace, `${name}-backfill`, {
+            streamClass: stream.ref.streamClass,
+            streamId: name,
+            payload: { from: '2024-01-01' },
+          }),
         ),
       );
       const backfillInput = { ...input, template: await template(backend.backfillJobTemplateRef) };

@@ -1,16 +1,24 @@
 // Smoke tests: the local control plane is a real one (CRDs, watches, Jobs through kwok, garbage collection).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ApiextensionsV1Api,
   BatchV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
   Watch,
   type KubernetesObject,
   type V1Job,
 } from '@kubernetes/client-node';
+import { startControlPlane } from '../../stack/kubernetes.ts';
+import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { kubeConfig } from './stack-env.ts';
 
@@ -87,13 +95,13 @@ describe('local Kubernetes control plane', () => {
 
     const path = `/apis/${group}/v1/namespaces/${namespace}/widgets`;
     await waitFor('the new CRD to serve objects', () => objects.list(`${group}/v1`, 'Widget', namespace));
-    const seen: { phase: string; name: string | undefined }[] = [];
+    const seen: { phase: string; name: string | undefined; status: string | undefined }[] = [];
     let watchEnded: string | undefined;
     const watch = await new Watch(kc).watch(
       path,
       {},
-      (phase, obj: KubernetesObject) => {
-        seen.push({ phase, name: obj.metadata?.name });
+      (phase, obj: KubernetesObject & { status?: { phase?: string } }) => {
+        seen.push({ phase, name: obj.metadata?.name, status: obj.status?.phase });
       },
       (error: unknown) => {
         watchEnded = error instanceof Error ? error.message : 'closed';
@@ -128,6 +136,20 @@ describe('local Kubernetes control plane', () => {
         'application/merge-patch+json',
       );
       assert.equal((viaMain as { status?: { phase?: string } }).status?.phase, undefined);
+
+      // through the status subresource it is stored, and the watch reports it
+      const viaStatus = (await kc
+        .makeApiClient(CustomObjectsApi)
+        .patchNamespacedCustomObjectStatus(
+          { group, version: 'v1', namespace, plural: 'widgets', name: 'w1', body: { status: { phase: 'Ready' } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        )) as { status?: { phase?: string } };
+      assert.equal(viaStatus.status?.phase, 'Ready');
+      await waitFor(
+        'the watch to report the status write',
+        () => seen.some((e) => e.phase === 'MODIFIED' && e.name === 'w1' && e.status === 'Ready'),
+        { abortIf: () => (watchEnded ? `the watch ended: ${watchEnded}` : undefined) },
+      );
     } finally {
       watch.abort();
     }
@@ -178,5 +200,32 @@ describe('local Kubernetes control plane', () => {
       const children = await core.listNamespacedConfigMap({ namespace, fieldSelector: 'metadata.name=child' });
       return children.items.length === 0;
     });
+  });
+});
+
+/** Command lines of the processes whose arguments name `dir`. */
+function processesUsing(dir: string): string[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')];
+      } catch {
+        return []; // exited while we looked
+      }
+    })
+    .filter((command) => command.includes(dir));
+}
+
+describe('a local control plane that fails to start', () => {
+  it('stops the processes it had started', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'arcane-failed-start-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const logDir = join(dir, 'logs');
+    mkdirSync(logDir);
+    const tools = { ...toolchain(), kubeApiserver: join(dir, 'missing', 'kube-apiserver') };
+    await assert.rejects(startControlPlane({ tools, dir, logDir }), /kube-apiserver exited with 127/);
+    assert.ok(existsSync(join(dir, 'etcd', 'member')), 'etcd had started');
+    assert.deepEqual(processesUsing(dir), []);
   });
 });
