@@ -31,7 +31,8 @@ export function routeRequest(request: BackfillRequest, directory: StreamDirector
     const message = `stream ${streamId} in namespace ${namespace} is a ${other.kind} of StreamClass ${other.streamClass.name}, not of StreamClass ${streamClass}`;
     return { unmatched: { reason: 'ClassMismatch', message } };
   }
-  const message = source
+  // A class that cannot list its streams (its kind not served) knows nothing about them.
+  const message = source?.listed
     ? `no ${source.kind} named ${streamId} in namespace ${namespace} (StreamClass ${streamClass})`
     : directory.classExists(streamClass)
       ? `StreamClass ${streamClass} serves no streams now (see its status), and no stream named ${streamId} exists in namespace ${namespace}`

@@ -12,6 +12,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'leaderElection.leaseDuration', help: 'lease duration, e.g. 15s' },
   { path: 'leaderElection.renewPeriod', help: 'how often the leader renews, e.g. 5s' },
   { path: 'informers.watchdogTimeout', help: 'restart a watch silent for this long' },
+  { path: 'informers.listTimeout', help: 'abandon and retry a list with no answer for this long' },
   { path: 'informers.restartBackoffInitial', help: 'first delay before restarting a failed informer' },
   { path: 'informers.restartBackoffMax', help: 'longest delay before restarting a failed informer' },
   { path: 'signals.maxInFlight', help: 'signals sent to Temporal at the same time' },

@@ -49,6 +49,8 @@ const informersSchema = z
   .strictObject({
     /** A watch with no sign of life (event, reconnect, list) for this long is restarted. */
     watchdogTimeout: positiveDuration.default(300_000),
+    /** A list with no answer for this long is abandoned and tried again (a hung request would stall the informer). */
+    listTimeout: positiveDuration.default(60_000),
     restartBackoffInitial: positiveDuration.default(1_000),
     restartBackoffMax: positiveDuration.default(60_000),
   })

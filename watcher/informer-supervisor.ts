@@ -48,6 +48,8 @@ export interface InformerSettings {
   metrics: WatcherMetrics;
   restartBackoff: { initialMs: number; maxMs: number };
   watchdogMs: number;
+  /** A list still unanswered after this long is abandoned and the informer restarted. */
+  listTimeoutMs: number;
 }
 
 export interface InformerOptions extends InformerSettings {
@@ -120,6 +122,8 @@ export class SupervisedInformer {
   private listedKeys: Set<string> | undefined;
   private attempt = 0;
   private lastAlive = Date.now();
+  /** When the current ListWatch started its list; undefined once it lists or fails. */
+  private listingSince: number | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = true;
@@ -142,7 +146,8 @@ export class SupervisedInformer {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const interval = Math.min(Math.max(this.options.watchdogMs / 4, 50), 30_000);
+    const shortest = Math.min(this.options.watchdogMs, this.options.listTimeoutMs);
+    const interval = Math.min(Math.max(shortest / 4, 50), 30_000);
     this.watchdog = setInterval(() => this.checkWatchdog(), interval);
     this.watchdog.unref();
     this.launch();
@@ -178,6 +183,7 @@ export class SupervisedInformer {
   /** A fresh ListWatch: it lists first, so nothing that happened while none was watching is missed. */
   private launch(): void {
     this.lastAlive = Date.now();
+    this.listingSince = this.lastAlive;
     const { kubeConfig, location, list } = this.options;
     let informer: ListWatch<WatchedObject> | undefined = undefined;
     const isCurrent = () => informer !== undefined && informer === this.current;
@@ -237,6 +243,7 @@ export class SupervisedInformer {
       if (!keys.has(key)) this.remove(object);
     }
     this.listedKeys = undefined;
+    this.listingSince = undefined;
     this.attempt = 0;
     this.lastAlive = Date.now();
     const recovered = this.state.state === 'failing';
@@ -255,6 +262,7 @@ export class SupervisedInformer {
     const message = errorMessage(error);
     this.current = undefined;
     this.listedKeys = undefined;
+    this.listingSince = undefined;
     const delay = this.backoff();
     const { log, location } = this.options;
     const fields = { resource: this.resource, code, retryInMs: delay, attempt: this.attempt };
@@ -273,17 +281,30 @@ export class SupervisedInformer {
 
   private checkWatchdog(): void {
     if (this.stopped || this.restartTimer !== undefined) return;
-    const silentMs = Date.now() - this.lastAlive;
+    const now = Date.now();
+    if (this.listingSince !== undefined && now - this.listingSince >= this.options.listTimeoutMs) {
+      const listingMs = now - this.listingSince;
+      this.options.log.warn({ resource: this.resource, listingMs }, 'list unanswered for too long; restarting it');
+      this.abandon('listTimeout', this.backoff());
+      return;
+    }
+    const silentMs = now - this.lastAlive;
     if (silentMs < this.options.watchdogMs) return;
     this.options.log.warn({ resource: this.resource, silentMs }, 'watch silent for too long; restarting it');
+    this.abandon('watchdog', 0);
+  }
+
+  /** Drops the current ListWatch (whatever it still answers is ignored) and starts a fresh one after the delay. */
+  private abandon(cause: 'watchdog' | 'listTimeout', delayMs: number): void {
     const stale = this.current;
     this.current = undefined;
     this.listedKeys = undefined;
+    this.listingSince = undefined;
     void stale?.stop();
-    this.restart('watchdog', 0);
+    this.restart(cause, delayMs);
   }
 
-  private restart(cause: 'error' | 'watchdog', delayMs: number): void {
+  private restart(cause: 'error' | 'watchdog' | 'listTimeout', delayMs: number): void {
     this.options.metrics.informerRestarts.inc({ resource: this.resource, cause });
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {

@@ -10,6 +10,13 @@ export interface StreamCount {
   phase: string;
 }
 
+/** A StreamClass as this replica sees it. */
+export interface ClassState {
+  name: string;
+  phase: string;
+  reason: string;
+}
+
 export class WatcherMetrics {
   readonly registry = new Registry();
   readonly events = this.counter(
@@ -53,7 +60,10 @@ export class WatcherMetrics {
     registers: [this.registry],
   });
 
-  constructor(countStreams: () => StreamCount[]) {
+  /** Each replica's own view, so it shows what this one decides even where another replica writes the status. */
+  readonly streamClasses: Gauge<'stream_class' | 'phase' | 'reason'>;
+
+  constructor(countStreams: () => StreamCount[], classStates: () => ClassState[] = () => []) {
     new Gauge({
       name: 'arcane_streams',
       help: 'Streams in the informer caches by namespace, StreamClass (kind_ref), kind and status.phase',
@@ -70,6 +80,16 @@ export class WatcherMetrics {
           };
           this.inc(labels);
         }
+      },
+    });
+    this.streamClasses = new Gauge({
+      name: 'arcane_stream_classes',
+      help: 'StreamClasses by the phase and reason this replica decides for them (Unknown while it cannot tell)',
+      labelNames: ['stream_class', 'phase', 'reason'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { name, phase, reason } of classStates()) this.set({ stream_class: name, phase, reason }, 1);
       },
     });
   }

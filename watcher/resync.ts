@@ -109,13 +109,13 @@ export class Resyncer {
 
   private async run(classes: Set<string> | undefined, reason: string): Promise<void> {
     const { directory, dispatcher, log, metrics } = this.deps;
-    const sources = directory
-      .sources()
-      .filter((s) => s.informer.synced && (!classes || classes.has(s.streamClass.name)));
+    const sources = directory.sources().filter((s) => s.listed && (!classes || classes.has(s.streamClass.name)));
     let resynced = 0;
     for (const source of sources) {
       for (const stream of source.streams()) {
-        dispatcher.send({ stream: source.keyOf(stream), signal: 'resync', reason, start: { kind: source.kind } });
+        // The generation seen shows in the workflow's history what this resync knew of the stream.
+        const seen = `${reason}; generation ${stream.metadata?.generation ?? 0}`;
+        dispatcher.send({ stream: source.keyOf(stream), signal: 'resync', reason: seen, start: { kind: source.kind } });
         resynced++;
       }
     }
@@ -145,7 +145,8 @@ export class Resyncer {
             reason: `${reason}; StreamClass ${stream.streamClass} is gone`,
           });
           counts.detached++;
-        } else if (source?.settled && !source.has(stream.namespace, stream.name)) {
+        } else if (source?.listed && !source.has(stream.namespace, stream.name)) {
+          // Only a cache listed from the class's current target proves a stream gone; a 404 proves nothing.
           dispatcher.send({ stream, signal: 'deleted', reason: `${reason}; stream no longer exists` });
           counts.deleted++;
         }

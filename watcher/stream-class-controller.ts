@@ -6,7 +6,7 @@ import type { WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerSettings } from './informer-supervisor.ts';
 import type { EventRecorder } from './kubernetes-events.ts';
 import { errorMessage, mergePatch, type KubernetesClients } from './kubernetes-client.ts';
-import type { StreamCount } from './metrics.ts';
+import type { ClassState, StreamCount } from './metrics.ts';
 import type { SignalDispatcher } from './signals.ts';
 import { statusPatch } from './status-patch.ts';
 import {
@@ -29,8 +29,8 @@ export interface StreamClassControllerDeps {
   templates: TemplateIndex;
   events: EventRecorder;
   isLeader(): boolean;
-  /** A class's streams were (re-)listed: they need a resync. */
-  onStreamsListed(className: string): void;
+  /** A class's streams need a resync: they were (re-)listed, or what their Jobs are built with changed. */
+  resync(className: string, reason: string): void;
 }
 
 /** What the rest of the watcher asks about classes and their streams. */
@@ -133,7 +133,10 @@ export class StreamClassController implements StreamDirectory {
       const assignment = this.assignments.get(name);
       const served = assignment && 'serves' in assignment ? assignment.serves : undefined;
       if (served && served.version === source.streamClass.version && sameTarget(served, source.streamClass)) {
+        const [before, after] = [source.streamClass, served].map((c) => JSON.stringify(c.secretRefs));
         source.streamClass = served;
+        // Their Jobs load the class's secrets (envFrom): the workflows look again.
+        if (before !== after) this.deps.resync(name, `StreamClass ${name} secretRefs ${before} -> ${after}`);
         continue;
       }
       this.active.delete(name);
@@ -154,7 +157,7 @@ export class StreamClassController implements StreamDirectory {
       dispatcher: deps.dispatcher,
       templates: deps.templates,
       onHealth: () => this.writeStatuses(),
-      onListed: () => deps.onStreamsListed(streamClass.name),
+      onListed: () => deps.resync(streamClass.name, `streams of StreamClass ${streamClass.name} listed`),
     });
     this.active.set(streamClass.name, source);
     deps.settings.log.info(
@@ -171,11 +174,7 @@ export class StreamClassController implements StreamDirectory {
       return;
     }
     for (const object of this.informer.list()) {
-      const name = object.metadata?.name ?? '';
-      const assignment = this.assignments.get(name);
-      if (!assignment) continue;
-      const previousPhase = (object.status as { phase?: string } | undefined)?.phase ?? '';
-      const desired = desiredClassStatus(assignment, this.active.get(name)?.informer.health, previousPhase);
+      const { name, previousPhase, desired } = this.decide(object);
       if (!desired) continue;
       const generation = object.metadata?.generation ?? 0;
       const patch = statusPatch(object.status, classStatus(desired), generation, new Date().toISOString());
@@ -195,6 +194,23 @@ export class StreamClassController implements StreamDirectory {
         }
       });
     }
+  }
+
+  /** The phase this replica decides for each class, whoever writes the status ('Unknown' while it cannot tell). */
+  classStates(): ClassState[] {
+    return this.informer.list().map((object) => {
+      const { name, desired } = this.decide(object);
+      return { name, phase: desired?.phase ?? 'Unknown', reason: desired?.reason ?? '' };
+    });
+  }
+
+  private decide(object: WatchedObject) {
+    const name = object.metadata?.name ?? '';
+    const assignment = this.assignments.get(name);
+    const previousPhase = (object.status as { phase?: string } | undefined)?.phase ?? '';
+    const health = this.active.get(name)?.informer.health;
+    const desired = assignment && desiredClassStatus(assignment, health, previousPhase);
+    return { name, previousPhase, desired };
   }
 
   private async writeStatus(object: WatchedObject, status: object): Promise<boolean> {

@@ -56,10 +56,15 @@ export class StreamSource {
     };
   }
 
-  /** Its cache is the truth: it has listed, or the CRD is missing (and with it every stream). */
+  /** Its cache holds every stream of its current target: only then is a stream missing from it really gone. */
+  get listed(): boolean {
+    return this.informer.health.everSynced;
+  }
+
+  /** Nothing more to wait for: it has listed, or the API server does not serve its kind (see the class status). */
   get settled(): boolean {
     const health = this.informer.health;
-    return health.everSynced || (health.state === 'failing' && health.error?.code === 404);
+    return this.listed || (health.state === 'failing' && health.error?.code === 404);
   }
 
   has(namespace: string, name: string): boolean {

@@ -58,7 +58,10 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
 
   const templates = new TemplateIndex();
   // Counted on scrape, from the caches of the controller created below.
-  const metrics: WatcherMetrics = new WatcherMetrics(() => controller.streamCounts());
+  const metrics: WatcherMetrics = new WatcherMetrics(
+    () => controller.streamCounts(),
+    () => controller.classStates(),
+  );
   metrics.leader.set(leading ? 1 : 0);
   const clients = createKubernetesClients(kubeConfig, metrics);
   const connection = deps.temporalConnection ?? Connection.lazy(connectionOptions(config.temporal));
@@ -97,6 +100,7 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
     metrics,
     restartBackoff: { initialMs: config.informers.restartBackoffInitial, maxMs: config.informers.restartBackoffMax },
     watchdogMs: config.informers.watchdogTimeout,
+    listTimeoutMs: config.informers.listTimeout,
   };
   const controller: StreamClassController = new StreamClassController({
     settings,
@@ -106,7 +110,7 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
     templates,
     events: new EventRecorder(clients.core, identity, log),
     isLeader,
-    onStreamsListed: (name) => resync(`streams of StreamClass ${name} listed`, name),
+    resync: (name, reason) => resync(reason, name),
   });
   const directory = controller;
   const backfills = new BackfillRequestWatch({

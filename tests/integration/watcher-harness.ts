@@ -1,9 +1,17 @@
 // What the watcher's integration tests share: a watcher with short timings on its own namespace and task queue, a
 // Temporal client, the signals a workflow's history shows, and plugin streams to create, change and delete.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { pino } from 'pino';
@@ -11,6 +19,7 @@ import { connectClient, temporalSettingsSchema } from '../../client/connection.t
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
 import type { WatcherConfigInput } from '../../watcher/config.ts';
+import { formatMicroTime, nowMicros } from '../../watcher/lease-time.ts';
 import { startWatcher, type Watcher } from '../../watcher/watcher.ts';
 import type { Notice } from '../../workflows/messages.ts';
 import { loadYaml, TEST_PLUGIN } from './kube.ts';
@@ -110,6 +119,26 @@ export async function signalsOf(client: Client, workflowId: string): Promise<Sig
 export async function lastEventId(client: Client, workflowId: string): Promise<number> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   return Number(history.events?.at(-1)?.eventId ?? 0);
+}
+
+/**
+ * Waits for a signal (after event `after`) showing that the watcher saw the stream at `generation`: the change
+ * forwarded as it happened, or a resync that found it (after a re-list), and returns it.
+ */
+export function waitForGeneration(
+  client: Client,
+  workflowId: string,
+  generation: number,
+  options: { after: number; timeoutMs?: number },
+): Promise<SignalRecord> {
+  const saw = (signal: SignalRecord) =>
+    (signal.name === 'streamObserved' && signal.reason.endsWith(` -> ${generation}`)) ||
+    (signal.name === 'resync' && signal.reason.endsWith(`; generation ${generation}`));
+  return waitFor(
+    `a signal showing generation ${generation} on ${workflowId}`,
+    async () => (await signalsOf(client, workflowId)).find((signal) => signal.eventId > options.after && saw(signal)),
+    { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 200 },
+  );
 }
 
 /** Waits for a signal of that name (after event `after`) whose reason matches, and returns it. */
@@ -231,4 +260,124 @@ function location(kind: StreamKind) {
 export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: response.status, body: await response.text() };
+}
+
+/** Waits until both readiness paths answer `status` over HTTP, and returns the body of `/readyz`. */
+export async function waitForReadiness(
+  watcher: Watcher,
+  status: 200 | 503,
+  timeoutMs = 30_000,
+): Promise<{ ready: boolean; reasons: string[] }> {
+  const body = await waitFor(
+    `/readyz and /health/ready to answer ${status}`,
+    async () => {
+      const answers = await Promise.all(
+        ['/readyz', '/health/ready'].map((path) => httpGet(watcher.ports.health, path)),
+      );
+      return answers.every((answer) => answer.status === status) && answers[0]?.body;
+    },
+    { timeoutMs },
+  );
+  return JSON.parse(body) as { ready: boolean; reasons: string[] };
+}
+
+export const LEASE_NAME = 'arcane-watcher';
+const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' };
+
+export async function readLease(kc: KubeConfig, namespace: string) {
+  return kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: LEASE_NAME });
+}
+
+/** Writes the watchers' lease as another holder would, in the API server's wire format. */
+export async function holdLease(
+  kc: KubeConfig,
+  namespace: string,
+  holderIdentity: string,
+  leaseDurationSeconds: number,
+) {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const now = formatMicroTime(nowMicros());
+  const spec = { holderIdentity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 };
+  // A watcher renewing between our read and our write makes it conflict: read again.
+  await waitFor('the lease written', async () => {
+    const current = (await custom
+      .getNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME })
+      .catch(() => undefined)) as { metadata: object } | undefined;
+    const metadata = current?.metadata ?? { name: LEASE_NAME, namespace };
+    const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata, spec };
+    if (current) await custom.replaceNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME, body });
+    else await custom.createNamespacedCustomObject({ ...LEASES, namespace, body });
+    return true;
+  });
+  return spec;
+}
+
+/**
+ * A TCP proxy in front of the API server for one watcher: cutting it resets the watcher's connections (its watches
+ * among them) and refuses new ones, while the API server stays up for everyone else.
+ */
+export class ApiServerProxy {
+  /** The test's kubeconfig, pointed at the proxy (TLS passes through: the serving certificate names 127.0.0.1). */
+  readonly kubeConfig = new KubeConfig();
+  private readonly target: URL;
+  private readonly server = createServer((client) => this.accept(client));
+  private readonly sockets = new Set<Socket>();
+  private refusing = false;
+
+  private constructor(target: URL) {
+    this.target = target;
+  }
+
+  static async start(t: TestContext, kc: KubeConfig): Promise<ApiServerProxy> {
+    const current = kc.getCurrentCluster();
+    const proxy = new ApiServerProxy(new URL(current?.server ?? ''));
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    t.after(() => proxy.close());
+    const { port } = proxy.server.address() as AddressInfo;
+    proxy.kubeConfig.loadFromOptions({
+      clusters: kc.clusters.map((cluster) =>
+        cluster.name === current?.name ? { ...cluster, server: `https://127.0.0.1:${port}` } : cluster,
+      ),
+      users: kc.users,
+      contexts: kc.contexts,
+      currentContext: kc.currentContext,
+    });
+    return proxy;
+  }
+
+  /** Resets every open connection and refuses new ones until `restore`. */
+  cut(): void {
+    this.refusing = true;
+    for (const socket of this.sockets) socket.resetAndDestroy();
+  }
+
+  restore(): void {
+    this.refusing = false;
+  }
+
+  private accept(client: Socket): void {
+    if (this.refusing) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect(Number(this.target.port), this.target.hostname);
+    const pair = [client, upstream];
+    for (const socket of pair) {
+      this.sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        for (const other of pair) other.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
 }

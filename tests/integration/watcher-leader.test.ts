@@ -1,16 +1,21 @@
-// Leader election on a Lease: of two replicas only the leader forwards, the other takes over when it goes, and a
-// replica that loses the lease stops forwarding at once.
+// Leader election on a Lease: of two replicas only the leader forwards, the other takes over when it goes (released
+// on a clean stop, expired after a kill -9), and a replica that loses the lease stops forwarding at once.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, test, type TestContext } from 'node:test';
-import { CoordinationV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { streamWorkflowId } from '../../client/stream-id.ts';
+import { OperatorProcess } from '../../stack/operator-process.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { formatMicroTime, nowMicros } from '../../watcher/lease-time.ts';
 import type { Watcher } from '../../watcher/watcher.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
-import { kubeConfig } from './stack-env.ts';
+import { kubeConfig, stackEnv } from './stack-env.ts';
 import {
+  holdLease,
   MOCK_STREAMS,
+  readLease,
   startTestWatcher,
   Streams,
   temporalClient,
@@ -18,8 +23,6 @@ import {
   waitForSignal,
 } from './watcher-harness.ts';
 
-const LEASE = 'arcane-watcher';
-const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' };
 const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 let kc: KubeConfig;
@@ -35,33 +38,7 @@ async function setup(t: TestContext, name: string) {
   const client = await temporalClient(t);
   const replica = (replicaName: string) =>
     startTestWatcher(t, { namespace, taskQueue, name: `${name}-${replicaName}`, kubeConfig: kc });
-  return { namespace, client, replica, streams: new Streams(kc, namespace) };
-}
-
-async function readLease(namespace: string) {
-  return kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: LEASE });
-}
-
-/** Writes the lease as another holder would, in the API server's wire format. */
-async function holdLease(namespace: string, holderIdentity: string, leaseDurationSeconds: number) {
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const now = formatMicroTime(nowMicros());
-  const spec = { holderIdentity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 };
-  const current = (await custom
-    .getNamespacedCustomObject({ ...LEASES, namespace, name: LEASE })
-    .catch(() => undefined)) as { metadata: object } | undefined;
-  const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEASE, namespace }, spec };
-  if (current) {
-    await custom.replaceNamespacedCustomObject({
-      ...LEASES,
-      namespace,
-      name: LEASE,
-      body: { ...body, metadata: current.metadata },
-    });
-  } else {
-    await custom.createNamespacedCustomObject({ ...LEASES, namespace, body });
-  }
-  return spec;
+  return { namespace, taskQueue, client, replica, streams: new Streams(kc, namespace) };
 }
 
 const sent = (watcher: Watcher) => watcher.metrics.value(watcher.metrics.signalsSent);
@@ -84,7 +61,7 @@ test('of two replicas only the leader forwards; the other takes over within the 
   await waitFor('the leader to count what it sent', async () => (await sent(leader)) >= 1);
   assert.equal(await sent(follower), 0, 'the follower sent nothing');
 
-  const lease = await readLease(namespace);
+  const lease = await readLease(kc, namespace);
   assert.equal(lease.spec?.holderIdentity, leader.identity);
   assert.equal(lease.spec?.leaseDurationSeconds, 3);
   assert.match(String(lease.spec?.renewTime), MICRO_TIME);
@@ -99,10 +76,10 @@ test('of two replicas only the leader forwards; the other takes over within the 
 
 test('a lease whose holder stopped renewing is taken over once it expires', async (t) => {
   const { namespace, replica } = await setup(t, 'expiry');
-  const held = await holdLease(namespace, 'crashed-replica_0000', 2);
+  const held = await holdLease(kc, namespace, 'crashed-replica_0000', 2);
   const watcher = await replica('a');
   await waitFor('the watcher to take the expired lease', () => watcher.isLeader(), { timeoutMs: 6_000 });
-  const lease = await readLease(namespace);
+  const lease = await readLease(kc, namespace);
   assert.equal(lease.spec?.holderIdentity, watcher.identity);
   assert.equal(lease.spec?.leaseTransitions, 1);
   // Taken no earlier than the lease duration after the last renewal it saw.
@@ -116,7 +93,7 @@ test('a replica that loses its lease stops forwarding at once', async (t) => {
   await watcher.ready();
   await waitFor('the watcher to lead', () => watcher.isLeader());
 
-  await holdLease(namespace, 'other-replica_ffff', 30);
+  await holdLease(kc, namespace, 'other-replica_ffff', 30);
   await waitFor('the watcher to step down', () => !watcher.isLeader(), { timeoutMs: 3_000 });
   const sentBefore = await sent(watcher);
   await streams.create(MOCK_STREAMS, 'orders');
@@ -125,4 +102,70 @@ test('a replica that loses its lease stops forwarding at once', async (t) => {
   assert.equal(await sent(watcher), sentBefore);
   const orders = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'orders' });
   await assert.rejects(client.workflow.getHandle(orders).describe(), /not found/i);
+});
+
+const LEASE_MS = 3_000;
+const RENEW_MS = 1_000;
+
+/** A watcher started as production starts it (`arcane watcher`), so that it can be killed with SIGKILL. */
+function watcherProcess(namespace: string, taskQueue: string, identity: string): OperatorProcess {
+  const env = stackEnv();
+  const logDir = join(env.logDir, `${identity}-${randomBytes(3).toString('hex')}`);
+  mkdirSync(logDir, { recursive: true });
+  const settings = {
+    ARCANE_KUBECONFIG: env.kubeconfigPath,
+    ARCANE_TEMPORAL_ADDRESS: env.temporalAddress,
+    ARCANE_TEMPORAL_NAMESPACE: env.temporalNamespace,
+    ARCANE_TASK_QUEUE: taskQueue,
+    ARCANE_WATCH_NAMESPACE: namespace,
+    ARCANE_LEADER_ELECTION_NAMESPACE: namespace,
+    ARCANE_LEADER_ELECTION_IDENTITY: identity,
+    ARCANE_LEADER_ELECTION_LEASE_DURATION: `${LEASE_MS}ms`,
+    ARCANE_LEADER_ELECTION_RENEW_PERIOD: `${RENEW_MS}ms`,
+    ARCANE_RESYNC_DELAY: '100ms',
+    ARCANE_LOG_LEVEL: 'debug',
+  };
+  return new OperatorProcess('watcher', settings, logDir);
+}
+
+const leads = async (watcher: OperatorProcess) => /^arcane_watcher_leader 1$/m.test(await watcher.metrics());
+
+test('when the leader is killed, the other replica takes over once the lease expires and forwards what it missed', async (t) => {
+  const { namespace, taskQueue, client, streams } = await setup(t, 'killed');
+  const replicas = {
+    a: watcherProcess(namespace, taskQueue, 'replica-a'),
+    b: watcherProcess(namespace, taskQueue, 'replica-b'),
+  };
+  t.after(() => Promise.all([replicas.a.kill(), replicas.b.kill()]));
+  await Promise.all([replicas.a.start(), replicas.b.start()]);
+  const holder = await waitFor('a leader', async () => (await readLease(kc, namespace)).spec?.holderIdentity);
+  const [leader, follower] = holder.startsWith('replica-a_') ? [replicas.a, replicas.b] : [replicas.b, replicas.a];
+  await waitFor('the leader to say so', () => leads(leader));
+  assert.equal(await leads(follower), false);
+  await streams.create(MOCK_STREAMS, 'orders');
+  await waitForSignal(
+    client,
+    streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'orders' }),
+    'streamObserved',
+  );
+
+  await leader.kill();
+  const killedAt = Date.now();
+  const abandoned = await readLease(kc, namespace);
+  assert.equal(abandoned.spec?.holderIdentity, holder, 'a killed leader does not release its lease');
+  // Created while nobody leads: the new leader's resync starts its workflow.
+  await streams.create(MOCK_STREAMS, 'payments');
+  const payments = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'payments' });
+
+  // The follower may see the last renewal up to a renew period late and checks once per renew period.
+  const deadlineMs = LEASE_MS + 2 * RENEW_MS + 2_000;
+  await waitForSignal(client, payments, 'resync', { timeoutMs: killedAt + deadlineMs - Date.now() });
+  assert.ok(await leads(follower));
+  const taken = await readLease(kc, namespace);
+  assert.notEqual(taken.spec?.holderIdentity, holder);
+  assert.match(String(taken.spec?.holderIdentity), follower === replicas.a ? /^replica-a_/ : /^replica-b_/);
+  assert.equal(taken.spec?.leaseTransitions, (abandoned.spec?.leaseTransitions ?? 0) + 1);
+  // Taken over through expiry: no earlier than the lease duration after the killed leader's last renewal.
+  const waitedMs = Date.parse(String(taken.spec?.acquireTime)) - Date.parse(String(abandoned.spec?.renewTime));
+  assert.ok(waitedMs >= LEASE_MS, `taken over ${waitedMs} ms after the last renewal`);
 });

@@ -1,5 +1,6 @@
-// Nothing is lost for good: changes made while the watcher was stopped, while the API server restarted, or while
-// Temporal was down reach the stream workflows once everything is back.
+// Nothing is lost for good: changes made while the watcher was stopped, while its connections to the API server were
+// cut, while the API server restarted, or while Temporal was down reach the stream workflows once everything is back;
+// meanwhile its readiness probes answer 503.
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -11,6 +12,7 @@ import { waitFor } from '../../stack/wait.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 import {
+  ApiServerProxy,
   lastEventId,
   MOCK_STREAMS,
   MOCK_STREAMS_V2,
@@ -19,6 +21,9 @@ import {
   Streams,
   temporalClient,
   uniqueTaskQueue,
+  waitForGeneration,
+  waitForReadiness,
+  waitForSignal,
 } from './watcher-harness.ts';
 
 const v2 = (name: string, namespace: string) =>
@@ -66,6 +71,42 @@ test('streams created, changed and deleted while the watcher was stopped are res
   assert.match(deleted.reason, /stream no longer exists/);
 });
 
+test('watches cut while the API server stays up are restored, and a change made meanwhile arrives', async (t) => {
+  const kc = kubeConfig();
+  const namespace = await testNamespace(t, kc, 'watch-cut');
+  await installTestPlugin(kc, namespace);
+  const proxy = await ApiServerProxy.start(t, kc);
+  const client = await temporalClient(t);
+  const watcher = await startTestWatcher(t, {
+    namespace,
+    taskQueue: uniqueTaskQueue('cut'),
+    name: 'cut',
+    kubeConfig: proxy.kubeConfig,
+    // Keep leading while cut off.
+    config: { leaderElection: { leaseDuration: '30s', renewPeriod: '2s' } },
+  });
+  await watcher.ready();
+  await waitFor('the watcher to lead', () => watcher.isLeader());
+  const streams = new Streams(kc, namespace);
+  await streams.create(MOCK_STREAMS, 'orders');
+  const id = v0('orders', namespace);
+  await waitForSignal(client, id, 'streamObserved');
+  const mark = await lastEventId(client, id);
+  const resource = `${MOCK_STREAMS.plural}.${MOCK_STREAMS.group}`;
+  const restarts = () => watcher.metrics.value(watcher.metrics.informerRestarts, { resource, cause: 'error' });
+  const restartsBefore = await restarts();
+
+  proxy.cut();
+  await waitFor('the stream watch to fail', async () => (await restarts()) > restartsBefore);
+  const unready = await waitForReadiness(watcher, 503);
+  assert.ok(unready.reasons.includes('streams of StreamClass mock-stream not watched'), unready.reasons.join('; '));
+  await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/while-cut');
+  proxy.restore();
+
+  await waitForGeneration(client, id, 2, { after: mark });
+  await waitForReadiness(watcher, 200);
+});
+
 describe('outages (a private stack)', () => {
   let stack: Stack;
   let kc: KubeConfig;
@@ -109,22 +150,20 @@ describe('outages (a private stack)', () => {
     const restarts = () => watcher.metrics.value(watcher.metrics.informerRestarts);
     const restartsBefore = await restarts();
 
-    await stack.kubernetes.processes.apiserver.kill();
-    await waitFor('the watcher to notice', () => !watcher.readiness().ready);
-    await stack.kubernetes.restartApiserver();
     const mark = await lastEventId(client, id);
+
+    await stack.kubernetes.processes.apiserver.kill();
+    const unready = await waitForReadiness(watcher, 503);
+    assert.ok(
+      unready.reasons.some((reason) => reason.includes('watch failing')),
+      unready.reasons.join('; '),
+    );
+    await stack.kubernetes.restartApiserver();
     await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/after-restart');
 
-    const woken = await waitFor(
-      'the change to reach the workflow',
-      async () =>
-        (await signalsOf(client, id)).find(
-          (signal) => signal.eventId > mark && ['streamObserved', 'resync'].includes(signal.name),
-        ),
-      { timeoutMs: 30_000 },
-    );
-    assert.ok(woken);
-    await watcher.ready(30_000);
+    // Forwarded as it happened, or found by the resync after the re-list: either way the workflow saw generation 2.
+    await waitForGeneration(client, id, 2, { after: mark });
+    await waitForReadiness(watcher, 200);
     assert.ok((await restarts()) > restartsBefore, 'the failed informers were restarted');
   });
 
@@ -133,7 +172,11 @@ describe('outages (a private stack)', () => {
     const mark = await lastEventId(client, id);
 
     await stack.temporal.process.kill();
-    await waitFor('the watcher to notice', () => watcher.readiness().reasons.some((r) => r.includes('Temporal')));
+    const unready = await waitForReadiness(watcher, 503);
+    assert.ok(
+      unready.reasons.some((reason) => reason.includes('Temporal')),
+      unready.reasons.join('; '),
+    );
     await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/during-outage');
     await waitFor('a failed attempt', async () => (await watcher.metrics.value(watcher.metrics.signalFailures)) > 0, {
       timeoutMs: 30_000,
@@ -146,7 +189,7 @@ describe('outages (a private stack)', () => {
       uiPort: Number(new URL(stack.temporalUiUrl).port),
     });
 
-    await watcher.ready(30_000);
+    await waitForReadiness(watcher, 200);
     const signals = await waitFor(
       'the change to reach the workflow',
       async () => {

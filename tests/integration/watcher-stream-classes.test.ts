@@ -1,6 +1,8 @@
 // StreamClasses: status Pending -> Ready, or Failed saying why (CRD missing, kind already served); a spec change
 // re-targets the stream informer; a class that goes detaches its streams' workflows. Each test uses stream kinds of
-// its own (CRDs made from the test plugin's MockStream), so classes of other tests are not disturbed.
+// its own (CRDs made from the test plugin's MockStream), so classes of other tests are not disturbed. Every watcher of
+// a test run sees every (cluster-wide) class and may write its status: the tests check the phase this test's watcher
+// decided through its own metrics, next to the status in the cluster.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { before, test, type TestContext } from 'node:test';
@@ -16,10 +18,15 @@ import {
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
+import type { Watcher } from '../../watcher/watcher.ts';
 import { applyObjects, installTestPlugin, loadYaml, testNamespace, waitForCrdsEstablished } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 import {
+  holdLease,
+  lastEventId,
+  MOCK_STREAMS,
   PLUGIN,
+  signalsOf,
   startTestWatcher,
   Streams,
   temporalClient,
@@ -66,6 +73,15 @@ async function createClass(t: TestContext, name: string, kind: StreamKind): Prom
   t.after(() => custom.deleteClusterCustomObject({ ...CLASSES, name }).catch(() => undefined));
 }
 
+async function patchClass(name: string, spec: Record<string, unknown>): Promise<void> {
+  await kc
+    .makeApiClient(CustomObjectsApi)
+    .patchClusterCustomObject(
+      { ...CLASSES, name, body: { spec } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+}
+
 interface ClassStatus {
   phase?: string;
   conditions?: { type: string; status: string; reason: string; message: string }[];
@@ -78,8 +94,11 @@ async function classStatus(name: string): Promise<ClassStatus> {
   return object.status ?? {};
 }
 
-function waitForPhase(name: string, phase: string, reason?: string) {
+/** The class shows `phase` (and `reason`), and `watcher` decided so itself. */
+function waitForPhase(watcher: Watcher, name: string, phase: string, reason?: string) {
   return waitFor(`StreamClass ${name} ${phase}${reason ? ` (${reason})` : ''}`, async () => {
+    const labels = { stream_class: name, phase, ...(reason === undefined ? {} : { reason }) };
+    if ((await watcher.metrics.value(watcher.metrics.streamClasses, labels)) !== 1) return false;
     const status = await classStatus(name);
     const ready = status.conditions?.find((condition) => condition.type === 'Ready');
     return status.phase === phase && (reason === undefined || ready?.reason === reason) && ready;
@@ -110,12 +129,12 @@ async function setup(t: TestContext, name: string) {
 const className = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
 
 test('a StreamClass whose CRD is missing is Failed saying so, and recovers when the CRD appears', async (t) => {
-  const { client, streams, id } = await setup(t, 'class-crd');
+  const { watcher, client, streams, id } = await setup(t, 'class-crd');
   const kind = uniqueKind();
   const name = className('late-crd');
   await createClass(t, name, kind);
 
-  const failed = await waitForPhase(name, 'Failed', 'CustomResourceDefinitionNotFound');
+  const failed = await waitForPhase(watcher, name, 'Failed', 'CustomResourceDefinitionNotFound');
   assert.equal(failed.status, 'False');
   assert.match(
     failed.message,
@@ -123,7 +142,7 @@ test('a StreamClass whose CRD is missing is Failed saying so, and recovers when 
   );
 
   await installKind(t, kind);
-  const ready = await waitForPhase(name, 'Ready');
+  const ready = await waitForPhase(watcher, name, 'Ready');
   assert.equal(ready.reason, 'StreamClassReady');
   await streams.create(kind, 'orders');
   await waitForSignal(client, id(name, 'orders'), 'streamObserved');
@@ -136,43 +155,38 @@ test('a StreamClass whose CRD is missing is Failed saying so, and recovers when 
 });
 
 test('a second StreamClass for a kind is Failed naming the first, and serves the kind once the first is gone', async (t) => {
-  const { client, streams, id } = await setup(t, 'class-twice');
+  const { watcher, client, streams, id } = await setup(t, 'class-twice');
   const kind = uniqueKind();
   await installKind(t, kind);
   const first = className('a-first');
   const second = className('b-second');
   await createClass(t, first, kind);
-  await waitForPhase(first, 'Ready');
+  await waitForPhase(watcher, first, 'Ready');
   await createClass(t, second, kind);
-  const failed = await waitForPhase(second, 'Failed', 'KindAlreadyServed');
+  const failed = await waitForPhase(watcher, second, 'Failed', 'KindAlreadyServed');
   assert.match(failed.message, new RegExp(`kind ${kind.kind} .* is already served by StreamClass ${first}`));
 
   await streams.create(kind, 'orders');
   await waitForSignal(client, id(first, 'orders'), 'streamObserved');
   await kc.makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ ...CLASSES, name: first });
   await waitForSignal(client, id(first, 'orders'), 'detached', { reason: new RegExp(`StreamClass ${first} deleted`) });
-  await waitForPhase(second, 'Ready');
+  await waitForPhase(watcher, second, 'Ready');
   await waitForSignal(client, id(second, 'orders'), 'resync');
 });
 
 test('a StreamClass spec change re-targets its informer to the other kind', async (t) => {
-  const { client, streams, id } = await setup(t, 'class-retarget');
+  const { watcher, client, streams, id } = await setup(t, 'class-retarget');
   const [before, after] = [uniqueKind(), uniqueKind()];
   await installKind(t, before);
   await installKind(t, after);
   const name = className('moving');
   await createClass(t, name, before);
-  await waitForPhase(name, 'Ready');
+  await waitForPhase(watcher, name, 'Ready');
   await streams.create(before, 'old-stream');
   await streams.create(after, 'new-stream');
   await waitForSignal(client, id(name, 'old-stream'), 'streamObserved');
 
-  await kc
-    .makeApiClient(CustomObjectsApi)
-    .patchClusterCustomObject(
-      { ...CLASSES, name, body: { spec: { kindRef: after.kind, pluralName: after.plural } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+  await patchClass(name, { kindRef: after.kind, pluralName: after.plural });
   await waitForSignal(client, id(name, 'old-stream'), 'detached', {
     reason: new RegExp(`now serves kind ${after.kind}`),
   });
@@ -182,4 +196,70 @@ test('a StreamClass spec change re-targets its informer to the other kind', asyn
     return condition?.message.includes(after.kind) && condition;
   });
   assert.equal(ready.status, 'True');
+});
+
+test('a StreamClass changed to a version or plural the API server does not serve tells no workflow its stream is deleted', async (t) => {
+  const { namespace, watcher, client, streams, id } = await setup(t, 'class-unserved');
+  const [kind, other] = [uniqueKind(), uniqueKind()];
+  await installKind(t, kind);
+  await installKind(t, other);
+  const [misversioned, misnamed] = [className('misversioned'), className('misnamed')];
+  await createClass(t, misversioned, kind);
+  await createClass(t, misnamed, other);
+  await waitForPhase(watcher, misversioned, 'Ready');
+  await waitForPhase(watcher, misnamed, 'Ready');
+  await streams.create(kind, 'orders');
+  await streams.create(other, 'invoices');
+  // A stream of a class left alone: what a full resync reaches.
+  await streams.create(MOCK_STREAMS, 'witness');
+  const [orders, invoices, witness] = [
+    id(misversioned, 'orders'),
+    id(misnamed, 'invoices'),
+    id(MOCK_STREAMS.streamClass, 'witness'),
+  ];
+  for (const workflow of [orders, invoices, witness]) await waitForSignal(client, workflow, 'streamObserved');
+  const mark = { orders: await lastEventId(client, orders), invoices: await lastEventId(client, invoices) };
+
+  await patchClass(misversioned, { apiVersion: 'v1alpha9' });
+  await patchClass(misnamed, { pluralName: `${other.plural}x` });
+  await waitForPhase(watcher, misversioned, 'Failed', 'CustomResourceDefinitionNotFound');
+  await waitForPhase(watcher, misnamed, 'Failed', 'CustomResourceDefinitionNotFound');
+  // Naming another resource lets go of the streams of the old one (SPEC 4); a version change keeps them.
+  await waitForSignal(client, invoices, 'detached', { after: mark.invoices, reason: /now serves kind/ });
+
+  // A full resync, as after a restart: this watcher hands its lease over for a second and takes it back.
+  const witnessMark = await lastEventId(client, witness);
+  await holdLease(kc, namespace, 'other-replica_0000', 1);
+  await waitFor('the watcher to step down', () => !watcher.isLeader(), { timeoutMs: 5_000 });
+  await waitFor('the watcher to lead again', () => watcher.isLeader(), { timeoutMs: 10_000 });
+  await waitForSignal(client, witness, 'resync', { after: witnessMark, reason: /this replica became leader/ });
+
+  // Resyncs run one after another: the ones after serving the kinds again follow the full one, and each workflow's
+  // signals arrive in order, so a `deleted` from the full resync would show before these.
+  await patchClass(misversioned, { apiVersion: kind.version });
+  await patchClass(misnamed, { pluralName: other.plural });
+  await waitForSignal(client, orders, 'resync', { after: mark.orders, reason: /listed/ });
+  await waitForSignal(client, invoices, 'resync', { after: mark.invoices, reason: /listed/ });
+  const since = async (workflow: string, after: number) =>
+    (await signalsOf(client, workflow)).filter((signal) => signal.eventId > after).map((signal) => signal.name);
+  const ordersSignals = await since(orders, mark.orders);
+  assert.ok(!ordersSignals.includes('deleted') && !ordersSignals.includes('detached'), ordersSignals.join());
+  const invoicesSignals = await since(invoices, mark.invoices);
+  assert.ok(!invoicesSignals.includes('deleted'), invoicesSignals.join());
+});
+
+test("a StreamClass secretRefs change wakes its streams' workflows", async (t) => {
+  const { watcher, client, streams, id } = await setup(t, 'class-secrets');
+  const kind = uniqueKind();
+  await installKind(t, kind);
+  const name = className('secrets');
+  await createClass(t, name, kind);
+  await waitForPhase(watcher, name, 'Ready');
+  await streams.create(kind, 'orders');
+  await waitForSignal(client, id(name, 'orders'), 'streamObserved');
+
+  await patchClass(name, { secretRefs: ['connectionStringRef'] });
+  await waitForSignal(client, id(name, 'orders'), 'resync', {
+    reason: new RegExp(`StreamClass ${name} secretRefs \\[\\] -> \\["connectionStringRef"\\]`),
+  });
 });

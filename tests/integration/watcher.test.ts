@@ -228,6 +228,10 @@ describe('watcher operations', () => {
       /arcane_kubernetes_api_calls_total\{verb="list",resource="mockstreams.streaming.sneaksanddata.com",code="200"\} [1-9]/,
     );
     assert.match(metrics, /arcane_watcher_leader 1/);
+    assert.match(
+      metrics,
+      /arcane_stream_classes\{stream_class="mock-stream",phase="Ready",reason="StreamClassReady"\} 1/,
+    );
 
     for (const path of ['/health', '/healthz', '/startup', '/health/ready', '/readyz']) {
       const { status, body } = await httpGet(watcher.ports.health, path);

@@ -13,15 +13,17 @@ import { WatcherMetrics } from '../../../watcher/metrics.ts';
 
 type ListAnswer = { status: number; names?: string[] } | 'hang';
 
-/** A fake API server: each list takes the next scripted answer; watches stay open until the test breaks them. */
+/** A fake API server: each list takes the next scripted answer; watches stay open, silent, until the test breaks them. */
 async function fakeApiServer(t: TestContext, answers: ListAnswer[]) {
   const watches: ServerResponse[] = [];
   let lists = 0;
+  let closedWatches = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     if (url.searchParams.get('watch') === 'true') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
+      res.on('close', () => closedWatches++);
       watches.push(res);
       return;
     }
@@ -53,10 +55,10 @@ async function fakeApiServer(t: TestContext, answers: ListAnswer[]) {
     contexts: [{ name: 'fake', cluster: 'fake', user: 'nobody' }],
     currentContext: 'fake',
   });
-  return { kubeConfig, watches, lists: () => lists };
+  return { kubeConfig, watches, lists: () => lists, closedWatches: () => closedWatches };
 }
 
-function informer(t: TestContext, kubeConfig: KubeConfig, watchdogMs = 60_000) {
+function informer(t: TestContext, kubeConfig: KubeConfig, watchdogMs = 60_000, listTimeoutMs = 60_000) {
   const metrics = new WatcherMetrics(() => []);
   const events: InformerEvent[] = [];
   let listed = 0;
@@ -68,6 +70,7 @@ function informer(t: TestContext, kubeConfig: KubeConfig, watchdogMs = 60_000) {
       metrics,
       restartBackoff: { initialMs: 20, maxMs: 100 },
       watchdogMs,
+      listTimeoutMs,
       resource: 'things.example.com',
       location: { group: 'example.com', version: 'v1', plural: 'things' },
     },
@@ -121,11 +124,28 @@ test('objects that went while the watch was broken are reported deleted after th
   assert.equal(supervised.get('data', 'b'), undefined);
 });
 
-test('a watch that goes silent is restarted by the watchdog', async (t) => {
+test('a list that hangs is abandoned after the list timeout and tried again', async (t) => {
   const api = await fakeApiServer(t, ['hang', { status: 200, names: ['a'] }]);
+  // The watchdog is far off: only the list timeout can end the hung list.
+  const { supervised, listed, restarts } = informer(t, api.kubeConfig, 60_000, 300);
+  supervised.start();
+  await waitFor('the informer to list after the hung list was abandoned', () => listed() === 1);
+  assert.equal(await restarts('listTimeout'), 1);
+  assert.equal(await restarts('watchdog'), 0);
+  assert.equal(api.lists(), 2);
+  assert.deepEqual(supervised.health, { state: 'synced', everSynced: true });
+});
+
+test('a watch that stays open but silent is closed and restarted by the watchdog, which lists again', async (t) => {
+  const api = await fakeApiServer(t, [{ status: 200, names: ['a'] }]);
   const { supervised, listed, restarts } = informer(t, api.kubeConfig, 300);
   supervised.start();
-  await waitFor('the informer to list after the watchdog restarted it', () => listed() === 1);
-  assert.equal(await restarts('watchdog'), 1);
-  assert.equal(api.lists(), 2);
+  await waitFor('the first list and watch', () => listed() >= 1 && api.watches.length >= 1);
+
+  await waitFor('the silent watch to be closed', () => api.closedWatches() >= 1, { timeoutMs: 5_000 });
+  await waitFor('a fresh list and watch', () => listed() >= 2 && api.watches.length >= 2, { timeoutMs: 5_000 });
+  assert.ok((await restarts('watchdog')) >= 1);
+  assert.equal(await restarts('error'), 0);
+  assert.ok(api.lists() >= 2);
+  assert.deepEqual(supervised.health, { state: 'synced', everSynced: true });
 });
