@@ -22,7 +22,12 @@ export type NonRetryableReason = 'InvalidSpec' | 'InvalidTemplate';
 
 /** Why an action no longer applies; the workflow's next observation shows the same. */
 export type SkipReason =
-  'StreamClassNotFound' | 'StreamNotFound' | 'TemplateNotFound' | 'BackfillRequestNotFound' | 'BackendChanged';
+  | 'StreamClassNotFound'
+  | 'KindNotServed'
+  | 'StreamNotFound'
+  | 'TemplateNotFound'
+  | 'BackfillRequestNotFound'
+  | 'BackendChanged';
 
 /** What an action activity returns instead of acting when what it acts on changed since the decision. */
 export interface Skipped {

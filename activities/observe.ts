@@ -4,6 +4,7 @@ import { initialBackfillRequestName, type BackfillRequest } from '../resources/b
 import { configurationHash } from '../resources/configuration-hash.ts';
 import { PIN_TEMPLATE_ANNOTATION } from '../resources/job-metadata.ts';
 import type { ResourceError, Result } from '../resources/result.ts';
+import type { StreamClass } from '../resources/stream-class.ts';
 import { parseStreamDefinition, type StreamDefinition } from '../resources/stream-definition.ts';
 import type { TemplateRef } from '../resources/stream-layout.ts';
 import type { StreamingJobTemplate } from '../resources/streaming-job-template.ts';
@@ -14,10 +15,12 @@ import type {
   ObservedCondition,
   ObservedStream,
   ObservedTemplate,
+  StreamKind,
   ValidSpec,
 } from '../workflows/lifecycle.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActivityContext } from './context.ts';
+import { ActionSkipped } from './errors.ts';
 import type { KubernetesApi } from './kubernetes.ts';
 import { compact, epochMs, observeCronJob, observeJob } from './observed-workloads.ts';
 import {
@@ -140,18 +143,32 @@ function observeStreamObject(stored: StoredStream, spec: ValidSpec | InvalidSpec
   };
 }
 
+/** The stream object, absent, or why the lifecycle cannot tell (its kind is not served). */
+async function readServedStream(kube: KubernetesApi, streamClass: StreamClass, stream: StreamKey) {
+  try {
+    return { stored: await readStream(kube, streamClass, stream) };
+  } catch (error) {
+    if (error instanceof ActionSkipped && error.reason === 'KindNotServed') return { notServed: error.message };
+    throw error;
+  }
+}
+
 export async function observeStream({ kube }: ActivityContext, stream: StreamKey): Promise<Observation> {
   const absent = { templates: {}, backfillRequests: [], initialBackfillName: '' };
   const streamClass = await readStreamClass(kube, stream.streamClass);
   // Without its class the stream's kind is unknown: the lifecycle lets go of it and touches nothing.
-  if (!streamClass) return { ...absent, detached: true };
-  const [stored, job, cron] = await Promise.all([
-    readStream(kube, streamClass, stream),
+  if (!streamClass) return { ...absent, detached: `StreamClass ${stream.streamClass} no longer exists` };
+  const kind: StreamKind = { group: streamClass.group, kind: streamClass.kind, plural: streamClass.plural };
+  const [read, job, cron] = await Promise.all([
+    readServedStream(kube, streamClass, stream),
     readJob(kube, stream),
     readCronJob(kube, stream),
   ]);
+  // Not "no stream": nothing may be deleted on an answer that says nothing about the stream.
+  if (read.notServed !== undefined) return { ...absent, kind, detached: read.notServed };
+  const { stored } = read;
   const workloads = compact({ job: job && observeJob(job), cronJob: cron && observeCronJob(cron) });
-  if (!stored) return { ...absent, ...workloads, detached: false };
+  if (!stored) return { ...absent, kind, ...workloads };
   const definition = parseStreamDefinition(stored, streamClass);
   const [lookups, requests] = await Promise.all([
     lookUpTemplates(kube, definition),
@@ -159,6 +176,7 @@ export async function observeStream({ kube }: ActivityContext, stream: StreamKey
   ]);
   const initialBackfillName = initialBackfillRequestName(stored.metadata);
   return {
+    kind,
     stream: observeStreamObject(stored, observeSpec(definition, lookups, initialBackfillName)),
     templates: compact({ streaming: observeTemplate(lookups.streaming), backfill: observeTemplate(lookups.backfill) }),
     ...workloads,
@@ -167,6 +185,5 @@ export async function observeStream({ kube }: ActivityContext, stream: StreamKey
       .filter((request) => !request.completed || request.name === initialBackfillName)
       .map(observeRequest),
     initialBackfillName,
-    detached: false,
   };
 }

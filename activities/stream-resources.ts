@@ -106,6 +106,17 @@ export async function readStreamClass(kube: KubernetesApi, name: string): Promis
   return parsed.value;
 }
 
+/** Whether the API server serves `streamClass`'s group, version and plural at all (discovery, readable by anyone). */
+async function servesKind(kube: KubernetesApi, { group, version, plural }: StreamClass): Promise<boolean> {
+  const call: ApiCall = { verb: 'get', resource: `/apis/${group}/${version}` };
+  const list = await unlessNotFound(kube.call(call, () => kube.custom.getAPIResources({ group, version })));
+  return list?.resources.some((resource) => resource.name === plural) ?? false;
+}
+
+/**
+ * The stream object, or undefined when it does not exist. A kind the API server does not serve (its CRD, version or
+ * plural gone or misnamed) also answers 404, but says nothing about the stream: that is KindNotServed, never absent.
+ */
 export async function readStream(
   kube: KubernetesApi,
   streamClass: StreamClass,
@@ -114,7 +125,12 @@ export async function readStream(
   const location = streamLocation(streamClass, stream);
   const call = streamCall(streamClass, stream, 'get');
   const stored: unknown = await unlessNotFound(kube.call(call, () => kube.custom.getNamespacedCustomObject(location)));
-  return stored as StoredStream | undefined;
+  if (stored !== undefined || (await servesKind(kube, streamClass))) return stored as StoredStream | undefined;
+  const { group, version, plural, kind, name } = streamClass;
+  throw new ActionSkipped(
+    'KindNotServed',
+    `the API server does not serve ${customResource(group, plural)}/${version} (kind ${kind}, named by StreamClass ${name}): its CRD or that version is gone`,
+  );
 }
 
 /** The stream's class for an action; without it the action is skipped (the workflow then finds the stream detached). */

@@ -1,6 +1,8 @@
 // The stream lifecycle as a pure decision function, for the stream workflow to drive (see workflows/lifecycle/).
-export { decide, initialStreamState } from './lifecycle/decide.ts';
-export { requestRestart, validateRestart } from './lifecycle/restart-request.ts';
+export { decide } from './lifecycle/decide.ts';
+export { initialStreamState } from './lifecycle/identity.ts';
+export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.ts';
+export { requestRestart, validateUpdate, type StreamUpdate } from './lifecycle/updates.ts';
 export { defaultLifecycleConfig } from './lifecycle/types.ts';
 export type {
   Action,
@@ -20,6 +22,7 @@ export type {
   ObservedStream,
   ObservedTemplate,
   PendingRestart,
+  StreamKind,
   StreamPhase,
   StreamState,
   Transition,

@@ -39,9 +39,10 @@ export const resyncSignal = defineSignal<[Notice]>('resync');
 export const jobObservedSignal = defineSignal<[Notice]>('jobObserved');
 export const backfillRequestObservedSignal = defineSignal<[Notice]>('backfillRequestObserved');
 export const templateObservedSignal = defineSignal<[Notice]>('templateObserved');
-/** The stream object is gone: delete its workloads and complete. */
+/** The stream object is gone: the workflow looks, deletes its workloads and completes. */
 export const deletedSignal = defineSignal<[Notice]>('deleted');
-/** The stream's StreamClass is gone: complete without touching anything. */
+/** The stream's StreamClass is gone or serves another kind: the workflow looks, and when the class no longer serves
+ * the kind it first saw the stream as, completes without touching anything. */
 export const detachedSignal = defineSignal<[Notice]>('detached');
 
 /** What a `suspend`, `resume` or `restart` update answers once accepted. */

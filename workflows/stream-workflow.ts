@@ -20,11 +20,14 @@ import {
   decide,
   defaultLifecycleConfig,
   initialStreamState,
+  rejectAction,
   requestRestart,
-  validateRestart,
+  validateUpdate,
   type Action,
+  type ActionRejection,
   type Observation,
   type StreamState,
+  type StreamUpdate,
 } from './lifecycle.ts';
 import {
   backfillRequestObservedSignal,
@@ -89,34 +92,41 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   }
 
   const accepted = (message: string): UpdateAccepted => ({ phase: state.phase, message });
-  const rejectIfEnded = () => {
-    if (state.ended) throw new Error(`the stream was ${state.ended}; its workflow is finishing`);
-  };
+  const validator =
+    (update: StreamUpdate) =>
+    (..._input: unknown[]) => {
+      const rejection = validateUpdate(state, update);
+      if (rejection) throw new Error(rejection);
+    };
   // suspend and resume only set the field: Kubernetes stays the single source of truth, the change comes back as input
-  for (const [update, suspended] of [
-    [suspendUpdate, true],
-    [resumeUpdate, false],
+  for (const [update, name, suspended] of [
+    [suspendUpdate, 'suspend', true],
+    [resumeUpdate, 'resume', false],
   ] as const) {
     setHandler(
       update,
       async () => {
         const summary = `set spec suspended: ${suspended}`;
         await activities.setSuspended.executeWithOptions({ ...options, summary }, [stream, suspended]);
-        wake(`${update.name} update`);
-        return accepted(`${update.name} requested: spec.suspended is now ${suspended}`);
+        wake(`${name} update`);
+        return accepted(`${name} requested: spec.suspended is now ${suspended}`);
       },
-      { validator: rejectIfEnded },
+      { validator: validator(name) },
     );
   }
   setHandler(
     backfillUpdate,
     async (request: BackfillUpdateInput) => {
       const name = `${stream.name}-backfill-${uuid4().slice(0, 8)}`;
-      const result = await activities.requestBackfill(stream, { name, payload: request.payload });
+      const summary = `open BackfillRequest ${stream.namespace}/${name} unless one is open`;
+      const result = await activities.requestBackfill.executeWithOptions({ ...options, summary }, [
+        stream,
+        { name, payload: request.payload },
+      ]);
       wake(`backfill update: ${result.name}`);
       return result;
     },
-    { validator: (_request: BackfillUpdateInput) => rejectIfEnded() },
+    { validator: validator('backfill') },
   );
   setHandler(
     restartUpdate,
@@ -125,12 +135,7 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
       wake('restart update');
       return accepted('restart accepted: the Job is replaced now');
     },
-    {
-      validator: () => {
-        const rejection = validateRestart(state);
-        if (rejection) throw new Error(rejection);
-      },
-    },
+    { validator: validator('restart') },
   );
   setHandler(stateQuery, () => status(input, state, observation));
 
@@ -167,64 +172,66 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   /** Observe and decide until the decision asks for nothing more. */
   async function reconcile(): Promise<{ wakeAt?: number; done?: boolean }> {
     for (let round = 0; round < maxRoundsPerWake; round++) {
-      observation = await activities.observeStream.executeWithOptions(
+      const seen = await activities.observeStream.executeWithOptions(
         { ...options, summary: `observe ${stream.namespace}/${stream.name}` },
         [stream],
       );
-      const decision = decide(state, observation, config, Date.now());
+      observation = seen;
+      const before = state;
+      const decision = decide(before, seen, config, Date.now());
       state = decision.state;
       if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
-      const failure = await act(decision.actions);
-      if (failure) return {};
+      const rejected = await act(decision.actions);
+      if (!rejected) continue;
+      await recordRejection(before, seen, rejected);
+      return {};
     }
     log.warn('the lifecycle did not settle; trying again after the re-check interval', { stream, state });
     return { wakeAt: Date.now() + config.recheckMs };
   }
 
-  /** Runs the actions in order; an input no retry can fix ends the round as phase Failed. */
-  async function act(actions: Action[]): Promise<boolean> {
+  /** Runs the actions in order; stops at one refused for a reason no retry can fix and returns it. */
+  async function act(actions: Action[]): Promise<Rejected | undefined> {
     for (const action of actions) {
       try {
         await execute(action);
       } catch (error) {
-        const cause = error instanceof ActivityFailure ? error.cause : undefined;
-        if (!(cause instanceof ApplicationFailure) || !cause.type || !nonRetryableReasons.includes(cause.type))
-          throw error;
-        await recordInvalidInput(cause.type, cause.message);
-        return true;
+        const rejection = rejectionOf(error);
+        if (!rejection) throw error;
+        return { action, rejection };
       }
     }
-    return false;
+    return undefined;
   }
 
-  async function recordInvalidInput(reason: string, message: string): Promise<void> {
-    const generation = observation?.stream?.generation ?? 0;
-    const previous = state.phase;
-    state = {
-      ...state,
-      phase: 'Failed',
-      condition: { reason, message },
-      lastError: { reason, message, at: Date.now() },
-      transitions: [...state.transitions, { at: Date.now(), from: previous, to: 'Failed' as const, reason }].slice(
-        -config.maxTransitions,
-      ),
-    };
-    await execute({
-      type: 'writeStatus',
-      phase: 'Failed',
-      configurationHash: state.configurationHash,
-      conditionType: 'Error',
-      reason,
-      message,
-      observedGeneration: generation,
-    });
-    await execute({ type: 'recordEvent', eventType: 'Warning', reason: reason as 'InvalidSpec', message });
+  /** The round is undone: Failed is recorded from the state before it, so a repeated failure repeats nothing. */
+  async function recordRejection(before: StreamState, seen: Observation, rejected: Rejected): Promise<void> {
+    // Only building a workload is ever rejected, and that needs the stream: it was observed.
+    if (!seen.stream) return;
+    const input = { observation: seen, stream: seen.stream, config, now: Date.now() };
+    const failed = rejectAction(before, rejected.action, rejected.rejection, input);
+    state = failed.state;
+    await act(failed.actions);
   }
 
   function execute(action: Action): Promise<unknown> {
     const run = activities[action.type] as { executeWithOptions(o: object, args: unknown[]): Promise<unknown> };
     return run.executeWithOptions({ ...options, summary: actionSummary(stream, action) }, [stream, action]);
   }
+}
+
+/** An action an activity refused for good. */
+interface Rejected {
+  action: Action;
+  rejection: ActionRejection;
+}
+
+/** The reason and message of an activity failure no retry can fix, else undefined. */
+function rejectionOf(error: unknown): ActionRejection | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || !cause.type || !nonRetryableReasons.includes(cause.type))
+    return undefined;
+  return { reason: cause.type as ActionRejection['reason'], message: cause.message };
 }
 
 function status(input: StreamWorkflowInput, state: StreamState, observation: Observation | undefined): StreamStatus {

@@ -27,6 +27,7 @@ import type { StreamKey } from '../../workflows/messages.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { applyObjects, applyYaml, installTestPlugin, loadYaml, TEST_PLUGIN, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
+import { createStreamClass } from './stream-harness.ts';
 
 const PLUGIN_GROUP = 'streaming.sneaksanddata.com';
 const PLUGIN_VERSION = 'v1beta1';
@@ -148,6 +149,7 @@ describe('observeStream', () => {
     const { key, stored } = await createStream(namespace, 'mock-v0');
     const observation = await activities.observeStream(key);
     assert.deepEqual(observation, {
+      kind: { group: PLUGIN_GROUP, kind: 'MockStream', plural: 'mockstreams' },
       stream: {
         uid: stored.metadata.uid,
         generation: 1,
@@ -162,7 +164,6 @@ describe('observeStream', () => {
       },
       backfillRequests: [],
       initialBackfillName: initialBackfillRequestName({ name: 'mock-v0', uid: stored.metadata.uid }),
-      detached: false,
     });
   });
 
@@ -276,15 +277,43 @@ describe('observeStream', () => {
     await streamApi(key).delete();
     const observation = await activities.observeStream(key);
     assert.equal(observation.stream, undefined);
-    assert.equal(observation.detached, false);
+    assert.equal(observation.detached, undefined);
+    assert.deepEqual(observation.kind, { group: PLUGIN_GROUP, kind: 'MockStream', plural: 'mockstreams' });
   });
 
   test('a stream whose StreamClass is missing is detached', async (t) => {
     const namespace = await pluginNamespace(t, 'observe-detached');
     await createStream(namespace, 'mock-v0');
     const observation = await activities.observeStream({ streamClass: 'no-such-class', namespace, name: 'mock-v0' });
-    assert.equal(observation.detached, true);
+    assert.equal(observation.detached, 'StreamClass no-such-class no longer exists');
     assert.equal(observation.stream, undefined);
+  });
+
+  test('a stream whose kind the API server does not serve is detached, not absent', async (t) => {
+    const namespace = await pluginNamespace(t, 'observe-unserved');
+    const { key } = await createStream(namespace, 'mock-v0');
+    const { uid } = applied(await activities.applyStreamingJob(key, { type: 'applyStreamingJob' }));
+    const streamClass = await createStreamClass(t, kc, 'unserved', { apiVersion: 'v9' });
+    const observation = await activities.observeStream({ ...key, streamClass });
+    assert.equal(observation.stream, undefined);
+    const why =
+      `the API server does not serve mockstreams.${PLUGIN_GROUP}/v9 (kind MockStream, named by StreamClass ` +
+      `${streamClass}): its CRD or that version is gone`;
+    assert.equal(observation.detached, why);
+    // An action on it does nothing and says why (the Job stays); an update fails with the same words.
+    const replace = { type: 'applyStreamingJob', replaces: uid } as const;
+    const skipped = await activities.applyStreamingJob({ ...key, streamClass }, replace);
+    assert.deepEqual(skipped, { skipped: { reason: 'KindNotServed', message: why } });
+    assert.deepEqual(
+      (await jobsIn(namespace)).map((job) => job.metadata?.uid),
+      [uid],
+    );
+    await assert.rejects(activities.setSuspended({ ...key, streamClass }, true), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.deepEqual([error.type, error.nonRetryable], ['KindNotServed', true]);
+      assert.match(error.message, /does not serve mockstreams\.streaming\.sneaksanddata\.com\/v9/);
+      return true;
+    });
   });
 });
 

@@ -3,13 +3,32 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { bundleWorkflowCode, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { TestContext } from 'node:test';
-import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  Watch,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { connectClient, temporalSettingsSchema } from '../../client/connection.ts';
+import {
+  connectClient,
+  connectionOptions,
+  temporalSettingsSchema,
+  type TemporalSettings,
+} from '../../client/connection.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
+import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { startStreamWorker, workflowsPath } from '../../worker/worker.ts';
 import type { LifecycleConfig } from '../../workflows/lifecycle.ts';
@@ -42,33 +61,76 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
 
+let runtimeInstalled = false;
+
+/** The SDK's runtime is installed once per process; several harnesses share it. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: quiet });
+  runtimeInstalled = true;
+}
+
 export interface WorkerHarness {
   client: Client;
   taskQueue: string;
+  /**
+   * Replaces the running worker with one for workflow and activity tasks ('all'), for workflow tasks only, or with
+   * none: the tasks no worker runs wait on the server, which holds a workflow at a chosen point.
+   */
+  runWorker(part: 'all' | 'workflows' | 'nothing'): Promise<void>;
   stop(): Promise<void>;
+}
+
+interface RunningWorker {
+  shutdown(): Promise<void>;
+}
+
+async function startWorkflowsOnly(temporal: TemporalSettings): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect(connectionOptions(temporal));
+  const worker = await Worker.create({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: temporal.taskQueue,
+    workflowBundle: await workflowBundle(),
+  });
+  const running = worker.run().finally(() => connection.close());
+  return {
+    async shutdown() {
+      worker.shutdown();
+      await running;
+    },
+  };
 }
 
 /** Starts a worker with the real activities on a fresh task queue. */
 export async function startWorkerHarness(kc: KubeConfig): Promise<WorkerHarness> {
   const env = stackEnv();
-  Runtime.install({ logger: quiet });
+  installRuntime();
   const temporal = temporalSettingsSchema.parse({
     address: env.temporalAddress,
     namespace: env.temporalNamespace,
     taskQueue: `streams-${randomUUID()}`,
   });
   const client = await connectClient(temporal);
-  const worker = await startStreamWorker({
-    temporal,
-    kubeConfig: kc,
-    logger: pino({ level: 'warn' }),
-    workflowBundle: await workflowBundle(),
-  });
+  const startAll = async () =>
+    startStreamWorker({
+      temporal,
+      kubeConfig: kc,
+      logger: pino({ level: 'warn' }),
+      workflowBundle: await workflowBundle(),
+    });
+  let worker: RunningWorker | undefined = await startAll();
   return {
     client,
     taskQueue: temporal.taskQueue,
+    async runWorker(part) {
+      await worker?.shutdown();
+      worker = undefined;
+      if (part === 'all') worker = await startAll();
+      if (part === 'workflows') worker = await startWorkflowsOnly(temporal);
+    },
     async stop() {
-      await worker.shutdown();
+      await worker?.shutdown();
       await client.connection.close();
     },
   };
@@ -144,4 +206,44 @@ export async function recordHistory(handle: WorkflowHandle, fixture: string): Pr
     writeFileSync(join(import.meta.dirname, '../fixtures/histories', `stream-${fixture}.json`), history);
   }
   return history;
+}
+
+/** Waits until the workflow waits for input: no activity and no workflow task outstanding. */
+export async function waitForIdle(handle: WorkflowHandle): Promise<void> {
+  await waitFor('the workflow to wait for input', async () => {
+    const { raw } = await handle.describe();
+    return (raw.pendingActivities?.length ?? 0) === 0 && !raw.pendingWorkflowTask;
+  });
+}
+
+/** A StreamClass of the test's own (MockStream unless `spec` says otherwise), deleted when the test ends. */
+export async function createStreamClass(
+  t: TestContext,
+  kc: KubeConfig,
+  prefix: string,
+  spec: Record<string, unknown> = {},
+): Promise<string> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const name = `${prefix}-${randomUUID().slice(0, 8)}`;
+  const location = { group: ARCANE_GROUP, version: ARCANE_VERSION, plural: STREAM_CLASSES.plural };
+  const body = {
+    apiVersion: `${ARCANE_GROUP}/${ARCANE_VERSION}`,
+    kind: STREAM_CLASSES.kind,
+    metadata: { name },
+    spec: {
+      apiGroupRef: ARCANE_GROUP,
+      apiVersion: 'v1beta1',
+      kindRef: 'MockStream',
+      pluralName: 'mockstreams',
+      ...spec,
+    },
+  };
+  await api.createClusterCustomObject({ ...location, body });
+  t.after(() => api.deleteClusterCustomObject({ ...location, name }));
+  return name;
+}
+
+/** Every payload of an event decoded, e.g. the input a run continued as new with, or an activity's summary. */
+export function decoded<T>(payloads: { data?: Uint8Array | null; metadata?: unknown }[] | null | undefined): T[] {
+  return (payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload<T>(payload as Payload));
 }

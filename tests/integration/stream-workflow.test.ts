@@ -1,7 +1,7 @@
 // The stream workflow on the real Temporal server, with the real activities against the real API server.
 // These tests send the signals the watcher would.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import {
   BatchV1Api,
   CoreV1Api,
@@ -10,19 +10,23 @@ import {
   setHeaderOptions,
   type V1Job,
 } from '@kubernetes/client-node';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { historyText } from '../history-payloads.ts';
+import { phaseKey } from '../../client/search-attributes.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../../client/streams.ts';
 import { waitFor } from '../../stack/wait.ts';
-import type { StreamKey } from '../../workflows/messages.ts';
+import { stateQuery, type StreamKey, type StreamStatus, type StreamWorkflowInput } from '../../workflows/messages.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 import {
   createStream,
+  createStreamClass,
+  decoded,
   forwardWorkloadEvents,
   observeStream,
   recordHistory,
   startWorkerHarness,
+  waitForIdle,
   waitForState,
   type WorkerHarness,
 } from './stream-harness.ts';
@@ -87,9 +91,61 @@ async function listBackfillRequests(namespace: string) {
   return list.items;
 }
 
-async function streamEvents(namespace: string, reason: string) {
-  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `reason=${reason}` });
-  return events.items;
+/** The Events with `reason` in `namespace`, once there is one (they are recorded after the status is written). */
+async function recordedEvents(namespace: string, reason: string) {
+  return waitFor(`a ${reason} event`, async () => {
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: `reason=${reason}` });
+    return events.items.length > 0 && events.items;
+  });
+}
+
+/** A template of the test plugin under another name, changed by `change`, in `namespace`. */
+async function createTemplate(namespace: string, from: string, name: string, change = (_spec: JobSpec) => {}) {
+  const template = structuredClone(
+    loadYaml('tests/fixtures/plugin/templates.yaml').find((o) => o.metadata?.name === from),
+  );
+  assert.ok(template);
+  change((template as unknown as { spec: { spec: JobSpec } }).spec.spec);
+  await createStream(kc, 'unused', { ...template, metadata: { name, namespace } });
+}
+
+type JobSpec = { template: { spec: { restartPolicy: string } } };
+
+/** An update the workflow refused, with the message the caller reads. */
+function refusedWith(message: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof WorkflowUpdateFailedError, String(error));
+    assert.match(String(error.cause?.message), message);
+    return true;
+  };
+}
+
+/** The summary shown in the UI for every activity the workflow scheduled, in order. */
+async function activitySummaries(handle: WorkflowHandle): Promise<{ type: string; summary?: string }[]> {
+  const { events } = await handle.fetchHistory();
+  return (events ?? []).flatMap((event) => {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (!scheduled) return [];
+    const summary = event.userMetadata?.summary;
+    const [text] = decoded<string>(summary ? [summary] : []);
+    return [{ type: scheduled.activityType?.name ?? '', summary: text }];
+  });
+}
+
+/** The stream object and its Job as they were while `running`: nothing deleted, nothing written. */
+async function assertUntouched(stream: StreamKey, running: StreamStatus): Promise<void> {
+  const job = await readJob(stream);
+  assert.equal(job?.metadata?.uid, running.job?.uid, 'the Job is kept');
+  assert.equal(job?.metadata?.deletionTimestamp, undefined, 'and not being deleted');
+  const stored = (await custom.getNamespacedCustomObject({
+    group,
+    version: 'v1beta1',
+    namespace: stream.namespace,
+    plural: 'mockstreams',
+    name: stream.name,
+  })) as { status?: { phase?: string; configurationHash?: string } };
+  assert.equal(stored.status?.phase, 'Running');
+  assert.equal(stored.status?.configurationHash, running.configurationHash);
 }
 
 describe('stream workflow', () => {
@@ -121,6 +177,11 @@ describe('stream workflow', () => {
       running.transitions.some((tr) => tr.to === 'Backfilling'),
       'the stream went through Backfilling',
     );
+    // What the Temporal UI and visibility queries show: the phase as a search attribute, the condition as details.
+    await waitForIdle(handle);
+    assert.equal((await handle.describe()).typedSearchAttributes.get(phaseKey), 'Running');
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.equal(metadata.currentDetails, '**Running** StreamRunning: the streaming Job is running');
     await recordHistory(handle, 'backfill-then-running');
   });
 
@@ -138,11 +199,10 @@ describe('stream workflow', () => {
     await waitForState(handle, 'Suspended', (s) => s.phase === 'Suspended' && s.job === undefined);
     assert.equal(await readJob(stream), undefined);
 
-    await assert.rejects(restartStream(harness.client, stream), (error: unknown) => {
-      assert.ok(error instanceof WorkflowUpdateFailedError);
-      assert.match(String(error.cause?.message), /suspended/);
-      return true;
-    });
+    await assert.rejects(
+      restartStream(harness.client, stream),
+      refusedWith(/^cannot restart: the stream is suspended; resume it to start its Job$/),
+    );
 
     await resumeStream(harness.client, stream);
     await observeStream(harness, stream);
@@ -224,6 +284,12 @@ describe('stream workflow', () => {
     const second = await requestBackfill(harness.client, stream);
     assert.deepEqual(second, { name: first.name, created: false });
     assert.equal((await listBackfillRequests(namespace)).length, 1);
+    const updates = (await activitySummaries(handle)).filter((activity) => activity.type === 'requestBackfill');
+    assert.deepEqual(
+      updates.map((activity) => activity.summary?.replace(/-backfill-[0-9a-f]{8} /, '-backfill-<id> ')),
+      Array(2).fill(`open BackfillRequest ${namespace}/orders-backfill-<id> unless one is open`),
+    );
+    assert.equal(updates[0]?.summary, `open BackfillRequest ${namespace}/${first.name} unless one is open`);
 
     await resumeStream(harness.client, stream);
     await observeStream(harness, stream);
@@ -236,16 +302,35 @@ describe('stream workflow', () => {
     assert.equal(request?.spec.completed, true);
     const state = await getStreamState(harness.client, stream);
     assert.deepEqual(state.openBackfillRequests, []);
+    const unnamed = (await activitySummaries(handle)).filter((activity) => !activity.summary);
+    assert.deepEqual(unnamed, [], 'every activity carries a summary for the UI');
+    await recordHistory(handle, 'backfill-update');
   });
 
   it('rejects a restart of a stream that has no Job yet, and restarts a running one', async (t) => {
     const namespace = await testNamespace(t, kc, 'wf-restart');
     await installTestPlugin(kc, namespace);
-    const stream = await createStream(kc, 'mock-stream', mockStream('orders', namespace));
+    const late = { apiGroup: group, kind: 'StreamingJobTemplate', name: 'late-backfill' };
+    const stream = await createStream(
+      kc,
+      'mock-stream',
+      mockStream('orders', namespace, { backfillJobTemplateRef: late }),
+    );
     const handle = await observeStream(harness, stream);
     await forwardWorkloadEvents(t, kc, handle, stream);
-    const running = await waitForState(handle, 'Running', (s) => s.phase === 'Running' && s.job?.backfilling === false);
+    await waitForState(handle, 'Pending on the backfill template', (s) => s.reason === 'TemplateNotFound');
 
+    await assert.rejects(
+      restartStream(harness.client, stream),
+      refusedWith(
+        /^cannot restart: the stream is pending \(the backfill template .*late-backfill was not found.*\); there is no Job to restart yet$/,
+      ),
+    );
+    assert.equal(await readJob(stream), undefined);
+
+    await createTemplate(namespace, 'mock-backfill-job', 'late-backfill');
+    await handle.signal('templateObserved', { reason: 'template ADDED' });
+    const running = await waitForState(handle, 'Running', (s) => s.phase === 'Running' && s.job?.backfilling === false);
     const accepted = await restartStream(harness.client, stream);
     assert.match(accepted.message, /restart/);
     await waitForState(
@@ -257,6 +342,7 @@ describe('stream workflow', () => {
       const job = await readJob(stream);
       return job !== undefined && job.metadata?.uid !== running.job?.uid;
     });
+    await recordHistory(handle, 'restart-update');
   });
 
   it('deletes the Job and completes when the stream is deleted', async (t) => {
@@ -275,9 +361,27 @@ describe('stream workflow', () => {
       name: 'orders',
     });
     await handle.signal('deleted', { reason: 'test deleted the stream' });
-    const final = (await handle.result()) as { ended?: string };
+    const final = (await handle.result()) as StreamStatus;
     assert.equal(final.ended, 'deleted');
     await waitFor('the Job to be gone', async () => (await readJob(stream)) === undefined);
+    await recordHistory(handle, 'deleted');
+
+    const completed = `the stream was deleted; its workflow stream/mock-stream/${namespace}/orders has completed`;
+    for (const [update, send] of [
+      ['suspend', () => suspendStream(harness.client, stream)],
+      ['resume', () => resumeStream(harness.client, stream)],
+      ['backfill', () => requestBackfill(harness.client, stream)],
+      ['restart', () => restartStream(harness.client, stream)],
+    ] as const) {
+      await assert.rejects(send(), (error: unknown) => {
+        assert.ok(error instanceof WorkflowNotFoundError, String(error));
+        assert.equal(error.message, `cannot ${update}: ${completed}`);
+        return true;
+      });
+    }
+    const requests = (await listBackfillRequests(namespace)).map((request) => request.metadata.name);
+    assert.deepEqual(requests.length, 1, `the refused backfill created nothing: ${requests.join(', ')}`);
+    assert.match(requests[0] ?? '', /^orders-initial-backfill-/);
   });
 
   it('keeps secret values out of every payload of a stream with a secretRef', async (t) => {
@@ -313,35 +417,109 @@ describe('stream workflow', () => {
     );
     assert.equal(scheduled.reason, 'StreamScheduled');
     assert.deepEqual(await listBackfillRequests(namespace), []);
+    await assert.rejects(
+      restartStream(harness.client, stream),
+      refusedWith(/^cannot restart: the stream runs on a CronJob backend; there is no Job to restart$/),
+    );
   });
 
-  it('continues as new past the event threshold, keeping its state and every signal', async (t) => {
+  it('continues as new with its state and a signal that arrived during its last round', async (t) => {
+    const own = await startWorkerHarness(kc);
+    t.after(() => own.stop());
     const namespace = await testNamespace(t, kc, 'wf-can');
     await installTestPlugin(kc, namespace);
-    const stream = await createStream(kc, 'mock-stream', mockStream('orders', namespace));
-    const handle = await observeStream(harness, stream, { maxHistoryEvents: 30 });
+    const stream = await createStream(kc, 'mock-stream', mockStream('orders', namespace, { suspended: true }));
+    const maxHistoryEvents = 60;
+    const handle = await observeStream(own, stream, { maxHistoryEvents });
+    await waitForState(handle, 'Suspended', (s) => s.phase === 'Suspended');
+    await waitForIdle(handle);
+    const firstRun = (await handle.describe()).runId;
+    const before = await handle.query(stateQuery);
+
+    // Without a worker, signals only lengthen the history: the round they start ends past the threshold.
+    await own.runWorker('nothing');
+    for (let i = 0; (await handle.describe()).historyLength < maxHistoryEvents; i++) {
+      await handle.signal('resync', { reason: `resync ${i}` });
+    }
+    // Only workflow tasks run: the round starts and waits for its observation, which no worker runs yet.
+    await own.runWorker('workflows');
+    await waitFor('the round to wait for its observation', async () => {
+      const { raw } = await handle.describe();
+      return raw.pendingActivities?.[0]?.activityType?.name === 'observeStream';
+    });
+    await handle.signal('streamObserved', { reason: 'arrived during the last round' });
+    await waitFor('the signal to reach the workflow', async () => {
+      const { raw } = await handle.describe();
+      return !raw.pendingWorkflowTask && (raw.pendingActivities?.length ?? 0) === 1;
+    });
+    await own.runWorker('all');
+
+    await waitFor('the next run', async () => (await handle.describe()).runId !== firstRun);
+    const previous = own.client.workflow.getHandle(handle.workflowId, firstRun);
+    const { events } = await previous.fetchHistory();
+    const continued = events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
+    assert.ok(continued, 'the first run ended by continuing as new');
+    const [input] = decoded<StreamWorkflowInput>(continued.input?.payloads);
+    assert.deepEqual(input?.carried?.wakeReasons, ['streamObserved: arrived during the last round']);
+    const carried = input?.carried?.state;
+    assert.ok(carried);
+    const kept = (s: Pick<StreamStatus, 'phase' | 'configurationHash' | 'restartCount' | 'transitions'>) => ({
+      phase: s.phase,
+      configurationHash: s.configurationHash,
+      restartCount: s.restartCount,
+      transitions: s.transitions,
+    });
+    assert.deepEqual(kept(carried), kept(before));
+    const next = await waitForState(handle, 'the next run to answer', () => true);
+    assert.deepEqual(kept(next), kept(before));
+    await recordHistory(previous, 'continued-as-new');
+
+    // The next run goes on from the carried state: resumed, it streams without the skipped initial backfill.
+    await resumeStream(own.client, stream);
+    await observeStream(own, stream);
+    await waitForState(handle, 'Running', (s) => s.phase === 'Running' && s.job?.backfilling === false);
+    assert.deepEqual(await listBackfillRequests(namespace), []);
+    await recordHistory(handle, 'continued-from-carried-state');
+  });
+
+  /** A running stream of a StreamClass of the test's own, and how to change that class. */
+  async function runningUnderOwnClass(t: TestContext, prefix: string) {
+    const namespace = await testNamespace(t, kc, `wf-${prefix}`);
+    await installTestPlugin(kc, namespace);
+    const streamClass = await createStreamClass(t, kc, prefix);
+    const stream = await createStream(kc, streamClass, mockStream('orders', namespace));
+    const handle = await observeStream(harness, stream);
     await forwardWorkloadEvents(t, kc, handle, stream);
     const running = await waitForState(handle, 'Running', (s) => s.phase === 'Running' && s.job?.backfilling === false);
-    const firstRun = (await handle.describe()).runId;
+    const changeClass = (spec: Record<string, string>) =>
+      custom.patchClusterCustomObject(
+        { group, version: 'v1', plural: 'streamclasses', name: streamClass, body: { spec } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    return { streamClass, stream, handle, running, changeClass };
+  }
 
-    // a burst of watcher signals around the continue-as-new, the last one carrying a real change
-    for (let i = 0; i < 10; i++) await handle.signal('resync', { reason: `resync ${i}` });
-    await patchStreamSpec(stream, { source: 'mock://source/after-continue-as-new' });
-    await handle.signal('streamObserved', { reason: 'spec changed' });
+  it('leaves the Job of a stream whose StreamClass now serves another kind, and ends detached', async (t) => {
+    const { streamClass, stream, handle, running, changeClass } = await runningUnderOwnClass(t, 'retarget');
+    await changeClass({ kindRef: 'MockStreamV2', pluralName: 'mockstreamv2s' });
+    await handle.signal('detached', { reason: `StreamClass ${streamClass} now serves kind MockStreamV2` });
+    const final = (await handle.result()) as StreamStatus;
+    assert.equal(final.ended, 'detached');
+    assert.equal(final.phase, 'Running');
+    assert.match(final.message, /now serves MockStreamV2 \(mockstreamv2s\..*\), no longer MockStream \(mockstreams\./);
+    await assertUntouched(stream, running);
+    await recordHistory(handle, 'detached');
+  });
 
-    const after = await waitForState(
-      handle,
-      'the change handled in a later run',
-      (s) =>
-        s.phase === 'Running' && s.configurationHash !== running.configurationHash && s.job?.uid !== running.job?.uid,
-    );
-    assert.notEqual((await handle.describe()).runId, firstRun, 'the workflow continued as new');
-    assert.ok(
-      after.transitions.some((tr) => tr.to === 'Backfilling'),
-      'transitions from the first run are kept',
-    );
-    const requests = await listBackfillRequests(namespace);
-    assert.equal(requests.length, 1, 'the initial backfill is not repeated after continue-as-new');
+  it('leaves the Job of a stream whose kind the API server no longer serves, and ends detached', async (t) => {
+    const { stream, handle, running, changeClass } = await runningUnderOwnClass(t, 'unserved');
+    // Same kind, a version its CRD does not serve: every read of the stream answers 404.
+    await changeClass({ apiVersion: 'v9' });
+    await handle.signal('resync', { reason: 'test changed the StreamClass' });
+    const final = (await handle.result()) as StreamStatus;
+    assert.equal(final.ended, 'detached');
+    assert.match(final.message, /does not serve mockstreams\.streaming\.sneaksanddata\.com\/v9/);
+    await assertUntouched(stream, running);
   });
 
   it('records an invalid spec as Failed naming the field, and recovers when it is fixed', async (t) => {
@@ -354,15 +532,60 @@ describe('stream workflow', () => {
     const failed = await waitForState(handle, 'Failed with InvalidSpec', (s) => s.phase === 'Failed');
     assert.equal(failed.reason, 'InvalidSpec');
     assert.match(failed.message, /spec\.jobTemplateRef/);
-    const [event] = await streamEvents(namespace, 'InvalidSpec');
+    const [event] = await recordedEvents(namespace, 'InvalidSpec');
     assert.equal(event?.type, 'Warning');
     assert.match(event?.message ?? '', /spec\.jobTemplateRef/);
     assert.equal(await readJob(stream), undefined);
+    await assert.rejects(
+      restartStream(harness.client, stream),
+      refusedWith(
+        /^cannot restart: the stream spec is invalid \(.*spec\.jobTemplateRef.*\); fix the spec instead of restarting$/,
+      ),
+    );
 
     await patchStreamSpec(stream, {
       jobTemplateRef: { apiGroup: group, kind: 'StreamingJobTemplate', name: 'mock-streaming-job' },
     });
     await observeStream(harness, stream);
+    await waitForState(handle, 'Running once fixed', (s) => s.phase === 'Running' && s.job?.backfilling === false);
+  });
+
+  it('records FailedCreateJob when the API server refuses the Job, and recovers when the template is fixed', async (t) => {
+    const namespace = await testNamespace(t, kc, 'wf-refused');
+    await installTestPlugin(kc, namespace);
+    const refused = (spec: JobSpec) => {
+      spec.template.spec.restartPolicy = 'Always'; // a Job's pods may not restart always: the API server says 422
+    };
+    await createTemplate(namespace, 'mock-backfill-job', 'restarting-backfill', refused);
+    const backfillJobTemplateRef = { apiGroup: group, kind: 'StreamingJobTemplate', name: 'restarting-backfill' };
+    const stream = await createStream(kc, 'mock-stream', mockStream('orders', namespace, { backfillJobTemplateRef }));
+    const handle = await observeStream(harness, stream);
+    await forwardWorkloadEvents(t, kc, handle, stream);
+
+    const failed = await waitForState(handle, 'Failed', (s) => s.phase === 'Failed');
+    assert.equal(failed.reason, 'InvalidTemplate');
+    assert.match(
+      failed.message,
+      /^the backfill Job for request orders-initial-backfill-\S+ could not be created: .*restartPolicy/,
+    );
+    assert.equal(failed.lastError?.reason, 'InvalidTemplate');
+    const [event] = await recordedEvents(namespace, 'FailedCreateJob');
+    assert.equal(event?.type, 'Warning');
+    assert.equal(event?.message, failed.message);
+    assert.equal(await readJob(stream), undefined);
+
+    await custom.patchNamespacedCustomObject(
+      {
+        group,
+        version: 'v1',
+        namespace,
+        plural: 'streamingjobtemplates',
+        name: 'restarting-backfill',
+        body: { spec: { spec: { template: { spec: { restartPolicy: 'Never' } } } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await handle.signal('templateObserved', { reason: 'template MODIFIED' });
     await waitForState(handle, 'Running once fixed', (s) => s.phase === 'Running' && s.job?.backfilling === false);
   });
 
@@ -376,8 +599,7 @@ describe('stream workflow', () => {
 
     const pending = await waitForState(handle, 'Pending on the template', (s) => s.reason === 'TemplateNotFound');
     assert.match(pending.message, /late-template/);
-    const [template] = loadYaml('tests/fixtures/plugin/templates.yaml');
-    await createStream(kc, 'unused', { ...template!, metadata: { name: 'late-template', namespace } });
+    await createTemplate(namespace, 'mock-streaming-job', 'late-template');
     await handle.signal('templateObserved', { reason: 'template ADDED' });
     await waitForState(handle, 'Running with the late template', (s) => s.phase === 'Running' && !s.job?.backfilling);
   });

@@ -98,15 +98,26 @@ function completeBackfill(ctx: Context, request: string, job: ObservedJob): Outc
   });
 }
 
-function backfillStep(ctx: Context, request: string, job: ObservedJob | undefined): Outcome {
+/** The backfill Job runs; one this lifecycle did not start (a new run taking over) is announced once. */
+function keepBackfilling(ctx: Context, request: string, job: ObservedJob, takenOver: boolean): Outcome {
+  const { state, wakeAt } = noteActiveJob(ctx, job);
+  const events = takenOver
+    ? [normal('BackfillInProgress', `the backfill Job for request ${request} is already running; continuing with it`)]
+    : [];
+  return outcome(inPhase(state, 'Backfilling', backfillingMessage(request)), {
+    events,
+    ...(wakeAt === undefined ? {} : { wakeAt }),
+  });
+}
+
+function backfillStep(ctx: Context, request: string, job: ObservedJob | undefined, takenOver: boolean): Outcome {
   if (job?.terminating) return hold(ctx.state, ctx.now + ctx.config.recheckMs);
   const pending = ctx.state.pendingRestart;
   if (pending) return settleRestart(ctx, pending, (state) => backfilling(state, request, ctx.now, job?.uid));
   if (!job) return templateMissing(ctx, 'backfill') ?? startBackfill(ctx, request);
   if (job.state === 'complete') return completeBackfill(ctx, request, job);
   if (job.state === 'failed') return onJobFailed(ctx, job, request);
-  const { state, wakeAt } = noteActiveJob(ctx, job);
-  return outcome(inPhase(state, 'Backfilling', backfillingMessage(request)), wakeAt === undefined ? {} : { wakeAt });
+  return keepBackfilling(ctx, request, job, takenOver);
 }
 
 /** Backfill `request`: whatever streams stops first; runs on Failed streams too. */
@@ -115,6 +126,6 @@ export function runBackfill(ctx: Context, request: string): Outcome {
   const state = { ...owedRestart(requestedRestart(ctx, job, request), job, request), activeBackfill: request };
   const next = { ...ctx, state };
   const stops = stopsForBackfill(next, request);
-  if (stops.actions.length === 0) return backfillStep(next, request, job);
+  if (stops.actions.length === 0) return backfillStep(next, request, job, ctx.state.activeBackfill !== request);
   return after(stops, hold(inPhase(state, 'Pending', `stopping the running workload to backfill request ${request}`)));
 }

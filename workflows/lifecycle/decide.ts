@@ -1,5 +1,6 @@
 // The lifecycle decision: from the remembered state and a fresh observation, the next step toward the desired state.
 import { backfillToRun, runBackfill } from './backfill.ts';
+import { detach, detachedBecause, forObject, withKind } from './identity.ts';
 import { inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
 import { restartForConfiguration } from './restarts.ts';
 import { settle } from './settle.ts';
@@ -20,20 +21,6 @@ const phases: readonly string[] = ['Pending', 'Backfilling', 'Running', 'Schedul
 
 function isPhase(value: string): value is StreamPhase {
   return phases.includes(value);
-}
-
-/** The state of a lifecycle that has not seen its stream yet. */
-export function initialStreamState(): StreamState {
-  return {
-    phase: '',
-    condition: { reason: '', message: '' },
-    configurationHash: '',
-    initialBackfill: 'unseen',
-    restartCount: 0,
-    quickCompletions: 0,
-    restartRequested: false,
-    transitions: [],
-  };
 }
 
 /** On first sight a stream that already has a phase is adopted (e.g. from upstream) and never backfilled again. */
@@ -88,6 +75,15 @@ function withoutBackend(ctx: Context): Outcome {
   });
 }
 
+/** A backfill Job stopped by a suspension: its request stays open and continues on resume. */
+function suspendedBackfill(ctx: Context): Outcome['events'] {
+  const job = ctx.observation.job;
+  if (!job?.backfilling || job.terminating) return [];
+  const request = job.backfillId ?? ctx.state.activeBackfill ?? 'unknown';
+  const message = `the stream was suspended during the backfill of request ${request}: its backfill Job is stopped and the request stays open until resume`;
+  return [normal('BackfillSuspended', message)];
+}
+
 /** Suspended: workloads stop, open requests stay open; suspend+resume also clears Failed. */
 function suspend(ctx: Context): Outcome {
   const createdSuspended = ctx.state.initialBackfill === 'undecided';
@@ -104,6 +100,7 @@ function suspend(ctx: Context): Outcome {
   const message = 'suspended by the spec; the workload is stopped and open backfill requests wait for resume';
   return outcome(inPhase(state, 'Suspended', message), {
     actions: deletions(ctx.observation),
+    events: suspendedBackfill(ctx),
     entryEvent: normal('StreamSuspended', note),
   });
 }
@@ -112,9 +109,12 @@ function suspend(ctx: Context): Outcome {
 function resume(ctx: Context): Outcome {
   const request = backfillToRun(ctx.state, ctx.observation);
   const next = request === undefined ? 'starting the stream' : `continuing with backfill request ${request}`;
-  return outcome(inPhase(ctx.state, 'Pending', `resumed; ${next}`), {
-    events: [normal('StreamResumed', `the spec is no longer suspended; ${next}`)],
-  });
+  const events = [normal('StreamResumed', `the spec is no longer suspended; ${next}`)];
+  if (request !== undefined && request === ctx.state.activeBackfill) {
+    const message = `backfill request ${request} was interrupted by the suspension; its backfill Job starts again`;
+    events.push(normal('BackfillInProgress', message));
+  }
+  return outcome(inPhase(ctx.state, 'Pending', `resumed; ${next}`), { events });
 }
 
 /** A new Job-backend stream gets its initial BackfillRequest before anything streams. */
@@ -173,9 +173,11 @@ function reconcile(
  * actions in order, observe again and call again until no actions are returned; then wait for a signal or `wakeAt`.
  */
 export function decide(state: StreamState, observation: Observation, config: LifecycleConfig, now: number): Decision {
-  if (observation.detached) return { state: { ...state, ended: 'detached' }, actions: [], done: true };
+  const detached = detachedBecause(state, observation);
+  if (detached !== undefined) return { state: detach(state, detached), actions: [], done: true };
+  const known = withKind(state, observation);
   const stream = observation.stream;
-  if (!stream || stream.deleting) return tearDown(state, observation);
-  const seen = firstSight(state, stream);
+  if (!stream || stream.deleting) return tearDown(known, observation);
+  const seen = firstSight(forObject(known, stream), stream);
   return settle(seen, reconcile(seen, observation, stream, config, now), { observation, stream, config, now });
 }

@@ -95,8 +95,17 @@ export interface ObservedBackfillRequest {
   completed: boolean;
 }
 
+/** What a StreamClass serves streams as; the version may change, as one object is served in several versions. */
+export interface StreamKind {
+  group: string;
+  kind: string;
+  plural: string;
+}
+
 /** Everything a decision is made from, read fresh before each decision. */
 export interface Observation {
+  /** What the stream's StreamClass serves now; absent when detached. */
+  kind?: StreamKind;
   /** Absent when the stream object no longer exists. */
   stream?: ObservedStream;
   /** The template the streaming Job or CronJob is built from, and the one backfill Jobs are built from; absent when
@@ -107,8 +116,9 @@ export interface Observation {
   backfillRequests: ObservedBackfillRequest[];
   /** Deterministic name for the initial BackfillRequest (`<stream>-initial-backfill-<suffix>`). */
   initialBackfillName: string;
-  /** The stream's StreamClass was deleted: stop managing the stream without touching it (not observable here). */
-  detached: boolean;
+  /** Why the lifecycle must let go of the stream without touching it (its StreamClass is gone, or the API server no
+   * longer serves its kind); absent while the stream is managed. */
+  detached?: string;
 }
 
 /** The condition this operator keeps on the stream; its type follows from the phase. */
@@ -143,6 +153,10 @@ export type InitialBackfill = 'unseen' | 'undecided' | 'requested' | 'skipped';
 
 /** What the workflow remembers between decisions. */
 export interface StreamState {
+  /** The kind the StreamClass served when this lifecycle first saw it; a class serving another kind lets it go. */
+  kind?: StreamKind;
+  /** The uid of the stream object this state is about; another object under the same name starts afresh. */
+  streamUid?: string;
   phase: StreamPhase;
   condition: Condition;
   /** Hash of the newest valid spec acted on; written to `status.configurationHash`. */
@@ -171,7 +185,9 @@ export type EventReason =
   | 'StreamCreated'
   | 'BackfillRequested'
   | 'BackfillStarted'
+  | 'BackfillInProgress'
   | 'BackfillCompleted'
+  | 'BackfillSuspended'
   | 'BackfillNotRequested'
   | 'StreamingContinued'
   | 'StreamingScheduled'
@@ -181,6 +197,7 @@ export type EventReason =
   | 'StreamResumed'
   | 'StreamingJobFailed'
   | 'NoValidBackend'
+  | 'FailedCreateJob'
   | 'StreamRestarting'
   | 'InvalidSpec'
   | 'InvalidTemplate'

@@ -1,7 +1,7 @@
 // Spec changes, backend swaps, invalid specs and StreamingJobTemplates.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, type InvalidSpec } from '../../../workflows/lifecycle.ts';
+import { decide, rejectAction, type Action, type InvalidSpec } from '../../../workflows/lifecycle.ts';
 import {
   backfillJob,
   config,
@@ -14,6 +14,7 @@ import {
   request,
   spec,
   state,
+  statusOf,
   statusWrites,
   stream,
   T0,
@@ -105,6 +106,53 @@ test('template that is not a Job fails with InvalidTemplate', () => {
   assert.equal(decision.state.phase, 'Failed');
   assert.equal(decision.state.condition.reason, 'InvalidTemplate');
   assert.deepEqual(eventReasons(decision), ['InvalidTemplate']);
+});
+
+const refused = {
+  reason: 'InvalidTemplate' as const,
+  message: 'jobs.batch "orders" is invalid: spec.template.spec.containers[0].image: Required value',
+};
+
+function rejected(action: Action, before = state({ phase: 'Pending' }), shown = stream()) {
+  const obs = observation({ stream: shown });
+  return rejectAction(before, action, refused, { observation: obs, stream: shown, config, now: T0 });
+}
+
+test('a streaming Job the API server refuses leaves the stream Failed with FailedCreateJob', () => {
+  const decision = rejected({ type: 'applyStreamingJob' });
+  assert.equal(decision.state.phase, 'Failed');
+  assert.equal(decision.state.condition.reason, 'InvalidTemplate');
+  assert.match(
+    decision.state.condition.message,
+    /^the streaming Job could not be created: jobs\.batch "orders" is invalid/,
+  );
+  assert.equal(decision.state.lastError?.reason, 'InvalidTemplate');
+  assert.deepEqual(decision.state.transitions.at(-1), {
+    at: T0,
+    from: 'Pending',
+    to: 'Failed',
+    reason: 'InvalidTemplate',
+  });
+  assert.deepEqual(
+    events(decision).map((event) => [event.eventType, event.reason]),
+    [['Warning', 'FailedCreateJob']],
+  );
+  assert.equal(statusWrites(decision)[0]?.conditionType, 'Error');
+});
+
+test('a refused backfill Job or CronJob names what could not be created', () => {
+  assert.match(
+    events(rejected({ type: 'applyBackfillJob', request: 'bf-a' }))[0]?.message ?? '',
+    /^the backfill Job for request bf-a could not be created/,
+  );
+  assert.match(events(rejected({ type: 'applyCronJob' }))[0]?.message ?? '', /^the CronJob could not be created/);
+});
+
+test('the same refusal again writes and records nothing more', () => {
+  const first = rejected({ type: 'applyStreamingJob' });
+  const again = rejected({ type: 'applyStreamingJob' }, first.state, stream({ status: statusOf(first.state) }));
+  assert.deepEqual(again.actions, []);
+  assert.equal(again.state.phase, 'Failed');
 });
 
 test('fixing an invalid spec recovers the stream', () => {

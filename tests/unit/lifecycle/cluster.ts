@@ -11,6 +11,7 @@ import {
   type ObservedCronJob,
   type ObservedJob,
   type ObservedStream,
+  type StreamKind,
   type StreamState,
   type ValidSpec,
 } from '../../../workflows/lifecycle.ts';
@@ -20,6 +21,8 @@ export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 export const config: LifecycleConfig = defaultLifecycleConfig;
 export const INITIAL = 'orders-initial-backfill-7f3a';
+/** What the stream's StreamClass serves. */
+export const KIND: StreamKind = { group: 'streaming.sneaksanddata.com', kind: 'MockStream', plural: 'mockstreams' };
 
 export function spec(overrides: Partial<ValidSpec> = {}): ValidSpec {
   return { valid: true, suspended: false, backend: 'job', configurationHash: 'hash-v1', ...overrides };
@@ -73,6 +76,7 @@ export function request(name: string, createdAt = T0, completed = false) {
 
 export function observation(overrides: Partial<Observation> = {}): Observation {
   return {
+    kind: KIND,
     stream: stream(),
     templates: {
       streaming: { ref: 'arcane/streaming', found: true, generation: 1 },
@@ -80,7 +84,6 @@ export function observation(overrides: Partial<Observation> = {}): Observation {
     },
     backfillRequests: [],
     initialBackfillName: INITIAL,
-    detached: false,
     ...overrides,
   };
 }
@@ -89,6 +92,8 @@ export function observation(overrides: Partial<Observation> = {}): Observation {
 export function state(overrides: Partial<StreamState> = {}): StreamState {
   return {
     ...initialStreamState(),
+    kind: KIND,
+    streamUid: 'stream-uid',
     phase: 'Running',
     condition: { reason: 'StreamRunning', message: 'the streaming Job is running' },
     configurationHash: 'hash-v1',

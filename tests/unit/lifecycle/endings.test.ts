@@ -1,8 +1,10 @@
-// The end of a lifecycle: the stream deleted, or its StreamClass deleted (detached).
+// The end of a lifecycle: the stream deleted, or its StreamClass deleted or serving another kind (detached).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide } from '../../../workflows/lifecycle.ts';
-import { config, cronJob, effects, job, observation, request, state, stream, T0 } from './cluster.ts';
+import { decide, initialStreamState } from '../../../workflows/lifecycle.ts';
+import { config, cronJob, effects, job, KIND, observation, request, state, stream, T0 } from './cluster.ts';
+
+const otherKind = { group: 'streaming.sneaksanddata.com', kind: 'MockStreamV2', plural: 'mockstreamv2s' };
 
 test('deleted stream has its Job deleted before the lifecycle completes', () => {
   const decision = decide(state(), observation({ stream: undefined, job: job() }), config, T0);
@@ -36,10 +38,48 @@ test('stream being deleted completes once its Job is terminating, writing no sta
   assert.equal(decision.done, true);
 });
 
-test('detached stream completes without deleting anything', () => {
-  const obs = observation({ detached: true, job: job(), backfillRequests: [request('bf-a')] });
+test('stream whose StreamClass is deleted completes detached without deleting anything', () => {
+  const why = 'StreamClass mock-stream no longer exists';
+  const obs = observation({ kind: undefined, detached: why, job: job(), backfillRequests: [request('bf-a')] });
   const decision = decide(state(), obs, config, T0);
   assert.deepEqual(decision.actions, []);
   assert.equal(decision.done, true);
   assert.equal(decision.state.ended, 'detached');
+  assert.equal(decision.state.condition.message, why);
+});
+
+test('stream whose StreamClass now serves another kind is detached, its Job and CronJob kept', () => {
+  // Read under the new kind the stream is not found: that must not read as "deleted".
+  const obs = observation({ kind: otherKind, stream: undefined, job: job(), cronJob: cronJob() });
+  const decision = decide(state(), obs, config, T0);
+  assert.deepEqual(decision.actions, []);
+  assert.equal(decision.done, true);
+  assert.equal(decision.state.ended, 'detached');
+  assert.equal(decision.state.phase, 'Running');
+  assert.match(
+    decision.state.condition.message,
+    /now serves MockStreamV2 \(mockstreamv2s\.streaming\.sneaksanddata\.com\), no longer MockStream/,
+  );
+});
+
+test('stream whose class now serves another kind with an object of the same name is detached too', () => {
+  const obs = observation({ kind: otherKind, job: job() });
+  const decision = decide(state(), obs, config, T0);
+  assert.deepEqual(decision.actions, []);
+  assert.equal(decision.state.ended, 'detached');
+});
+
+test('the kind is the one the class served when the lifecycle first saw the stream', () => {
+  const first = decide(initialStreamState(), observation(), config, T0);
+  assert.deepEqual(first.state.kind, KIND);
+  const retargeted = decide(first.state, observation({ kind: otherKind, stream: undefined, job: job() }), config, T0);
+  assert.equal(retargeted.state.ended, 'detached');
+  assert.deepEqual(effects(retargeted), []);
+});
+
+test('a lifecycle that never recorded its kind takes the current one and goes on', () => {
+  const carried = state({ kind: undefined });
+  const decision = decide(carried, observation({ kind: otherKind, job: job() }), config, T0);
+  assert.equal(decision.state.ended, undefined);
+  assert.deepEqual(decision.state.kind, otherKind);
 });

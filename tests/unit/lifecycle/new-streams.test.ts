@@ -161,6 +161,21 @@ test('adopted stream keeps the backfill Job it is already running', () => {
   assert.equal(decision.state.phase, 'Backfilling');
   assert.equal(decision.state.activeBackfill, 'manual-1');
   assert.deepEqual(effects(decision), [{ type: 'adoptJob', uid: running.uid }]);
+  assert.deepEqual(eventReasons(decision), ['BackfillInProgress']);
+  assert.match(events(decision)[0]?.message ?? '', /manual-1 is already running; continuing with it/);
+  const shown = stream({ status: statusOf(decision.state) });
+  const next = decide(decision.state, { ...obs, stream: shown, job: { ...running, labelled: true } }, config, T0);
+  assert.deepEqual(next.actions, [], 'announced once');
+});
+
+test('a backfill Job this lifecycle started is not announced as taken over', () => {
+  const backfilling = state({ phase: 'Backfilling', activeBackfill: INITIAL });
+  const obs = observation({
+    stream: stream({ status: statusOf(backfilling) }),
+    job: backfillJob(INITIAL),
+    backfillRequests: [request(INITIAL)],
+  });
+  assert.deepEqual(eventReasons(decide(backfilling, obs, config, T0)), []);
 });
 
 test('adopted scheduled stream keeps its CronJob', () => {
@@ -211,3 +226,77 @@ test('adopted Job about to be replaced is not labelled first', () => {
   const decision = decide(fresh, observation({ stream: adopted, job: job({ labelled: false }) }), config, T0);
   assert.deepEqual(effects(decision), [{ type: 'applyStreamingJob', replaces: 'job-1' }]);
 });
+
+// A stream deleted and created again under the same name is another object: SPEC 2.1 applies to it afresh.
+const recreatedInitial = 'orders-initial-backfill-9c1e';
+const recreated = (overrides: Parameters<typeof stream>[0] = {}) => stream({ uid: 'stream-uid-2', ...overrides });
+const recreations = [
+  {
+    name: 'a running stream recreated gets its own initial backfill',
+    before: state(),
+    stream: recreated(),
+    phase: 'Pending',
+    effects: [{ type: 'createBackfillRequest', name: recreatedInitial, initial: true }],
+    events: ['StreamCreated'],
+  },
+  {
+    name: 'a failed stream recreated starts with no restarts owed',
+    before: state({
+      phase: 'Failed',
+      restartCount: 5,
+      pendingRestart: { jobUid: 'job-1', cause: 'failed', message: 'the streaming Job failed' },
+    }),
+    stream: recreated(),
+    phase: 'Pending',
+    effects: [{ type: 'createBackfillRequest', name: recreatedInitial, initial: true }],
+    events: ['StreamCreated'],
+  },
+  {
+    name: 'a stream recreated suspended skips its initial backfill',
+    before: state({ phase: 'Backfilling', activeBackfill: INITIAL }),
+    stream: recreated({ spec: spec({ suspended: true }) }),
+    phase: 'Suspended',
+    effects: [],
+    events: ['StreamSuspended'],
+  },
+  {
+    name: 'a stream recreated with a CronJob backend is scheduled without a backfill',
+    before: state({ phase: 'Suspended', initialBackfill: 'skipped' }),
+    stream: recreated({ spec: spec({ backend: 'cronjob' }) }),
+    phase: 'Scheduled',
+    effects: [{ type: 'applyCronJob' }],
+    events: ['StreamingScheduled'],
+  },
+  {
+    name: 'the same object keeps its lifecycle',
+    before: state(),
+    stream: stream({ status: statusOf(state()) }),
+    phase: 'Running',
+    effects: [{ type: 'applyStreamingJob' }],
+    events: ['StreamingContinued'],
+  },
+  {
+    name: 'a lifecycle that never recorded a uid records it and keeps its state',
+    before: state({ streamUid: undefined }),
+    stream: recreated({ status: statusOf(state()) }),
+    phase: 'Running',
+    effects: [{ type: 'applyStreamingJob' }],
+    events: ['StreamingContinued'],
+  },
+] as const;
+
+for (const row of recreations) {
+  test(row.name, () => {
+    const obs = observation({ stream: row.stream, initialBackfillName: recreatedInitial });
+    const decision = decide(row.before, obs, config, T0);
+    assert.equal(decision.state.phase, row.phase);
+    assert.equal(decision.state.streamUid, row.stream.uid);
+    assert.deepEqual(effects(decision), row.effects);
+    assert.deepEqual(eventReasons(decision), row.events);
+    // Nothing owed to the old object survives; what the class serves is unchanged.
+    assert.equal(decision.state.restartCount, 0);
+    assert.equal(decision.state.pendingRestart, undefined);
+    assert.equal(decision.state.activeBackfill, undefined);
+    assert.deepEqual(decision.state.kind, row.before.kind);
+  });
+}

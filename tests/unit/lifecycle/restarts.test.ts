@@ -1,7 +1,7 @@
 // Job failures and completions, automatic restarts with backoff, and the manual ways out of Failed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, requestRestart, validateRestart, type PendingRestart } from '../../../workflows/lifecycle.ts';
+import { decide, requestRestart, type PendingRestart } from '../../../workflows/lifecycle.ts';
 import {
   config,
   cronJob,
@@ -203,26 +203,6 @@ test('suspend and resume leaves Failed', () => {
   const running = decide(resumed.state, observation(), config, failedAt);
   assert.equal(running.state.phase, 'Running');
   assert.deepEqual(effects(running), [{ type: 'applyStreamingJob' }]);
-});
-
-test('restart is refused when it cannot help', () => {
-  assert.match(validateRestart(state({ phase: 'Suspended' })) ?? '', /suspended/);
-  assert.match(validateRestart(state({ phase: 'Scheduled' })) ?? '', /CronJob/);
-  assert.match(validateRestart(state({ ended: 'deleted' })) ?? '', /deleted/);
-  assert.match(validateRestart(state({ ended: 'detached' })) ?? '', /detached/);
-  const invalid = state({
-    phase: 'Failed',
-    condition: { reason: 'InvalidSpec', message: 'the spec is invalid: spec.x is bad' },
-  });
-  assert.match(validateRestart(invalid) ?? '', /fix the spec/);
-  assert.match(validateRestart(state({ phase: '' })) ?? '', /no running Job/);
-  assert.match(validateRestart(state({ phase: 'Pending' })) ?? '', /pending/);
-});
-
-test('restart is accepted for running, backfilling and failed streams', () => {
-  assert.equal(validateRestart(state()), undefined);
-  assert.equal(validateRestart(state({ phase: 'Backfilling' })), undefined);
-  assert.equal(validateRestart(failedState(5)), undefined);
 });
 
 test('restart request on a CronJob stream that raced the validator changes nothing', () => {

@@ -8,6 +8,7 @@ import {
   cronJob,
   effects,
   eventReasons,
+  events,
   job,
   observation,
   request,
@@ -42,6 +43,29 @@ test('suspending mid-backfill stops the backfill Job and leaves the request open
   assert.equal(decision.state.phase, 'Suspended');
   assert.deepEqual(effects(decision), [{ type: 'deleteJob', uid: 'bf-bf-a' }]);
   assert.equal(decision.state.activeBackfill, 'bf-a');
+  assert.deepEqual(eventReasons(decision), ['BackfillSuspended', 'StreamSuspended']);
+  assert.match(events(decision)[0]?.message ?? '', /during the backfill of request bf-a.*stays open until resume/);
+});
+
+test('suspending a streaming stream records no BackfillSuspended', () => {
+  const decision = decide(state(), observation({ stream: suspendedSpec, job: job() }), config, T0);
+  assert.deepEqual(eventReasons(decision), ['StreamSuspended']);
+});
+
+test('suspended stream whose backfill Job is already going away records BackfillSuspended only once', () => {
+  const backfilling = state({ phase: 'Backfilling', activeBackfill: 'bf-a' });
+  const stopped = decide(
+    backfilling,
+    observation({ stream: suspendedSpec, job: backfillJob('bf-a'), backfillRequests: [request('bf-a')] }),
+    config,
+    T0,
+  );
+  const stopping = observation({
+    stream: stream({ spec: suspendedSpec.spec, status: statusOf(stopped.state) }),
+    job: backfillJob('bf-a', { terminating: true }),
+    backfillRequests: [request('bf-a')],
+  });
+  assert.deepEqual(decide(stopped.state, stopping, config, T0).actions, []);
 });
 
 test('suspended stream waits quietly once its workload is gone', () => {
@@ -57,6 +81,24 @@ test('resumed stream goes to Pending first', () => {
   const decision = decide(suspended, observation(), config, T0);
   assert.equal(decision.state.phase, 'Pending');
   assert.deepEqual(effects(decision), []);
+  assert.deepEqual(eventReasons(decision), ['StreamResumed']);
+});
+
+test('resumed stream announces that its interrupted backfill continues', () => {
+  const suspended = state({
+    phase: 'Suspended',
+    condition: { reason: 'StreamSuspended', message: 'x' },
+    activeBackfill: 'bf-a',
+  });
+  const decision = decide(suspended, observation({ backfillRequests: [request('bf-a')] }), config, T0);
+  assert.equal(decision.state.phase, 'Pending');
+  assert.deepEqual(eventReasons(decision), ['StreamResumed', 'BackfillInProgress']);
+  assert.match(events(decision)[1]?.message ?? '', /bf-a was interrupted by the suspension/);
+});
+
+test('resumed stream with a request opened while suspended does not call it in progress', () => {
+  const suspended = state({ phase: 'Suspended', condition: { reason: 'StreamSuspended', message: 'x' } });
+  const decision = decide(suspended, observation({ backfillRequests: [request('bf-a')] }), config, T0);
   assert.deepEqual(eventReasons(decision), ['StreamResumed']);
 });
 

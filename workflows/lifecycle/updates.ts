@@ -1,11 +1,9 @@
-// The `restart` update: when it makes sense, and how it reaches the next decision.
+// The public updates: when each is accepted, and how an accepted restart reaches the next decision.
 import type { StreamState } from './types.ts';
 
-/** Why a restart is refused for a stream in `state`, or undefined when the update may be accepted. */
-export function validateRestart(state: StreamState): string | undefined {
-  if (state.ended === 'deleted') return 'the stream was deleted; there is nothing to restart';
-  if (state.ended === 'detached')
-    return 'the stream is detached (its StreamClass was deleted); there is nothing to restart';
+export type StreamUpdate = 'suspend' | 'resume' | 'backfill' | 'restart';
+
+function restartRejection(state: StreamState): string | undefined {
   const { reason, message } = state.condition;
   if (reason === 'InvalidSpec' || reason === 'InvalidTemplate') {
     return `the stream spec is invalid (${message}); fix the spec instead of restarting`;
@@ -22,6 +20,16 @@ export function validateRestart(state: StreamState): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** Why `update` is refused for a stream in `state`, or undefined when it may be accepted. */
+export function validateUpdate(state: StreamState, update: StreamUpdate): string | undefined {
+  if (state.ended === 'deleted') return `cannot ${update}: the stream was deleted; its workflow is finishing`;
+  if (state.ended === 'detached') {
+    return `cannot ${update}: the stream is detached (${state.condition.message}); this workflow no longer manages it`;
+  }
+  const rejection = update === 'restart' ? restartRejection(state) : undefined;
+  return rejection && `cannot ${update}: ${rejection}`;
 }
 
 /** The state after an accepted `restart` update; the next decision replaces the Job and clears Failed. */
