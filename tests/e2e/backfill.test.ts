@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { configurationHash } from '../../resources/configuration-hash.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { jobEnv, MOCK_STREAMS, type Cluster, type JobTemplateSpec } from './cluster.ts';
+import { conditionOf, jobEnv, MOCK_STREAMS, type Cluster, type JobTemplateSpec } from './cluster.ts';
 import { JobLog } from './job-log.ts';
 import { useOperator } from './operator.ts';
 import { historyOf, inOrder, waitForSettled, waitForState } from './workflow.ts';
@@ -49,11 +49,12 @@ describe('backfills', () => {
 
       await cluster.releasePods('orders');
       const hash = configurationHash(changed.spec);
-      await cluster.waitForStream(
+      const running = await cluster.waitForStream(
         stream,
         'Running with the new spec',
         (s) => s.status?.phase === 'Running' && s.status.configurationHash === hash,
       );
+      assert.deepEqual(conditionOf(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
       const job = await cluster.job('orders');
       assert.equal(job?.metadata?.annotations?.['configuration-hash'], hash);
       assert.deepEqual(JSON.parse(jobEnv(job, 'STREAMCONTEXT__SPEC') ?? '{}'), changed.spec);

@@ -62,6 +62,14 @@ export function jobEnv(job: V1Job | undefined, name: string): string | undefined
   return job?.spec?.template.spec?.containers[0]?.env?.find((variable) => variable.name === name)?.value;
 }
 
+/** The stream's condition as the scenarios compare it (its message aside). */
+export function conditionOf(stream: StreamObject) {
+  const [first] = stream.status?.conditions ?? [];
+  return (
+    first && { type: first.type, status: first.status, reason: first.reason, generation: first.observedGeneration }
+  );
+}
+
 export class Cluster {
   readonly namespace: string;
   private readonly custom: CustomObjectsApi;
@@ -135,8 +143,10 @@ export class Cluster {
     await this.custom.patchNamespacedCustomObjectStatus({ ...location(stream), body: { status } }, mergePatch);
   }
 
-  async deleteStream(stream: Stream): Promise<void> {
-    await this.custom.deleteNamespacedCustomObject(location(stream));
+  /** `kubectl delete`; `--cascade=orphan` leaves the stream's Job to whoever else deletes it. */
+  async deleteStream(stream: Stream, options: { cascade?: 'orphan' } = {}): Promise<void> {
+    const propagationPolicy = options.cascade === 'orphan' ? 'Orphan' : undefined;
+    await this.custom.deleteNamespacedCustomObject({ ...location(stream), propagationPolicy });
   }
 
   /** Waits until the stream object satisfies `predicate`; the failure shows its last status. */

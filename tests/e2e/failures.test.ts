@@ -6,23 +6,45 @@ import { configurationHash } from '../../resources/configuration-hash.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
 import type { Transition } from '../../workflows/lifecycle.ts';
 import { exampleStream } from '../integration/watcher-harness.ts';
-import { MOCK_STREAMS, MOCK_STREAMS_V2, type StreamObject } from './cluster.ts';
+import { conditionOf, MOCK_STREAMS, MOCK_STREAMS_V2 } from './cluster.ts';
 import { JobLog } from './job-log.ts';
 import { useOperator } from './operator.ts';
-import { historyOf, waitForSettled, waitForState } from './workflow.ts';
+import {
+  callsAfter,
+  historyOf,
+  inOrder,
+  signalIn,
+  waitForSettled,
+  waitForState,
+  type DurableTimer,
+} from './workflow.ts';
 
 const template = (name: string) => ({ apiGroup: 'streaming.sneaksanddata.com', kind: 'StreamingJobTemplate', name });
 const FAIL_LABEL = 'pod-container-running-failed.stage.kwok.x-k8s.io';
 
-function message(stream: StreamObject): string {
-  return stream.status?.conditions?.[0]?.message ?? '';
+/** The due time a Failed condition (or the timer named after it) gives restart `n`: `restart <n> of 2 at <time>`. */
+function restartDue(text: string, n: number): number | undefined {
+  const due = new RegExp(`restart ${n} of 2 at (\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z)`).exec(text)?.[1];
+  return due === undefined ? undefined : Date.parse(due);
 }
 
-/** How long each stay in Failed lasted before the stream ran again. */
-function restartDelays(transitions: Transition[]): number[] {
-  return transitions.flatMap((transition, i) => {
-    const next = transitions[i + 1];
-    return transition.to === 'Failed' && next?.to === 'Running' ? [next.at - transition.at] : [];
+/**
+ * The backoff each restart was given after its failure, from the Failed conditions the workflow wrote; each restart
+ * ran no earlier, and any durable timer it slept on was set for no longer.
+ */
+function restartBackoffs(transitions: Transition[], conditions: string[], timers: DurableTimer[]): number[] {
+  const failures = transitions.filter((transition) => transition.to === 'Failed');
+  return [1, 2].map((n) => {
+    const due = conditions.map((message) => restartDue(message, n)).find((time) => time !== undefined);
+    assert.ok(due !== undefined, `a Failed condition names restart ${n}: ${conditions.join('; ')}`);
+    const failedAt = failures[n - 1]!.at;
+    const restarted = transitions.find((transition) => transition.to === 'Running' && transition.at > failedAt);
+    assert.ok(restarted && restarted.at >= due, `restart ${n} ran at ${restarted?.at}, not before ${due}`);
+    for (const timer of timers.filter((candidate) => restartDue(candidate.summary, n) !== undefined)) {
+      assert.equal(restartDue(timer.summary, n), due, `the timer of restart ${n} is due when the condition says`);
+      assert.ok(timer.timeoutMs > 0 && timer.timeoutMs <= due - failedAt, `timer ${n} set for ${timer.timeoutMs} ms`);
+    }
+    return due - failedAt;
   });
 }
 
@@ -37,17 +59,9 @@ describe('failures', () => {
         spec: { jobTemplateRef: template('mock-failing-job') },
       });
 
-      const failed = await cluster.waitForStream(stream, 'Failed with a restart due', (s) =>
-        /restart 1 of 2 at/.test(message(s)),
-      );
-      assert.equal(failed.status?.phase, 'Failed');
-      assert.deepEqual(
-        { type: failed.status?.conditions?.[0]?.type, reason: failed.status?.conditions?.[0]?.reason },
-        { type: 'Error', reason: 'StreamFailed' },
-      );
-      const firstFailure = await cluster.waitForEvent(stream, 'StreamingJobFailed', /restart 1 of 2/);
+      // Events and the history stay; the Failed status of one failure lasts only until its restart.
+      const firstFailure = await cluster.waitForEvent(stream, 'StreamingJobFailed', /restart 1 of 2 at/);
       assert.equal(firstFailure.type, 'Warning');
-
       const exhausted = await waitForState(
         operator.temporal,
         stream,
@@ -61,30 +75,64 @@ describe('failures', () => {
         /all 2 automatic restarts .*; suspend and resume, change the spec or use the restart update/,
       );
       assert.equal(lastFailure.type, 'Warning');
+      await cluster.waitForEvent(stream, 'StreamingJobFailed', /restart 2 of 2 at/);
       await cluster.waitForEvent(stream, 'StreamRestarting', /restart 1 of 2/);
       await cluster.waitForEvent(stream, 'StreamRestarting', /restart 2 of 2/);
-      const delays = restartDelays(exhausted.transitions);
-      assert.equal(delays.length, 2, `ran again twice in between: ${JSON.stringify(exhausted.transitions)}`);
-      assert.ok(delays[0]! >= 1_000 && delays[1]! >= 2_000, `backoff delays ${delays.join(', ')} ms`);
       await waitForSettled(operator.temporal, stream);
-      assert.equal((await cluster.readStream(stream)).status?.phase, 'Failed', 'stays Failed');
-      const streaming = (await jobs.of('orders')).filter((job) => !job.backfilling);
-      assert.equal(streaming.length, 3, 'the first Job and two restarts');
-      const { timers } = await historyOf(operator.temporal, stream);
-      for (const restart of [/restart 1 of 2 at/, /restart 2 of 2 at/]) {
-        assert.ok(
-          timers.some((summary) => restart.test(summary)),
-          `a durable timer ${restart} in ${timers.join('; ')}`,
+      const history = await historyOf(operator.temporal, stream);
+
+      // Failed at once on each failure, with the restart in the condition, and Running again after each restart.
+      const failures = exhausted.transitions.filter((transition) => transition.to === 'Failed');
+      assert.equal(failures.length, 3, `three failures: ${JSON.stringify(exhausted.transitions)}`);
+      assert.deepEqual(
+        failures.map((failure) => [failure.from, failure.reason]),
+        Array.from({ length: 3 }, () => ['Running', 'StreamFailed']),
+      );
+      assert.equal(exhausted.transitions.at(-1), failures[2], 'nothing after the last failure');
+      const statuses = history.calls.flatMap((call) => (call.action?.type === 'writeStatus' ? [call.action] : []));
+      const phases = statuses.map((status) => status.phase);
+      assert.ok(inOrder(phases, ['Running', 'Failed', 'Running', 'Failed', 'Running', 'Failed']), phases.join(' -> '));
+      for (const expected of [/restart 1 of 2 at/, /restart 2 of 2 at/, /all 2 automatic restarts/]) {
+        const written = statuses.find((status) => expected.test(status.message));
+        assert.deepEqual(
+          written && [written.phase, written.conditionType, written.reason],
+          ['Failed', 'Error', 'StreamFailed'],
+          `a Failed status ${expected} was written`,
         );
       }
 
+      // The backoff doubles from the 2 s the operator is configured with, each restart waits for it, on a timer
+      // when the workflow has nothing else to do meanwhile.
+      const backoffs = restartBackoffs(
+        exhausted.transitions,
+        statuses.map((status) => status.message),
+        history.timers,
+      );
+      assert.deepEqual(backoffs, [2_000, 4_000]);
+      assert.ok(
+        history.timers.some((timer) => /restart \d of 2 at/.test(timer.summary)),
+        `a restart sleeps on a durable timer: ${history.timers.map((timer) => timer.summary).join('; ')}`,
+      );
+
+      // After the limit nothing is left to restart it: no timer pending, the failed Job kept, the status Failed.
+      const pending = history.timers.filter((timer) => timer.ended === undefined);
+      assert.deepEqual(pending, [], 'no durable timer is pending');
+      const streaming = (await jobs.of('orders')).filter((job) => !job.backfilling);
+      assert.equal(streaming.length, 3, 'the first Job and two restarts');
+      assert.equal((await cluster.job('orders'))?.metadata?.uid, streaming[2]?.uid, 'the last failed Job is kept');
+      const stays = await cluster.readStream(stream);
+      assert.deepEqual(conditionOf(stays), { type: 'Error', status: 'True', reason: 'StreamFailed', generation: 1 });
+      assert.equal(stays.status?.phase, 'Failed');
+      assert.match(stays.status?.conditions?.[0]?.message ?? '', /all 2 automatic restarts/);
+
       const fixed = await cluster.patchSpec(stream, { jobTemplateRef: template('mock-streaming-job') });
       const hash = configurationHash(fixed.spec);
-      await cluster.waitForStream(
+      const running = await cluster.waitForStream(
         stream,
         'Running after the fix',
         (s) => s.status?.phase === 'Running' && s.status.configurationHash === hash,
       );
+      assert.deepEqual(conditionOf(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
       const job = await cluster.job('orders');
       assert.equal(job?.spec?.template.metadata?.labels?.[FAIL_LABEL], undefined, 'built from the fixed template');
       const state = await waitForState(
@@ -93,7 +141,14 @@ describe('failures', () => {
         'on the new Job',
         (s) => s.job?.uid === job?.metadata?.uid,
       );
-      assert.equal(state.restartCount, 0);
+      assert.deepEqual([state.phase, state.restartCount, state.configurationHash], ['Running', 0, hash]);
+      await cluster.waitForEvent(stream, 'StreamRestarting', /configuration changed/);
+      const afterFix = await historyOf(operator.temporal, stream);
+      const change = signalIn(afterFix, 'streamObserved', /generation 1 -> 2/);
+      const replaced = callsAfter(afterFix, change.position).find((call) => call.type === 'applyStreamingJob');
+      const replacedUid = replaced?.action?.type === 'applyStreamingJob' ? replaced.action.replaces : undefined;
+      assert.equal(replacedUid, streaming[2]?.uid, 'the fix replaced the failed Job');
+      assert.ok(replaced?.completed);
     }),
   );
 
@@ -128,11 +183,21 @@ describe('failures', () => {
         'Running once fixed',
         (s) => s.status?.phase === 'Running' && s.status.configurationHash === configurationHash(fixed.spec),
       );
-      assert.equal(running.status?.conditions?.[0]?.reason, 'StreamRunning');
+      assert.deepEqual(conditionOf(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
       const [request, ...more] = await cluster.backfillRequests('invoices');
       assert.equal(more.length, 0);
       assert.equal(request?.spec.completed, true, 'the initial backfill ran once the spec was valid');
       const job = await cluster.job('invoices');
+      const recovered = await waitForState(
+        operator.temporal,
+        stream,
+        'streaming once fixed',
+        (s) => s.job?.uid === job?.metadata?.uid,
+      );
+      assert.deepEqual(
+        [recovered.phase, recovered.reason, recovered.configurationHash, recovered.openBackfillRequests],
+        ['Running', 'StreamRunning', running.status?.configurationHash, []],
+      );
       const envFrom = job?.spec?.template.spec?.containers[0]?.envFrom ?? [];
       assert.equal(envFrom.at(-1)?.secretRef?.name, 'mock-connection', 'the secretRef of the StreamClass');
     }),

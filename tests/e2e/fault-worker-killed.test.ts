@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '../../stack/wait.ts';
 import type { Stream } from './cluster.ts';
-import { assertNothingDuplicated, createStreams, streamNames, waitForConvergence } from './fleet.ts';
+import {
+  assertNothingDuplicated,
+  createStreams,
+  streamNames,
+  waitForConvergence,
+  waitForWorkflowsAgree,
+} from './fleet.ts';
 import { JobLog } from './job-log.ts';
 import { useOperator, type Operator } from './operator.ts';
 import { historyOf, runningActivities } from './workflow.ts';
@@ -46,6 +52,7 @@ describe('fault: the worker is killed', () => {
       await operator.worker.start();
 
       await waitForConvergence(cluster, streams);
+      await waitForWorkflowsAgree(operator.temporal, cluster, streams);
       await assertNothingDuplicated(cluster, log, { streams, streamingJobs: () => 1 });
       const retried = (await Promise.all(streams.map((s) => historyOf(operator.temporal, s)))).reduce(
         (sum, history) => sum + history.retried,

@@ -8,7 +8,7 @@ import { configurationHash } from '../../resources/configuration-hash.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { MOCK_STREAMS, type Cluster, type Stream, type StreamObject } from './cluster.ts';
 import type { JobLog } from './job-log.ts';
-import { waitForCompletion } from './workflow.ts';
+import { waitForCompletion, waitForState } from './workflow.ts';
 
 export function streamNames(count: number, prefix = 'stream'): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`);
@@ -61,6 +61,35 @@ export async function waitForConvergence(
   } catch (error) {
     throw new Error(`${(error as Error).message}; not converged: ${behind.slice(0, 10).join('; ')}`, { cause: error });
   }
+}
+
+/**
+ * Waits until each stream's workflow says what Kubernetes shows once converged: the phase, the status hash, the Job
+ * (none unless Running) and no open BackfillRequest.
+ */
+export async function waitForWorkflowsAgree(
+  temporal: Client,
+  cluster: Cluster,
+  streams: readonly Stream[],
+  phase = 'Running',
+): Promise<void> {
+  const [objects, jobs] = await Promise.all([cluster.streams(MOCK_STREAMS), cluster.jobs()]);
+  await Promise.all(
+    streams.map((stream) => {
+      const hash = objects.find((object) => object.metadata.name === stream.name)?.status?.configurationHash;
+      const job = jobs.find((candidate) => candidate.metadata?.name === stream.name)?.metadata?.uid;
+      return waitForState(
+        temporal,
+        stream,
+        `${phase} on ${hash} with Job ${job ?? 'none'} and no open request`,
+        (state) =>
+          state.phase === phase &&
+          state.configurationHash === hash &&
+          state.job?.uid === job &&
+          state.openBackfillRequests.length === 0,
+      );
+    }),
+  );
 }
 
 /**
@@ -151,6 +180,8 @@ export class FaultDrill {
     const running = [changedBefore, changedDuring, untouched, created];
     await waitForConvergence(this.cluster, running);
     await waitForConvergence(this.cluster, [suspended], { phase: 'Suspended' });
+    await waitForWorkflowsAgree(temporal, this.cluster, running);
+    await waitForWorkflowsAgree(temporal, this.cluster, [suspended], 'Suspended');
     assert.equal((await waitForCompletion(temporal, deleted)).ended, 'deleted', 'the deleted stream has no workflow');
     await assertNothingDuplicated(this.cluster, this.log, {
       streams: [...running, suspended],

@@ -3,22 +3,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
-import { resumeStream, suspendStream } from '../../client/streams.ts';
+import { getStreamState, resumeStream, suspendStream } from '../../client/streams.ts';
 import { configurationHash } from '../../resources/configuration-hash.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { jobEnv, MOCK_STREAMS, type StreamObject } from './cluster.ts';
+import { conditionOf, jobEnv, MOCK_STREAMS, type StreamObject } from './cluster.ts';
 import { JobLog } from './job-log.ts';
 import { useOperator } from './operator.ts';
-import { historyOf, inOrder, waitForCompletion, waitForSettled, waitForState } from './workflow.ts';
+import { callsAfter, historyOf, inOrder, waitForCompletion, waitForSettled, waitForState } from './workflow.ts';
 
 const STREAM_LABELS = { 'arcane/stream-id': 'orders', 'arcane/stream-kind': 'MockStream' };
-
-function condition(stream: StreamObject) {
-  const [first] = stream.status?.conditions ?? [];
-  return (
-    first && { type: first.type, status: first.status, reason: first.reason, generation: first.observedGeneration }
-  );
-}
 
 function labels(job: V1Job | undefined) {
   return job?.metadata?.labels;
@@ -45,6 +38,13 @@ describe('stream lifecycle', () => {
       assert.equal(backfill?.backfilling, true);
       assert.equal(jobEnv(backfill?.job, 'STREAMCONTEXT__BACKFILL'), 'true');
       assert.equal(jobEnv(backfill?.job, 'STREAMCONTEXT__BACKFILL_ID'), request!.metadata.name);
+      assert.equal(
+        jobEnv(backfill?.job, 'STREAMCONTEXT__OVERRIDE'),
+        '{"streamClass":"mock-stream","streamId":"orders"}',
+      );
+      for (const labelled of [backfill?.job.metadata, backfill?.job.spec?.template.metadata]) {
+        assert.deepEqual(labelled?.labels, { ...labelled?.labels, ...STREAM_LABELS, 'arcane/backfilling': 'true' });
+      }
       assert.ok(backfill.deletedAt! < streaming!.createdAt, 'the backfill Job is gone before streaming starts');
 
       const job = await cluster.job('orders');
@@ -52,7 +52,7 @@ describe('stream lifecycle', () => {
       assert.deepEqual(labels(job), { ...labels(job), ...STREAM_LABELS, 'arcane/backfilling': 'false' });
       assert.equal(jobEnv(job, 'STREAMCONTEXT__BACKFILL'), 'false');
       assert.equal(jobEnv(job, 'STREAMCONTEXT__BACKFILL_ID'), undefined);
-      assert.deepEqual(condition(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 1 });
+      assert.deepEqual(conditionOf(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 1 });
       assert.equal(running.status?.configurationHash, configurationHash(running.spec));
       assert.equal(job?.metadata?.annotations?.['configuration-hash'], running.status?.configurationHash);
 
@@ -83,7 +83,7 @@ describe('stream lifecycle', () => {
       const stream = await cluster.createStream(MOCK_STREAMS, 'orders', { spec: { suspended: true } });
 
       const suspended = await cluster.waitForPhase(stream, 'Suspended');
-      assert.deepEqual(condition(suspended), {
+      assert.deepEqual(conditionOf(suspended), {
         type: 'Warning',
         status: 'True',
         reason: 'StreamSuspended',
@@ -94,7 +94,7 @@ describe('stream lifecycle', () => {
 
       await cluster.patchSpec(stream, { suspended: false });
       const running = await cluster.waitForPhase(stream, 'Running');
-      assert.deepEqual(condition(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
+      assert.deepEqual(conditionOf(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
       await cluster.waitForEvent(stream, 'StreamResumed');
       await waitForSettled(operator.temporal, stream);
       const state = await waitForState(operator.temporal, stream, 'Running', (s) => s.phase === 'Running');
@@ -142,10 +142,22 @@ describe('stream lifecycle', () => {
       const taken = await cluster.readStream(stream);
       assert.equal(taken.status?.phase, 'Running');
       assert.equal(taken.status?.configurationHash, hash);
+      assert.deepEqual(conditionOf(taken), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 1 });
+      const state = await getStreamState(operator.temporal, stream);
+      assert.deepEqual(
+        [state.phase, state.reason, state.message, state.configurationHash],
+        ['Running', 'StreamRunning', taken.status?.conditions?.[0]?.message, hash],
+        'the condition is the one the workflow keeps',
+      );
       assert.deepEqual(await cluster.backfillRequests(), [], 'not backfilled again');
       const { activities } = await historyOf(operator.temporal, stream);
       for (const change of ['applyStreamingJob', 'applyBackfillJob', 'deleteJob', 'createBackfillRequest']) {
         assert.ok(!activities.includes(change), `no ${change} in ${activities.join(', ')}`);
+      }
+      // Settled: every Event the workflow records is recorded; none says the Job was (re)started.
+      const reasons = (await cluster.events(stream)).map((event) => event.reason);
+      for (const restart of ['StreamCreated', 'StreamStarted', 'StreamingContinued', 'StreamRestarting']) {
+        assert.ok(!reasons.includes(restart), `no ${restart} Event in ${reasons.join(', ')}`);
       }
     }),
   );
@@ -161,7 +173,7 @@ describe('stream lifecycle', () => {
       assert.match(accepted.message, /suspend/);
       assert.equal((await cluster.readStream(stream)).spec.suspended, true, 'the update sets the spec field');
       const suspended = await cluster.waitForPhase(stream, 'Suspended');
-      assert.deepEqual(condition(suspended), {
+      assert.deepEqual(conditionOf(suspended), {
         type: 'Warning',
         status: 'True',
         reason: 'StreamSuspended',
@@ -172,6 +184,7 @@ describe('stream lifecycle', () => {
 
       await resumeStream(operator.temporal, stream);
       const running = await cluster.waitForPhase(stream, 'Running');
+      assert.deepEqual(conditionOf(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 3 });
       const after = await cluster.job('orders');
       assert.notEqual(after?.metadata?.uid, before?.metadata?.uid, 'a new Job');
       assert.equal(after?.metadata?.annotations?.['configuration-hash'], running.status?.configurationHash);
@@ -206,7 +219,7 @@ describe('stream lifecycle', () => {
         'Running with the new hash',
         (s) => s.status?.phase === 'Running' && s.status.configurationHash === hash,
       );
-      assert.deepEqual(condition(after), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
+      assert.deepEqual(conditionOf(after), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
       const job = await waitFor('the new Job', async () => {
         const current = await cluster.job('orders');
         return current?.metadata?.annotations?.['configuration-hash'] === hash ? current : undefined;
@@ -248,10 +261,22 @@ describe('stream lifecycle', () => {
       await waitForState(operator.temporal, stream, 'on the new Job', (s) => s.job?.uid === recreated.metadata?.uid);
       assert.equal((await cluster.readStream(stream)).status?.phase, 'Running');
 
-      await cluster.deleteStream(stream);
+      // Orphaning keeps the garbage collector off the Job: only the workflow can remove it.
+      await cluster.deleteStream(stream, { cascade: 'orphan' });
       const final = await waitForCompletion(operator.temporal, stream);
       assert.equal(final.ended, 'deleted');
       await waitFor('the Job gone', async () => (await cluster.job('orders')) === undefined);
+      const history = await historyOf(operator.temporal, stream);
+      const deletion = history.signals.find(
+        (signal) => signal.name === 'deleted' || /deletion requested/.test(signal.reason),
+      );
+      assert.ok(deletion, `a deletion signal in ${history.signals.map((signal) => signal.reason).join('; ')}`);
+      const deletes = callsAfter(history, deletion.position).filter((call) => call.type === 'deleteJob');
+      assert.deepEqual(
+        deletes.map((call) => [call.action, call.completed]),
+        [[{ type: 'deleteJob', uid: recreated.metadata?.uid }, true]],
+        'the workflow deleted the Job after the stream was deleted',
+      );
     }),
   );
 

@@ -15,10 +15,11 @@ import { Cluster } from './cluster.ts';
 
 const TASK_QUEUE = 'arcane-e2e';
 
-// Short lifecycle timings so restart and backoff scenarios take seconds; the watcher hands them to every workflow.
+// Short lifecycle timings so restart and backoff scenarios take seconds; the watcher hands them to every workflow. The
+// first backoff outlasts the re-observations a failing Job's updates cause, so a restart sleeps on a durable timer.
 const LIFECYCLE_ENV = {
-  ARCANE_LIFECYCLE_RESTART_BACKOFF_INITIAL: '1s',
-  ARCANE_LIFECYCLE_RESTART_BACKOFF_CAP: '4s',
+  ARCANE_LIFECYCLE_RESTART_BACKOFF_INITIAL: '2s',
+  ARCANE_LIFECYCLE_RESTART_BACKOFF_CAP: '8s',
   ARCANE_LIFECYCLE_MAX_RESTARTS: '2',
   ARCANE_LIFECYCLE_STABLE_PERIOD: '60s',
   ARCANE_LIFECYCLE_RECHECK: '2s',

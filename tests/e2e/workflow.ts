@@ -7,6 +7,7 @@ import { streamWorkflowId } from '../../client/stream-id.ts';
 import { getStreamState } from '../../client/streams.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { waitForValue } from './wait-for-value.ts';
+import type { Action } from '../../workflows/lifecycle.ts';
 import type { Notice, StreamKey, StreamStatus } from '../../workflows/messages.ts';
 
 /** Waits until the `state` query satisfies `predicate` (the workflow may not exist yet); the failure shows the last. */
@@ -28,26 +29,95 @@ export function waitForState(
   );
 }
 
+/** An activity the workflow scheduled, with the lifecycle action it was given (none for observe and the updates). */
+export interface ActivityCall {
+  type: string;
+  /** Its position in the history (the event id), to order it against signals and timers. */
+  position: number;
+  action?: Action;
+  completed: boolean;
+}
+
+export interface SignalReceived {
+  name: string;
+  /** The reason the watcher gave. */
+  reason: string;
+  position: number;
+}
+
+/** A durable timer: what the Temporal UI shows for it, how long it was set for, and how it ended (if it has). */
+export interface DurableTimer {
+  summary: string;
+  timeoutMs: number;
+  position: number;
+  ended?: 'fired' | 'canceled';
+}
+
 export interface WorkflowHistory {
   /** Activity types in the order they were scheduled. */
   activities: string[];
-  /** Signal names with the reason the watcher gave, in order. */
-  signals: { name: string; reason: string }[];
+  /** The same activities with their actions and positions. */
+  calls: ActivityCall[];
+  /** Signals in the order they arrived. */
+  signals: SignalReceived[];
   /** Activities that needed more than one attempt (a failure or timeout was retried). */
   retried: number;
-  /** The summaries of the durable timers the workflow started (what the Temporal UI shows for them). */
-  timers: string[];
+  timers: DurableTimer[];
 }
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+type ProtoDuration = proto.google.protobuf.IDuration;
 
-function signalsIn(events: HistoryEvent[]): WorkflowHistory['signals'] {
+function decode<T>(payload: proto.temporal.api.common.v1.IPayload | undefined): T | undefined {
+  return payload ? defaultPayloadConverter.fromPayload<T>(payload) : undefined;
+}
+
+function milliseconds(duration: ProtoDuration | null | undefined): number {
+  return Number(duration?.seconds ?? 0) * 1000 + Math.round((duration?.nanos ?? 0) / 1e6);
+}
+
+function signalsIn(events: HistoryEvent[]): SignalReceived[] {
   return events.flatMap((event) => {
     const signaled = event.workflowExecutionSignaledEventAttributes;
     if (!signaled) return [];
-    const payload = signaled.input?.payloads?.[0];
-    const notice = payload ? defaultPayloadConverter.fromPayload<Notice>(payload) : undefined;
-    return [{ name: signaled.signalName ?? '', reason: notice?.reason ?? '' }];
+    const notice = decode<Notice>(signaled.input?.payloads?.[0]);
+    return [{ name: signaled.signalName ?? '', reason: notice?.reason ?? '', position: Number(event.eventId) }];
+  });
+}
+
+function callsIn(events: HistoryEvent[]): ActivityCall[] {
+  const completed = new Set(events.map((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? 0)));
+  return events.flatMap((event) => {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (!scheduled) return [];
+    const position = Number(event.eventId);
+    const argument = decode<unknown>(scheduled.input?.payloads?.[1]);
+    const action = typeof argument === 'object' && argument !== null && 'type' in argument ? argument : undefined;
+    return [
+      {
+        type: scheduled.activityType?.name ?? '',
+        position,
+        action: action as Action | undefined,
+        completed: completed.has(position),
+      },
+    ];
+  });
+}
+
+function timersIn(events: HistoryEvent[]): DurableTimer[] {
+  const ended = new Map<number, DurableTimer['ended']>();
+  for (const event of events) {
+    const fired = event.timerFiredEventAttributes?.startedEventId;
+    const canceled = event.timerCanceledEventAttributes?.startedEventId;
+    if (fired != null) ended.set(Number(fired), 'fired');
+    if (canceled != null) ended.set(Number(canceled), 'canceled');
+  }
+  return events.flatMap((event) => {
+    const started = event.timerStartedEventAttributes;
+    if (!started) return [];
+    const position = Number(event.eventId);
+    const summary = decode<string>(event.userMetadata?.summary ?? undefined) ?? '';
+    return [{ summary, timeoutMs: milliseconds(started.startToFireTimeout), position, ended: ended.get(position) }];
   });
 }
 
@@ -55,16 +125,29 @@ function signalsIn(events: HistoryEvent[]): WorkflowHistory['signals'] {
 export async function historyOf(client: Client, stream: StreamKey): Promise<WorkflowHistory> {
   const history = await client.workflow.getHandle(streamWorkflowId(stream)).fetchHistory();
   const events = history.events ?? [];
+  const calls = callsIn(events);
   return {
-    activities: events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+    activities: calls.map((call) => call.type),
+    calls,
     signals: signalsIn(events),
     retried: events.filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 0) > 1).length,
-    timers: events.flatMap((e) => {
-      if (!e.timerStartedEventAttributes) return [];
-      const summary = e.userMetadata?.summary;
-      return [summary ? defaultPayloadConverter.fromPayload<string>(summary) : ''];
-    }),
+    timers: timersIn(events),
   };
+}
+
+/** The first signal named `name` whose reason matches, or a failure listing the signals that came. */
+export function signalIn(history: WorkflowHistory, name: string, reason: RegExp = /./): SignalReceived {
+  const signal = history.signals.find((s) => s.name === name && reason.test(s.reason));
+  if (!signal) {
+    const came = history.signals.map((s) => `${s.name} (${s.reason})`).join('; ');
+    throw new Error(`no ${name} signal ${reason} in the history; signals: ${came}`);
+  }
+  return signal;
+}
+
+/** The activities scheduled after `position` (e.g. a signal's), in order. */
+export function callsAfter(history: WorkflowHistory, position: number): ActivityCall[] {
+  return history.calls.filter((call) => call.position > position);
 }
 
 /** Whether `expected` occurs in `actual` in this order (other entries may come between). */

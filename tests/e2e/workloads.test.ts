@@ -4,11 +4,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import { waitFor } from '../../stack/wait.ts';
-import { MOCK_STREAMS, MOCK_STREAMS_V2 } from './cluster.ts';
+import { configurationHash } from '../../resources/configuration-hash.ts';
+import { conditionOf, MOCK_STREAMS, MOCK_STREAMS_V2 } from './cluster.ts';
 import { useOperator } from './operator.ts';
-import { waitForSettled, waitForState } from './workflow.ts';
+import { callsAfter, historyOf, signalIn, waitForSettled, waitForState } from './workflow.ts';
 
 const GENERATION = 'arcane.sneaksanddata.com/template-generation';
+/** What the watcher tells the streams using the template when its image is set. */
+const IMAGE_CHANGED = /mock-streaming-job generation 1 -> 2/;
+const RUNNING = { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 1 };
+const WORKLOAD_ACTIONS = new Set([
+  'applyCronJob',
+  'deleteCronJob',
+  'applyStreamingJob',
+  'deleteJob',
+  'applyBackfillJob',
+]);
 
 function image(job: V1Job | undefined): string | undefined {
   return job?.spec?.template.spec?.containers[0]?.image;
@@ -56,6 +67,7 @@ describe('streaming workloads', () => {
       assert.equal(job?.metadata?.annotations?.['configuration-hash'], running.status?.configurationHash);
       await cluster.waitForEvent(stream, 'StreamingContinued', /from batch to a Job/);
       await waitForState(operator.temporal, stream, 'on a Job', (s) => s.job?.uid === job?.metadata?.uid && !s.cronJob);
+      assert.deepEqual(await cluster.backfillRequests(), [], 'swapping the backend does not backfill');
 
       const batch = { schedule: '*/10 * * * *', jobTemplateRef: { name: 'mock-backfill-job' } };
       await cluster.patchSpec(stream, { execution: { streamingBackend: { changeCapture: null, batch } } });
@@ -65,6 +77,46 @@ describe('streaming workloads', () => {
       assert.equal(again?.spec?.schedule, '*/10 * * * *');
       assert.notEqual(again?.metadata?.uid, cronJob?.metadata?.uid);
       await cluster.waitForEvent(stream, 'StreamScheduled', /from a Job to batch/);
+      const state = await waitForState(
+        operator.temporal,
+        stream,
+        'on the new CronJob',
+        (s) => s.cronJob?.uid === again?.metadata?.uid && !s.job,
+      );
+      const swapped = await cluster.readStream(stream);
+      const hash = configurationHash(swapped.spec);
+      assert.deepEqual(conditionOf(swapped), {
+        type: 'Ready',
+        status: 'True',
+        reason: 'StreamScheduled',
+        generation: 3,
+      });
+      assert.deepEqual(
+        [
+          swapped.status?.phase,
+          swapped.status?.configurationHash,
+          again?.metadata?.annotations?.['configuration-hash'],
+        ],
+        ['Scheduled', hash, hash],
+      );
+      assert.deepEqual([state.phase, state.configurationHash, state.openBackfillRequests], ['Scheduled', hash, []]);
+      assert.deepEqual(await cluster.backfillRequests(), [], 'swapping the backend does not backfill');
+
+      // Each swap removes the old workload before it creates the new one, and creates nothing else.
+      await waitForSettled(operator.temporal, stream);
+      const { calls, activities } = await historyOf(operator.temporal, stream);
+      const workloads = calls.flatMap(({ action }) => (action && WORKLOAD_ACTIONS.has(action.type) ? [action] : []));
+      assert.deepEqual(
+        workloads.map((action) => [action.type, 'uid' in action ? action.uid : undefined]),
+        [
+          ['applyCronJob', undefined],
+          ['deleteCronJob', cronJob?.metadata?.uid],
+          ['applyStreamingJob', undefined],
+          ['deleteJob', job?.metadata?.uid],
+          ['applyCronJob', undefined],
+        ],
+      );
+      assert.ok(!activities.some((activity) => /Backfill/.test(activity)), `activities ${activities.join(', ')}`);
     }),
   );
 
@@ -87,16 +139,44 @@ describe('streaming workloads', () => {
       });
       assert.equal(rolled.metadata?.annotations?.[GENERATION], '2');
       await cluster.waitForEvent(rolling, 'TemplateRollout', /generation 2/);
-      await cluster.waitForPhase(rolling, 'Running');
+      const rolledStream = await cluster.waitForPhase(rolling, 'Running');
+      assert.deepEqual(conditionOf(rolledStream), RUNNING);
+      assert.equal(rolledStream.status?.configurationHash, configurationHash(rolledStream.spec));
       await waitForState(operator.temporal, rolling, 'on the new Job', (s) => s.job?.uid === rolled.metadata?.uid);
+      const rollingHistory = await historyOf(operator.temporal, rolling);
+      const rollout = callsAfter(rollingHistory, signalIn(rollingHistory, 'templateObserved', IMAGE_CHANGED).position);
+      assert.deepEqual(
+        rollout.flatMap(({ action }) => (action?.type === 'applyStreamingJob' ? [action.replaces] : [])),
+        [rollingBefore?.metadata?.uid],
+        'the template change replaced the Job once',
+      );
 
-      await waitForSettled(operator.temporal, pinned, { signal: 'templateObserved' });
+      await waitForSettled(operator.temporal, pinned, { signal: 'templateObserved', reason: IMAGE_CHANGED });
       const pinnedAfter = await cluster.job('pinned');
       assert.equal(pinnedAfter?.metadata?.uid, pinnedBefore?.metadata?.uid, 'the pinned stream keeps its Job');
       assert.equal(image(pinnedAfter), 'busybox:1.37');
       const state = await waitForState(operator.temporal, pinned, 'Running', (s) => s.phase === 'Running');
       assert.equal(state.job?.uid, pinnedBefore?.metadata?.uid);
       assert.ok(!(await cluster.events(pinned)).some((event) => event.reason === 'TemplateRollout'));
+      const pinnedStream = await cluster.readStream(pinned);
+      const hash = configurationHash(pinnedStream.spec);
+      assert.deepEqual(conditionOf(pinnedStream), RUNNING);
+      assert.deepEqual(
+        [
+          pinnedStream.status?.configurationHash,
+          state.configurationHash,
+          pinnedAfter?.metadata?.annotations?.['configuration-hash'],
+        ],
+        [hash, hash, hash],
+      );
+      const pinnedHistory = await historyOf(operator.temporal, pinned);
+      const noticed = signalIn(pinnedHistory, 'templateObserved', IMAGE_CHANGED);
+      const since = callsAfter(pinnedHistory, noticed.position).map((call) => call.type);
+      assert.ok(
+        !since.some((activity) => /^(apply|delete)/.test(activity)),
+        `nothing applied or deleted after the template change: ${since.join(', ')}`,
+      );
+      assert.equal(pinnedHistory.activities.filter((a) => a === 'applyStreamingJob').length, 1, 'one Job ever');
     }),
   );
 });
