@@ -47,11 +47,14 @@ export function healthHandler(source: HealthSource): Handler {
   };
 }
 
-export function metricsHandler(registry: Registry): Handler {
+/** What /metrics serves: a prom-client registry, or one with more text appended (the worker's Temporal SDK metrics). */
+export type Exposition = Pick<Registry, 'metrics' | 'contentType'>;
+
+export function metricsHandler(exposition: Exposition): Handler {
   return async (req, res) => {
     if (new URL(req.url ?? '/', 'http://metrics').pathname !== '/metrics')
       return reply(res, 404, 'not found\n', 'text/plain');
-    reply(res, 200, await registry.metrics(), registry.contentType);
+    reply(res, 200, await exposition.metrics(), exposition.contentType);
   };
 }
 

@@ -6,6 +6,7 @@ import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { processLogger } from '../operations/logger.ts';
 import { processCommand, type Running } from '../operations/run-process.ts';
 import { parseWorkerConfig, WORKER_SETTINGS, type WorkerConfig } from './config.ts';
+import { withSdkMetrics } from './sdk-metrics.ts';
 import { startStreamWorker } from './worker.ts';
 
 export async function runWorker(config: WorkerConfig): Promise<Running> {
@@ -22,7 +23,9 @@ export async function runWorker(config: WorkerConfig): Promise<Running> {
       isLeader: () => false,
     }),
   );
-  const metrics = await listen(config.metrics.host, config.metrics.port, metricsHandler(registry));
+  // Before the worker connects: the SDK runtime takes its metrics exporter only when it is created.
+  const exposition = await withSdkMetrics(registry, log);
+  const metrics = await listen(config.metrics.host, config.metrics.port, metricsHandler(exposition));
   const worker = await startStreamWorker({
     temporal: config.temporal,
     kubeConfig: loadKubeConfig(config.kubernetes),

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createActivities } from '../activities/index.ts';
 import { connectionOptions, type TemporalSettings } from '../client/connection.ts';
+import { activityLatency } from './activity-latency.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
 
 export const workflowsPath = join(import.meta.dirname, '../workflows/index.ts');
@@ -17,7 +18,7 @@ export interface StreamWorkerOptions {
   logger: Logger;
   /** A prebuilt workflow bundle (tests share one); by default the worker bundles `workflows/` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Where the activities' Kubernetes API call counter is registered. */
+  /** Where the activity latency histogram and the activities' Kubernetes API call counter are registered. */
   registry?: Registry;
 }
 
@@ -43,6 +44,7 @@ export async function startStreamWorker(options: StreamWorkerOptions): Promise<S
     taskQueue: temporal.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities: createActivities({ kubeConfig, logger, registry: options.registry }),
+    interceptors: { activity: [activityLatency(options.registry)] },
   });
   logger.info({ taskQueue: temporal.taskQueue, namespace: temporal.namespace }, 'worker started');
   const running = worker.run().finally(() => nativeConnection.close());

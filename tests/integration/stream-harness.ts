@@ -138,7 +138,7 @@ export async function startWorkerHarness(kc: KubeConfig): Promise<WorkerHarness>
 
 /** Starts (or signals) a stream's workflow the way the watcher does. */
 export async function observeStream(
-  harness: WorkerHarness,
+  harness: Pick<WorkerHarness, 'client' | 'taskQueue'>,
   stream: StreamKey,
   extra: Partial<StreamWorkflowInput> = {},
 ): Promise<WorkflowHandle> {
