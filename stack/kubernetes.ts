@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Toolchain } from './toolchain.ts';
-import { freePort } from './ports.ts';
+import { freePort } from '../operations/ports.ts';
 import { launch, type ManagedProcess } from './process.ts';
 
 export interface ControlPlane {

@@ -3,7 +3,7 @@
 // tests and the benchmark run the operator this way.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { freePort } from '../operations/ports.ts';
 import { launch, type ManagedProcess } from './process.ts';
 
 /** The production entry point of each process: the one place that says how the operator is started. */

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from '../client/search-attributes.ts';
-import { freePort } from './ports.ts';
+import { freePort } from '../operations/ports.ts';
 import { launch, type ManagedProcess } from './process.ts';
 
 export interface TemporalServer {

@@ -3,7 +3,8 @@
 import { Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { listen, type Exposition } from '../operations/health.ts';
+import type { Exposition } from '../operations/health.ts';
+import { freePort } from '../operations/ports.ts';
 import { sdkLogger } from './sdk-logger.ts';
 
 /** Core answers from memory on loopback; longer means it is stuck, and /metrics must still answer in time. */
@@ -17,12 +18,6 @@ function coreExporter(bindAddress: string) {
   return { bindAddress, useSecondsForDurations: true, unitSuffix: true, countersTotalSuffix: true };
 }
 
-async function freeLoopbackPort(): Promise<number> {
-  const probe = await listen('127.0.0.1', 0, () => undefined);
-  await probe.close();
-  return probe.port;
-}
-
 /**
  * Installs the SDK runtime, once per process and before any connection, logging through pino and with Core's exporter
  * on a free loopback port;
@@ -30,7 +25,7 @@ async function freeLoopbackPort(): Promise<number> {
  */
 async function installCoreExporter(log: Logger): Promise<string | undefined> {
   for (let attempt = 1; ; attempt++) {
-    const bindAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+    const bindAddress = `127.0.0.1:${await freePort()}`;
     try {
       Runtime.install({
         logger: sdkLogger(log),

@@ -8,7 +8,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../client/connection.ts';
 import type { Running } from '../../operations/run-process.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
-import { freePort } from '../../stack/ports.ts';
+import { freePort } from '../../operations/ports.ts';
 import { parseWorkerConfig } from '../../worker/config.ts';
 import { runWorker } from '../../worker/main.ts';
 import type { StreamKey } from '../../workflows/messages.ts';

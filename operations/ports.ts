@@ -1,4 +1,4 @@
-// Free loopback ports, so several stacks (and CI beside a developer) never collide.
+// Free loopback ports, so local stacks, processes and the servers they run beside them never collide.
 import { createServer } from 'node:net';
 
 export function freePort(): Promise<number> {
