@@ -1,5 +1,6 @@
 // Building blocks of the processes' configuration schemas: values may come from environment variables and flags
-// as strings ("15s", "true", "8888"), or from code as numbers and booleans. Every problem names its setting.
+// as strings ("15s", "true", "8888"), or from code as numbers and booleans. Every problem names its setting and what
+// it must be, never the value given: a secret set in the wrong variable must not end up in a log line.
 import { z } from 'zod';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
@@ -19,7 +20,7 @@ export const duration = z.union([z.number(), z.string()]).transform((value, ctx)
   if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
     ctx.addIssue({
       code: 'custom',
-      message: `must be a duration such as "15s", "500ms" or "2m", not ${JSON.stringify(value)}`,
+      message: 'must be a duration such as "15s", "500ms" or "2m"',
     });
     return z.NEVER;
   }
@@ -33,7 +34,7 @@ export const flag = z.union([z.boolean(), z.string()]).transform((value, ctx) =>
   const text = value.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(text)) return true;
   if (['false', '0', 'no', 'off', ''].includes(text)) return false;
-  ctx.addIssue({ code: 'custom', message: `must be true or false, not ${JSON.stringify(value)}` });
+  ctx.addIssue({ code: 'custom', message: 'must be true or false' });
   return z.NEVER;
 });
 
@@ -41,10 +42,7 @@ export function integer(min: number, max: number) {
   return z.union([z.number(), z.string()]).transform((value, ctx) => {
     const number = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
     if (!Number.isInteger(number) || number < min || number > max) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`,
-      });
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
       return z.NEVER;
     }
     return number;
@@ -102,7 +100,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     return `unknown setting${issue.keys.length === 1 ? '' : 's'}${where}: ${issue.keys.join(', ')}`;
   }
   if (issue.code === 'invalid_type' && issue.input === undefined) return `${path}: is required`;
-  return `${path === '' ? '(root)' : path}: ${issue.message}`;
+  const where = path === '' ? '(root)' : path;
+  if (issue.code === 'invalid_value') return `${where}: must be one of ${issue.values.map(String).join(', ')}`;
+  // zod's own messages name only types and limits; refinements here are phrased without the value.
+  return `${where}: ${issue.message}`;
 }
 
 /** The validated configuration with defaults; throws a ConfigError naming each bad setting. */

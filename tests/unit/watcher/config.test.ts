@@ -41,15 +41,13 @@ describe('defaults', () => {
 });
 
 describe('broken configuration', () => {
-  test('a port out of range names the setting and the value', () => {
-    assert.deepEqual(problems({ health: { port: 70000 } }), [
-      'health.port: must be a whole number from 0 to 65535, not 70000',
-    ]);
+  test('a port out of range names the setting and the range', () => {
+    assert.deepEqual(problems({ health: { port: 70000 } }), ['health.port: must be a whole number from 0 to 65535']);
   });
 
   test('a port that is not a number', () => {
     assert.deepEqual(problems({ metrics: { port: 'ninety' } }), [
-      'metrics.port: must be a whole number from 0 to 65535, not "ninety"',
+      'metrics.port: must be a whole number from 0 to 65535',
     ]);
   });
 
@@ -61,7 +59,7 @@ describe('broken configuration', () => {
 
   test('an unreadable duration', () => {
     assert.deepEqual(problems({ leaderElection: { leaseDuration: 'fifteen seconds' } }), [
-      'leaderElection.leaseDuration: must be a duration such as "15s", "500ms" or "2m", not "fifteen seconds"',
+      'leaderElection.leaseDuration: must be a duration such as "15s", "500ms" or "2m"',
     ]);
   });
 
@@ -89,7 +87,7 @@ describe('broken configuration', () => {
 
   test('a boolean that is neither true nor false', () => {
     assert.deepEqual(problems({ leaderElection: { enabled: 'maybe' } }), [
-      'leaderElection.enabled: must be true or false, not "maybe"',
+      'leaderElection.enabled: must be true or false',
     ]);
   });
 
@@ -144,7 +142,7 @@ describe('configuration sources', () => {
 
   test('a bad variable is reported under its setting', () => {
     assert.deepEqual(problems(configFromSources({ ARCANE_METRICS_PORT: '90x' })), [
-      'metrics.port: must be a whole number from 0 to 65535, not "90x"',
+      'metrics.port: must be a whole number from 0 to 65535',
     ]);
   });
 });
