@@ -111,8 +111,30 @@ export const TEST_PLUGIN = {
   streamsFile: 'tests/fixtures/plugin/streams.yaml',
 } as const;
 
-/** Installs the cluster-wide parts of the test plugin: its CRDs (Established) and StreamClasses. */
-export async function installTestPluginClasses(kc: KubeConfig): Promise<void> {
-  await applyCrds(kc, TEST_PLUGIN.crdFiles);
-  await applyYaml(kc, [TEST_PLUGIN.streamClassFile]);
+/** A second test plugin shaped like the production Arcane plugins (tests/fixtures/plugin-production), in the same parts. */
+export const PRODUCTION_PLUGIN = {
+  crdFiles: [
+    'tests/fixtures/plugin-production/crd-tablestream.yaml',
+    'tests/fixtures/plugin-production/crd-tablestreambeta.yaml',
+  ],
+  streamClassFile: 'tests/fixtures/plugin-production/streamclasses.yaml',
+  namespacedFiles: ['tests/fixtures/plugin-production/templates.yaml', 'tests/fixtures/plugin-production/secret.yaml'],
+  streamsFile: 'tests/fixtures/plugin-production/streams.yaml',
+} as const;
+
+export type TestPluginFiles = typeof TEST_PLUGIN | typeof PRODUCTION_PLUGIN;
+
+/** Installs the cluster-wide parts of the test plugins (both by default): their CRDs (Established) and StreamClasses. */
+export async function installTestPluginClasses(
+  kc: KubeConfig,
+  plugins: readonly TestPluginFiles[] = [TEST_PLUGIN, PRODUCTION_PLUGIN],
+): Promise<void> {
+  await applyCrds(
+    kc,
+    plugins.flatMap((plugin) => plugin.crdFiles),
+  );
+  await applyYaml(
+    kc,
+    plugins.map((plugin) => plugin.streamClassFile),
+  );
 }

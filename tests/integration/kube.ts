@@ -1,7 +1,7 @@
 // Kubernetes for integration tests: apply YAML files, wait for CRDs, give each test its own namespace.
 import type { TestContext } from 'node:test';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { applyCrds, applyYaml, installArcaneCrds, TEST_PLUGIN } from '../../stack/manifests.ts';
+import { applyCrds, applyYaml, installArcaneCrds, TEST_PLUGIN, type TestPluginFiles } from '../../stack/manifests.ts';
 
 export {
   ARCANE_CRD_FILES,
@@ -25,12 +25,19 @@ export function apiErrorMessage(error: unknown): string {
   return `${error.code}: ${error.message}`;
 }
 
-/** The test plugin's CRDs and StreamClasses (cluster-wide, idempotent), and its templates and Secret in `namespace`. */
-export async function installTestPlugin(kc: KubeConfig, namespace: string): Promise<void> {
+/**
+ * A test plugin's CRDs and StreamClasses (cluster-wide, idempotent), and its templates and Secret in `namespace`; the
+ * project's own test plugin unless `plugin` names another (stack/manifests.ts).
+ */
+export async function installTestPlugin(
+  kc: KubeConfig,
+  namespace: string,
+  plugin: TestPluginFiles = TEST_PLUGIN,
+): Promise<void> {
   await installArcaneCrds(kc);
-  await applyCrds(kc, TEST_PLUGIN.crdFiles);
-  await applyYaml(kc, [TEST_PLUGIN.streamClassFile]);
-  await applyYaml(kc, TEST_PLUGIN.namespacedFiles, namespace);
+  await applyCrds(kc, plugin.crdFiles);
+  await applyYaml(kc, [plugin.streamClassFile]);
+  await applyYaml(kc, plugin.namespacedFiles, namespace);
 }
 
 /** A fresh namespace for one test, deleted when the test ends. */
