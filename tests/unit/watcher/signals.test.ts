@@ -60,6 +60,19 @@ function dispatcher(send: SignalSender) {
   return { signals, metrics };
 }
 
+/**
+ * Sends a `jobObserved` notice to the same workflow and waits until it is delivered. One workflow's notices go out one
+ * at a time in the order they were queued, so anything still due before it has been attempted by then: the barrier
+ * that makes "nothing more was sent" checkable.
+ */
+async function sendMarker(signals: SignalDispatcher, metrics: WatcherMetrics): Promise<void> {
+  signals.send(notice('jobObserved', 'marker'));
+  await waitFor(
+    'the marker delivered',
+    async () => (await metrics.value(metrics.signalsSent, { signal: 'jobObserved' })) === 1,
+  );
+}
+
 describe('delivery', () => {
   test('a burst of events to one stream while a signal is in flight becomes one more signal', async () => {
     const sent: string[] = [];
@@ -75,31 +88,43 @@ describe('delivery', () => {
       signals.send(notice('streamObserved', `generation ${generation}`));
     release();
     await waitFor('both signals sent', async () => (await metrics.value(metrics.signalsSent)) === 2);
-    assert.deepEqual(sent, ['generation 1', 'generation 10']);
+    await sendMarker(signals, metrics);
+    assert.deepEqual(sent, ['generation 1', 'generation 10', 'marker']);
   });
 
   test('a failed signal is retried until it is delivered', async () => {
-    let attempts = 0;
-    const { signals, metrics } = dispatcher(() => {
-      attempts++;
-      return attempts < 3 ? Promise.reject(new Error('UNAVAILABLE')) : Promise.resolve(true);
+    const attempts: string[] = [];
+    const { signals, metrics } = dispatcher((d) => {
+      attempts.push(d.signal);
+      return attempts.length < 3 ? Promise.reject(new Error('UNAVAILABLE')) : Promise.resolve(true);
     });
     signals.send(notice('resync'));
     await waitFor(
       'the signal delivered',
       async () => (await metrics.value(metrics.signalsSent, { signal: 'resync' })) === 1,
     );
+    await sendMarker(signals, metrics);
+    assert.deepEqual(attempts, ['resync', 'resync', 'resync', 'jobObserved'], 'no attempt after the delivery');
     assert.equal(await metrics.value(metrics.signalFailures, { signal: 'resync' }), 2);
   });
 
   test('a replica that stops leading drops what it has not sent', async () => {
-    const { signals, metrics } = dispatcher(() => Promise.reject(new Error('UNAVAILABLE')));
+    const attempts: string[] = [];
+    const { signals, metrics } = dispatcher((d) => {
+      attempts.push(d.signal);
+      return d.signal === 'resync' ? Promise.reject(new Error('UNAVAILABLE')) : Promise.resolve(true);
+    });
     signals.send(notice('resync'));
     await waitFor('a first attempt', async () => (await metrics.value(metrics.signalFailures)) >= 1);
     signals.setEnabled(false);
+    const attemptsWhileLeading = attempts.length;
     assert.equal(signals.pending, 0);
     signals.send(notice('resync'));
     assert.equal(signals.pending, 0);
+    // Leading again: a resync kept (or retried late) would be attempted before the marker.
+    signals.setEnabled(true);
+    await sendMarker(signals, metrics);
+    assert.deepEqual(attempts.slice(attemptsWhileLeading), ['jobObserved']);
     await signals.stop();
   });
 });
