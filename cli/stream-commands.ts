@@ -1,81 +1,158 @@
-// `arcane stream ...`: steer one stream through its workflow's updates and query, as other services do.
+// `arcane stream ...`: list streams and steer one stream through its workflow's updates and query, as other
+// services do; `backfill --wait` also follows the BackfillRequest in Kubernetes.
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { connectClient, temporalSettingsSchema } from '../client/connection.ts';
 import { streamWorkflowId } from '../client/stream-id.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../client/streams.ts';
-import { parseConfig } from '../operations/config-schema.ts';
-import { processSettings, settingsInput, withSettingOptions } from '../operations/settings.ts';
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey, UpdateAccepted } from '../workflows/messages.ts';
+import {
+  checkObjectName,
+  namespaceOption,
+  optionalNamespace,
+  parsePayload,
+  parseStreamArgument,
+  parseTimeout,
+} from './arguments.ts';
+import { waitForBackfill } from './backfill-wait.ts';
+import {
+  kubeConfigFrom,
+  temporalConnector,
+  withClient,
+  withKubernetesOptions,
+  withTemporalOptions,
+} from './connections.ts';
+import { formatTimeline, historyTimeline } from './history-timeline.ts';
+import { CliError, exitCodes, parseOutputFormat, printJson, withExample } from './output.ts';
+import { formatStreamList, listStreams } from './stream-list.ts';
 
-const temporalSettings = processSettings.filter((setting) => setting.path.startsWith('temporal.'));
-
-/** `<namespace>/<name>` into a stream key of `streamClass`. */
-export function parseStreamArgument(streamClass: string, stream: string): StreamKey {
-  const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(stream);
-  if (!match) throw new Error(`stream must be <namespace>/<name> (e.g. default/orders), not ${JSON.stringify(stream)}`);
-  return { streamClass, namespace: match[1]!, name: match[3]! };
+/** A command about one stream: `<STREAM_CLASS> <STREAM>` and the Temporal settings. */
+function streamCommand(name: string, description: string): Command {
+  const command = new Command(name)
+    .description(description)
+    .argument('<STREAM_CLASS>', 'the StreamClass serving the stream')
+    .argument('<STREAM>', '<namespace>/<name>');
+  return withTemporalOptions(command);
 }
 
-function parsePayload(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`--payload must be a JSON object: ${(error as Error).message}`, { cause: error });
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new Error(`--payload must be a JSON object, not ${text}`);
-  }
-  return payload as Record<string, unknown>;
-}
+type Change = (client: Client, stream: StreamKey) => Promise<UpdateAccepted>;
 
-type Action = (client: Client, stream: StreamKey, payload?: Record<string, unknown>) => Promise<unknown>;
+const changes: [string, string, Change][] = [
+  ['suspend', 'suspend the stream (sets its suspended field; the workflow deletes its Job)', suspendStream],
+  ['resume', 'resume the stream (clears its suspended field; an open backfill continues first)', resumeStream],
+  ['restart', "replace the stream's Job now (also the way out of Failed once restarts are exhausted)", restartStream],
+];
 
-const actions: Record<string, { description: string; run: Action }> = {
-  status: { description: "print the stream's state (the workflow's state query)", run: getStreamState },
-  suspend: { description: 'suspend the stream (sets its suspended field)', run: suspendStream },
-  resume: { description: 'resume the stream (clears its suspended field)', run: resumeStream },
-  restart: { description: "replace the stream's Job now", run: restartStream },
-  backfill: {
-    description: 'request a backfill (returns the open request if there is one)',
-    run: (client, stream, payload) => requestBackfill(client, stream, { payload }),
-  },
-  history: {
-    description: "print the workflow's history as JSON",
-    run: async (client, stream) => (await client.workflow.getHandle(streamWorkflowId(stream)).fetchHistory()).events,
-  },
-};
+export function streamCommands(env: NodeJS.ProcessEnv = process.env): Command {
+  const stream = new Command('stream').description('list streams, and inspect and steer one through its workflow');
 
-export function streamCommand(env: NodeJS.ProcessEnv = process.env): Command {
-  const stream = new Command('stream').description('inspect and steer one stream through its Temporal workflow');
-  for (const [name, action] of Object.entries(actions)) {
-    const command = new Command(name)
-      .description(action.description)
-      .argument('<streamClass>', 'the StreamClass serving the stream')
-      .argument('<stream>', '<namespace>/<name>')
-      .showHelpAfterError();
-    if (name === 'backfill') command.option('--payload <json>', 'kept as spec.payload of the BackfillRequest');
-    withSettingOptions(command, temporalSettings);
-    command.action(async (streamClass: string, target: string) => {
-      // All input is checked before connecting anywhere.
+  const list = withTemporalOptions(
+    new Command('list')
+      .description('one line per stream workflow: phase, reason, age of the last transition, restarts, open backfill')
+      .option('--class <STREAM_CLASS>', 'only streams of this StreamClass')
+      .option(...namespaceOption)
+      .option('-o, --output <FORMAT>', 'wide (adds the Job and the condition message) or json'),
+  );
+  withExample(list, 'arcane stream list --class mock-stream -n default', 'arcane stream list -o json');
+  list.action(async (options: { class?: string; namespace?: string; output?: string }) => {
+    const format = parseOutputFormat(options.output);
+    const filter = {
+      streamClass: options.class === undefined ? undefined : checkObjectName('--class', options.class),
+      namespace: optionalNamespace(options.namespace),
+    };
+    const connect = temporalConnector(list, env);
+    const streams = await withClient(connect, (client) => listStreams(client, filter));
+    process.stdout.write(`${formatStreamList(streams, format, Date.now())}\n`);
+  });
+  stream.addCommand(list);
+
+  const status = streamCommand('status', "print the stream's state as JSON (the workflow's state query)");
+  withExample(status, 'arcane stream status mock-stream default/orders');
+  status.action(async (streamClass: string, target: string) => {
+    const key = parseStreamArgument(streamClass, target);
+    const connect = temporalConnector(status, env);
+    printJson(await withClient(connect, (client) => getStreamState(client, key)));
+  });
+  stream.addCommand(status);
+
+  for (const [name, description, change] of changes) {
+    const command = streamCommand(name, description).option('-o, --output <FORMAT>', 'json: the update result');
+    withExample(command, `arcane stream ${name} mock-stream default/orders`);
+    command.action(async (streamClass: string, target: string, options: { output?: string }) => {
       const key = parseStreamArgument(streamClass, target);
-      const payload = parsePayload(command.opts<{ payload?: string }>().payload);
-      const temporal = parseConfig(
-        'temporal',
-        temporalSettingsSchema,
-        settingsInput(command, temporalSettings, env).temporal,
-      );
-      const client = await connectClient(temporal);
-      try {
-        const result = await action.run(client, key, payload);
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      } finally {
-        await client.connection.close();
-      }
+      const format = parseOutputFormat(options.output);
+      const connect = temporalConnector(command, env);
+      const accepted = await withClient(connect, (client) => change(client, key));
+      if (format === 'json') printJson(accepted);
+      else
+        process.stdout.write(`${key.namespace}/${key.name}: ${accepted.message} (phase ${accepted.phase || 'none'})\n`);
     });
     stream.addCommand(command);
   }
+
+  stream.addCommand(backfillCommand(env));
+
+  const history = streamCommand('history', "the workflow's history as a timeline (-o json: the raw events)").option(
+    '-o, --output <FORMAT>',
+    'json: the raw history events',
+  );
+  withExample(
+    history,
+    'arcane stream history mock-stream default/orders',
+    'arcane stream history mock-stream default/orders -o json',
+  );
+  history.action(async (streamClass: string, target: string, options: { output?: string }) => {
+    const key = parseStreamArgument(streamClass, target);
+    const format = parseOutputFormat(options.output);
+    const connect = temporalConnector(history, env);
+    const events = await withClient(
+      connect,
+      async (client) => (await client.workflow.getHandle(streamWorkflowId(key)).fetchHistory()).events ?? [],
+    );
+    if (format === 'json') printJson(events);
+    else process.stdout.write(`${formatTimeline(historyTimeline(events))}\n`);
+  });
+  stream.addCommand(history);
   return stream;
+}
+
+function backfillCommand(env: NodeJS.ProcessEnv): Command {
+  const command = withKubernetesOptions(
+    streamCommand('backfill', 'request a backfill (the open request is returned if there is one)')
+      .option('--payload <JSON>', 'kept as spec.payload of the BackfillRequest')
+      .option(
+        '--wait',
+        'return when the request is completed (reads it in Kubernetes); the exit code says how it ended',
+      )
+      .option('--timeout <DURATION>', 'with --wait: give up after this long, e.g. 30m (exit code 3)'),
+  );
+  withExample(command, 'arcane stream backfill mock-stream default/orders --wait --timeout 30m');
+  command.action(
+    async (streamClass: string, target: string, options: { payload?: string; wait?: boolean; timeout?: string }) => {
+      const key = parseStreamArgument(streamClass, target);
+      const payload = parsePayload(options.payload);
+      const timeoutMs = parseTimeout(options.timeout);
+      if (timeoutMs !== undefined && !options.wait) throw new CliError('--timeout needs --wait', exitCodes.usage);
+      const connect = temporalConnector(command, env);
+      const kubeConfig = options.wait ? kubeConfigFrom(command, env) : undefined;
+      const result = await withClient(connect, (client) => requestBackfill(client, key, { payload }));
+      const request = `BackfillRequest ${key.namespace}/${result.name}`;
+      process.stdout.write(`${request} ${result.created ? 'created' : 'already open'}\n`);
+      if (!kubeConfig) return;
+      const end = await waitForBackfill(kubeConfig, { namespace: key.namespace, name: result.name }, timeoutMs);
+      switch (end.outcome) {
+        case 'completed':
+          process.stdout.write(`${request} completed\n`);
+          return;
+        case 'deleted':
+          throw new CliError(`${request} was deleted before it completed`, exitCodes.notCompleted);
+        case 'failed':
+          throw new CliError(`${request} failed: ${end.message}`, exitCodes.notCompleted);
+        case 'timedOut': {
+          const last = end.lastError ? ` (last error: ${end.lastError})` : '';
+          throw new CliError(`${request} is still open after ${options.timeout}${last}`, exitCodes.timedOut);
+        }
+      }
+    },
+  );
+  return command;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseStreamArgument } from '../../cli/stream-commands.ts';
+import { arcaneProgram } from '../../cli/arcane.ts';
+import { parseStreamArgument } from '../../cli/arguments.ts';
 import { parseWorkerConfig } from '../../worker/config.ts';
 import { ConfigError } from '../../operations/config-schema.ts';
 
@@ -25,10 +26,58 @@ describe('arcane command line', () => {
     for (const command of ['watcher', 'worker', 'dev', 'stream']) assert.match(stdout, new RegExp(`\\b${command}\\b`));
   });
 
-  it('rejects an unknown command', () => {
+  it('rejects an unknown command with exit code 2 and one line', () => {
     const { status, stderr } = run(['wrker']);
-    assert.notEqual(status, 0);
-    assert.match(stderr, /unknown command 'wrker'/);
+    assert.equal(status, 2);
+    assert.equal(stderr, "arcane: unknown command 'wrker' (Did you mean worker?) (see 'arcane --help')\n");
+  });
+
+  it('shows an example in the help of every command', async () => {
+    const program = arcaneProgram();
+    const commands = [program, ...program.commands.flatMap((command) => [command, ...command.commands])].filter(
+      (command) => command.commands.length === 0 || command === program,
+    );
+    assert.ok(commands.length >= 14, `only ${commands.length} commands`);
+    for (const command of commands) {
+      let help = '';
+      command.configureOutput({ writeOut: (text) => (help += text) });
+      const path: string[] = [];
+      for (let current = command; current.parent; current = current.parent) path.unshift(current.name());
+      // Help ends in commander's exit, which arcaneProgram turns into an exception.
+      await assert.rejects(program.parseAsync([...path, '--help'], { from: 'user' }), { exitCode: 0 });
+      assert.match(help, /\nExample:\n {2}\$ arcane /, `arcane ${path.join(' ')} --help`);
+    }
+  });
+
+  it('exits 2 on a bad option value, naming the option and not echoing the value', () => {
+    for (const args of [
+      ['stream', 'list', '-o', 'yaml-please'],
+      ['stream', 'list', '--class', 'Not_A_Class'],
+      ['stream', 'list', '-n', 'Bad_Namespace'],
+      ['stream', 'backfill', 'mock-stream', 'default/orders', '--wait', '--timeout', 'soonish'],
+      ['downtime', 'declare', 'mock-stream', 'key with spaces'],
+      ['downtime', 'declare', 'mock-stream', 'window-1', '--prefix', 'UPPER'],
+    ]) {
+      const { status, stderr } = run(args);
+      assert.equal(status, 2, args.join(' '));
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.doesNotMatch(stderr, /yaml-please|Not_A_Class|Bad_Namespace|soonish|key with spaces|UPPER/);
+      assert.match(stderr, /^arcane: (-o|--class|--namespace|--timeout|KEY|--prefix)/);
+    }
+  });
+
+  it('refuses --timeout without --wait', () => {
+    const { status, stderr } = run(['stream', 'backfill', 'mock-stream', 'default/orders', '--timeout', '5m']);
+    assert.equal(status, 2);
+    assert.equal(stderr, 'arcane: --timeout needs --wait\n');
+  });
+
+  it('exits 1 with one line naming the address when Temporal cannot be reached', () => {
+    const { status, stderr } = run(['stream', 'status', 'mock-stream', 'default/orders'], {
+      ARCANE_TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
+    assert.equal(status, 1);
+    assert.match(stderr, /^arcane: cannot reach Temporal at 127\.0\.0\.1:1 \(namespace default\): .+\n$/);
   });
 
   it('exits 2 naming every bad worker setting, before connecting anywhere', () => {
@@ -52,20 +101,20 @@ describe('arcane command line', () => {
 
   it('rejects a stream argument that is not <namespace>/<name>', () => {
     const { status, stderr } = run(['stream', 'status', 'mock-stream', 'orders']);
-    assert.notEqual(status, 0);
-    assert.match(stderr, /stream must be <namespace>\/<name> \(e\.g\. default\/orders\), not "orders"/);
+    assert.equal(status, 2);
+    assert.equal(stderr, 'arcane: STREAM must be <namespace>/<name>, e.g. default/orders\n');
   });
 
   it('rejects a backfill payload that is not a JSON object', () => {
     const { status, stderr } = run(['stream', 'backfill', 'mock-stream', 'default/orders', '--payload', '[1]']);
-    assert.notEqual(status, 0);
-    assert.match(stderr, /--payload must be a JSON object, not \[1\]/);
+    assert.equal(status, 2);
+    assert.equal(stderr, 'arcane: --payload must be a JSON object, not an array or a single value\n');
   });
 
   it('rejects a command missing its stream', () => {
     const { status, stderr } = run(['stream', 'suspend', 'mock-stream']);
-    assert.notEqual(status, 0);
-    assert.match(stderr, /missing required argument 'stream'/);
+    assert.equal(status, 2);
+    assert.equal(stderr, "arcane: missing required argument 'STREAM' (see 'arcane stream suspend --help')\n");
   });
 });
 
@@ -78,6 +127,7 @@ describe('stream arguments and worker configuration', () => {
     });
     assert.throws(() => parseStreamArgument('mock-stream', 'Team/orders'), /<namespace>\/<name>/);
     assert.throws(() => parseStreamArgument('mock-stream', 'a/b/c'), /<namespace>\/<name>/);
+    assert.throws(() => parseStreamArgument('Mock_Stream', 'a/b'), /STREAM_CLASS must be a Kubernetes object name/);
   });
 
   it('defaults the worker to the upstream ports and a local Temporal', () => {
