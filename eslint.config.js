@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['eslint.config.js', 'node_modules/**', 'tools/**', 'deploy/**', '.stack/**'] },
+  { ignores: ['eslint.config.js', 'node_modules/**', 'tools/**', 'deploy/**', '.stack/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -45,6 +45,15 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    // The package's launcher is plain JavaScript outside the TypeScript project: the untyped rules only.
+    files: ['bin/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', URL: 'readonly' },
     },
   },
 );

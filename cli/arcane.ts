@@ -67,6 +67,11 @@ function commandPath(command: Command): string {
 
 /** Runs the command line and returns the exit code; errors are printed here, as one line each. */
 export async function runArcane(argv: string[] = process.argv): Promise<number> {
+  // A reader that stops early (`arcane stream list | head`) has what it wanted: not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(exitCodes.ok);
+  });
   try {
     await arcaneProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : exitCodes.ok;
