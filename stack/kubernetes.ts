@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Toolchain } from './toolchain.ts';
 import { freePort } from '../operations/ports.ts';
+import { jobAuditArgs } from './job-audit.ts';
 import { launch, type ManagedProcess } from './process.ts';
 
 export interface ControlPlane {
@@ -136,6 +137,7 @@ async function bringUp(options: ControlPlaneOptions, start: Start): Promise<Cont
     'ServiceAccount,TaintNodesByCondition', // no node lifecycle controller would lift the not-ready taint
     '--enable-priority-and-fairness=false',
     '--profiling=false',
+    ...jobAuditArgs(dir, server),
   ];
   let apiserver = start('kube-apiserver', tools.kubeApiserver, apiserverArgs);
   const waitApiserverReady = (proc: ManagedProcess) =>
