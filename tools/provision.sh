@@ -103,4 +103,16 @@ build "$kwok_dir" kwok -- env GOBIN="$kwok_dir/bin" go install "sigs.k8s.io/kwok
 helm_dir=$cache/helm-v$HELM_VERSION
 build "$helm_dir" helm -- env GOBIN="$helm_dir/bin" go install "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 
+# The upstream Go operator, for the benchmark to run side by side with this one. The Go module proxy serves its
+# version but not its version list, so `go install ...@version` is refused: tools/arcane-operator requires it instead.
+# It reads appconfig.yaml from its working folder, so `module` links to the module's downloaded source.
+upstream_module=$root/tools/arcane-operator
+upstream_version=$(awk '$1 == "require" && $2 == "github.com/SneaksAndData/arcane-operator" { print $3 }' "$upstream_module/go.mod")
+upstream_dir=$cache/arcane-operator-$upstream_version
+build "$upstream_dir" arcane-operator -- \
+  bash -c "cd '$upstream_module' && go build -o '$upstream_dir/bin/arcane-operator' github.com/SneaksAndData/arcane-operator"
+upstream_source=$(cd "$upstream_module" && go mod download -json github.com/SneaksAndData/arcane-operator | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+[ -f "$upstream_source/appconfig.yaml" ] || { echo "no appconfig.yaml in the arcane-operator module ($upstream_source)" >&2; exit 1; }
+ln -sfn "$upstream_source" "$upstream_dir/module"
+
 step "done; binaries under $cache (\`source tools/env.sh\` puts them on PATH)"
