@@ -5,7 +5,7 @@ import { newBackfillRequest } from '../resources/backfill-request.ts';
 import type { BackfillUpdateResult, StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isNotFound } from './errors.ts';
-import { mergePatch, type KubernetesApi } from './kubernetes.ts';
+import { mergePatch, metav1Now, type KubernetesApi } from './kubernetes.ts';
 import { backfillRequestCall, listBackfillRequests, requestLocation } from './stream-resources.ts';
 
 /** Creates the open request unless one of that name exists; true when this call created it. */
@@ -59,6 +59,36 @@ export async function completeBackfillRequest(
   }
   log.info({ request: name }, 'marked the BackfillRequest completed');
   return { completed: true };
+}
+
+/** A request the stream cannot run: status phase Failed with the reason, left not completed (kubectl-arcane and people
+ * see why; the lifecycle passes over it from then on). */
+export async function refuseBackfillRequest(
+  context: ActivityContext,
+  stream: StreamKey,
+  action: ActionOf<'refuseBackfillRequest'>,
+): Promise<{ refused: true }> {
+  const { kube, log } = context;
+  const { name, reason, message } = action;
+  const condition = { type: 'Error', status: 'True', reason, message, lastTransitionTime: metav1Now() };
+  try {
+    await kube.call(backfillRequestCall('patch', stream.namespace, name), () =>
+      kube.custom.patchNamespacedCustomObjectStatus(
+        {
+          ...requestLocation,
+          namespace: stream.namespace,
+          name,
+          body: { status: { phase: 'Failed', conditions: [condition] } },
+        },
+        mergePatch,
+      ),
+    );
+  } catch (error) {
+    if (isNotFound(error)) throw new ActionSkipped('BackfillRequestNotFound', `BackfillRequest ${name} is gone`);
+    throw error;
+  }
+  log.info({ request: name, reason }, 'refused the BackfillRequest');
+  return { refused: true };
 }
 
 function compare(a: string, b: string): number {

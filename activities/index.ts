@@ -10,6 +10,7 @@ import type { StreamKey } from '../workflows/messages.ts';
 import {
   completeBackfillRequest,
   createBackfillRequest,
+  refuseBackfillRequest,
   requestBackfill,
   type BackfillInput,
 } from './backfill-requests.ts';
@@ -29,6 +30,7 @@ import {
   applyStreamingJob,
   deleteCronJob,
   deleteJob,
+  releaseJob,
 } from './workloads.ts';
 
 export type { BackfillInput } from './backfill-requests.ts';
@@ -93,12 +95,14 @@ export function createActivities(options: ActivityOptions) {
     applyStreamingJob: action('applyStreamingJob', applyStreamingJob),
     applyBackfillJob: action('applyBackfillJob', applyBackfillJob),
     deleteJob: action('deleteJob', deleteJob),
+    releaseJob: action('releaseJob', releaseJob),
     applyCronJob: action('applyCronJob', applyCronJob),
     deleteCronJob: action('deleteCronJob', deleteCronJob),
     adoptJob: action('adoptJob', adoptJob),
     adoptCronJob: action('adoptCronJob', adoptCronJob),
     createBackfillRequest: action('createBackfillRequest', createBackfillRequest),
     completeBackfillRequest: action('completeBackfillRequest', completeBackfillRequest),
+    refuseBackfillRequest: action('refuseBackfillRequest', refuseBackfillRequest),
     writeStatus: action('writeStatus', writeStatus),
     recordEvent: action('recordEvent', recordEvent),
     /** The `suspend` / `resume` updates: merge-patch only the suspended key of the stream's layout. */

@@ -20,6 +20,12 @@ export interface KubernetesApi {
 
 /** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+export const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+/** Now as metav1.Time writes it: RFC 3339 in whole seconds. */
+export function metav1Now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
 
 export function createKubernetesApi(kubeConfig: KubeConfig, calls: ApiCallCounter): KubernetesApi {
   return {

@@ -38,21 +38,23 @@ import {
 import { backfillJob, cronJob, streamingJob } from './stream-workloads.ts';
 
 function observeRequest(request: BackfillRequest): ObservedBackfillRequest {
-  return { name: request.name, createdAt: epochMs(request.createdAt) ?? 0, completed: request.completed };
+  const observed = { name: request.name, createdAt: epochMs(request.createdAt) ?? 0, completed: request.completed };
+  return request.refused ? { ...observed, refused: true } : observed;
 }
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Phase, hash and the (single) condition this operator writes; a garbled status reads as empty. */
-function observeStatus(stored: StoredStatus): ObservedStream['status'] {
+/** Phase, hash and the (single) condition this operator writes, as stored: fields the plugin's schema pruned stay
+ * absent, so they are not compared. A garbled status reads as empty. */
+export function observeStatus(stored: StoredStatus): ObservedStream['status'] {
   const first = stored.conditions[0];
   const condition: ObservedCondition | undefined =
     first && typeof first.type === 'string'
       ? compact({
           type: first.type,
-          reason: text(first.reason) ?? '',
+          reason: text(first.reason),
           message: text(first.message) ?? '',
           observedGeneration: typeof first.observedGeneration === 'number' ? first.observedGeneration : undefined,
         })
@@ -77,40 +79,52 @@ async function lookUpTemplates(kube: KubernetesApi, definition: Result<StreamDef
   return compact({ streaming, backfill });
 }
 
-function observeTemplate(lookup: TemplateLookup | undefined): ObservedTemplate | undefined {
-  return lookup && compact({ ref: lookup.ref, found: lookup.template !== undefined, generation: lookup.generation });
+function observeTemplate(lookup: TemplateLookup | undefined, problem?: ResourceError): ObservedTemplate | undefined {
+  if (!lookup) return undefined;
+  const found = lookup.template !== undefined;
+  return compact({ ref: lookup.ref, found, generation: lookup.generation, problem: problem?.message });
 }
 
 function usable(lookup: TemplateLookup | undefined): StreamingJobTemplate | undefined {
   return lookup?.template?.ok ? lookup.template.value : undefined;
 }
 
-/** Why the found templates cannot build this stream's workloads (not a Job, or a reserved env var), if they cannot. */
-function templateProblem(definition: StreamDefinition, lookups: TemplateLookups, request: BackfillRequest) {
-  for (const lookup of [lookups.streaming, lookups.backfill]) {
+/** Why a found template cannot build its workload for this stream (not a Job, a reserved env var), per template. */
+function templateProblems(definition: StreamDefinition, lookups: TemplateLookups, request: BackfillRequest) {
+  const problem = (lookup: TemplateLookup | undefined, build: (template: StreamingJobTemplate) => Result<unknown>) => {
     if (lookup?.template && !lookup.template.ok) return lookup.template.error;
-  }
-  const streaming = usable(lookups.streaming);
-  const backfill = usable(lookups.backfill);
+    const template = usable(lookup);
+    const built = template && build(template);
+    return built && !built.ok ? built.error : undefined;
+  };
   const { backend } = definition;
-  const builds: Result<unknown>[] = [];
-  if (streaming && backend.kind === 'job') builds.push(streamingJob(definition, streaming));
-  if (streaming && backend.kind === 'cronjob') builds.push(cronJob(definition, streaming, backend.schedule));
-  if (backfill) builds.push(backfillJob(definition, backfill, request));
-  return builds.find((build) => !build.ok)?.error;
+  return {
+    streaming: problem(lookups.streaming, (template) =>
+      backend.kind === 'cronjob' ? cronJob(definition, template, backend.schedule) : streamingJob(definition, template),
+    ),
+    backfill: problem(lookups.backfill, (template) => backfillJob(definition, template, request)),
+  };
 }
 
-function invalid(error: ResourceError): InvalidSpec {
+type TemplateProblems = ReturnType<typeof templateProblems>;
+
+function invalid(error: ResourceError, suspended: boolean | undefined): InvalidSpec {
   const reason = error.reason === 'InvalidTemplate' ? 'InvalidTemplate' : 'InvalidSpec';
-  return { valid: false, reason, field: error.field, message: error.message };
+  const spec: InvalidSpec = { valid: false, reason, field: error.field, message: error.message };
+  return suspended === undefined ? spec : { ...spec, suspended };
 }
 
-function observeSpec(definition: Result<StreamDefinition>, lookups: TemplateLookups, initialBackfill: string) {
-  if (!definition.ok) return invalid(definition.error);
-  const value = definition.value;
+/** `suspended` of whichever layout the raw spec uses, when it says so plainly: suspension wins over a bad spec. */
+function plainlySuspended(stored: StoredStream): boolean | undefined {
+  const spec = stored.spec as { suspended?: unknown; execution?: { suspended?: unknown } } | undefined;
+  const value = spec?.execution?.suspended ?? spec?.suspended;
+  return typeof value === 'boolean' ? value : undefined;
+}
+
+function initialRequest(value: StreamDefinition, initialBackfill: string): BackfillRequest {
   const { namespace, name, streamClass } = value.ref;
   // Any request shows whether the backfill template builds; the initial one is as good as any.
-  const request: BackfillRequest = {
+  return {
     name: initialBackfill,
     namespace,
     uid: '',
@@ -119,16 +133,24 @@ function observeSpec(definition: Result<StreamDefinition>, lookups: TemplateLook
     streamId: name,
     completed: false,
     payload: null,
+    refused: false,
   };
-  const problem = templateProblem(value, lookups, request);
-  if (problem) return invalid(problem);
+}
+
+/** The spec as the lifecycle sees it. A spec the streaming template cannot be built with is invalid (the stream cannot
+ * run); a broken backfill template only fails a backfill, so it is reported on that template. */
+function observeSpec(stored: StoredStream, definition: Result<StreamDefinition>, problems: TemplateProblems) {
+  if (!definition.ok) return invalid(definition.error, plainlySuspended(stored));
+  const value = definition.value;
   const spec: ValidSpec = {
     valid: true,
     suspended: value.suspended,
     backend: value.backend.kind,
     configurationHash: configurationHash(value.spec),
   };
-  return spec;
+  // A spec-side problem (a name too long for a Job, say) shows whichever template it was found with.
+  const specProblem = [problems.streaming, problems.backfill].find((problem) => problem?.reason === 'InvalidSpec');
+  return specProblem ? invalid(specProblem, value.suspended) : spec;
 }
 
 function observeStreamObject(stored: StoredStream, spec: ValidSpec | InvalidSpec): ObservedStream {
@@ -175,14 +197,22 @@ export async function observeStream({ kube }: ActivityContext, stream: StreamKey
     listBackfillRequests(kube, stream),
   ]);
   const initialBackfillName = initialBackfillRequestName(stored.metadata);
+  const problems = definition.ok
+    ? templateProblems(definition.value, lookups, initialRequest(definition.value, initialBackfillName))
+    : { streaming: undefined, backfill: undefined };
+  const templateProblem = (problem: ResourceError | undefined) =>
+    problem?.reason === 'InvalidSpec' ? undefined : problem;
   return {
     kind,
-    stream: observeStreamObject(stored, observeSpec(definition, lookups, initialBackfillName)),
-    templates: compact({ streaming: observeTemplate(lookups.streaming), backfill: observeTemplate(lookups.backfill) }),
+    stream: observeStreamObject(stored, observeSpec(stored, definition, problems)),
+    templates: compact({
+      streaming: observeTemplate(lookups.streaming, templateProblem(problems.streaming)),
+      backfill: observeTemplate(lookups.backfill, templateProblem(problems.backfill)),
+    }),
     ...workloads,
     // Completed requests pile up over a stream's life; of those only the initial one matters (it was made).
     backfillRequests: requests
-      .filter((request) => !request.completed || request.name === initialBackfillName)
+      .filter((request) => (!request.completed && !request.refused) || request.name === initialBackfillName)
       .map(observeRequest),
     initialBackfillName,
   };

@@ -3,6 +3,7 @@ import type { V1CronJob, V1EnvVar, V1Job, V1JobCondition } from '@kubernetes/cli
 import {
   BACKFILLING_LABEL,
   CONFIGURATION_HASH_ANNOTATION,
+  OUTCOME_FINALIZER,
   STREAM_ID_LABEL,
   TEMPLATE_GENERATION_ANNOTATION,
 } from '../resources/job-metadata.ts';
@@ -57,6 +58,7 @@ export function observeJob(job: V1Job): ObservedJob {
     state: complete ? 'complete' : failed ? 'failed' : 'active',
     failureMessage: failed && [failed.reason, failed.message].filter(Boolean).join(': '),
     terminating: job.metadata?.deletionTimestamp !== undefined,
+    held: (job.metadata?.finalizers ?? []).includes(OUTCOME_FINALIZER),
     labelled: job.metadata?.labels?.[STREAM_ID_LABEL] !== undefined,
     startTime: epochMs(job.status?.startTime),
     finishTime: finished && epochMs(job.status?.completionTime ?? finished.lastTransitionTime),

@@ -2,13 +2,10 @@
 // three (plugin schemas require them), and only when something changed.
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
-import { mergePatch } from './kubernetes.ts';
+import { statusShows } from '../workflows/lifecycle.ts';
+import { mergePatch, metav1Now } from './kubernetes.ts';
+import { observeStatus } from './observe.ts';
 import { requireStream, storedStatus, streamCall, streamLocation } from './stream-resources.ts';
-
-/** Now as metav1.Time writes it: RFC 3339 in whole seconds. */
-function now(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 export async function writeStatus(
   context: ActivityContext,
@@ -20,20 +17,15 @@ export async function writeStatus(
   const status = storedStatus(stored);
   const { conditions } = status;
   const previous = conditions.find((condition) => condition.type === action.conditionType);
+  // The same rule as the decision's: only what the stored object can show is compared.
   const unchanged =
-    status.phase === action.phase &&
-    status.configurationHash === action.configurationHash &&
-    conditions.length === 1 &&
-    previous?.status === 'True' &&
-    previous.reason === action.reason &&
-    previous.message === action.message &&
-    previous.observedGeneration === action.observedGeneration;
+    conditions.length === 1 && previous?.status === 'True' && statusShows(observeStatus(status), action);
   if (unchanged) return { written: false };
   // As meta.SetStatusCondition: the transition time moves only when the condition's status does.
   const lastTransitionTime =
     previous?.status === 'True' && typeof previous.lastTransitionTime === 'string'
       ? previous.lastTransitionTime
-      : now();
+      : metav1Now();
   const condition = {
     type: action.conditionType,
     status: 'True',

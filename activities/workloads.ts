@@ -1,12 +1,12 @@
 // The stream's Job and CronJob: create, replace by uid, delete by uid, adopt. Each is idempotent under retry: a
 // replacement names the uid it replaces, so a retry after it happened finds a newer workload and leaves it alone.
 import type { V1CronJob, V1DeleteOptions, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
-import { BACKFILLING_LABEL, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
+import { BACKFILLING_LABEL, OUTCOME_FINALIZER, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
 import type { Result } from '../resources/result.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
-import { mergePatch, retryOnConflict, type KubernetesApi } from './kubernetes.ts';
+import { mergePatch, retryOnConflict, strategicMergePatch, type KubernetesApi } from './kubernetes.ts';
 import { runsBackfill } from './observed-workloads.ts';
 import {
   jobCall,
@@ -32,6 +32,17 @@ interface Workload<T extends { metadata?: V1ObjectMeta }> {
   create(kube: KubernetesApi, stream: StreamKey, body: T): Promise<T>;
   delete(kube: KubernetesApi, stream: StreamKey, body: V1DeleteOptions): Promise<unknown>;
   patch(kube: KubernetesApi, stream: StreamKey, body: object): Promise<T>;
+  /** Remove the operator's outcome finalizer, if this kind of workload carries one. */
+  release?(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }>;
+  /** The finalizers an adopted workload must carry. */
+  finalizers: readonly string[];
+}
+
+/** The Job as created: held by the outcome finalizer, so a TTL cannot delete it before its outcome is recorded. */
+function held(job: V1Job): V1Job {
+  const finalizers = job.metadata?.finalizers ?? [];
+  if (finalizers.includes(OUTCOME_FINALIZER)) return job;
+  return { ...job, metadata: { ...job.metadata, finalizers: [...finalizers, OUTCOME_FINALIZER] } };
 }
 
 const jobs: Workload<V1Job> = {
@@ -39,7 +50,7 @@ const jobs: Workload<V1Job> = {
   read: readJob,
   create: (kube, stream, body) =>
     kube.call(jobCall('create', stream, 'jobs'), () =>
-      kube.batch.createNamespacedJob({ namespace: stream.namespace, body }),
+      kube.batch.createNamespacedJob({ namespace: stream.namespace, body: held(body) }),
     ),
   delete: (kube, stream, body) =>
     kube.call(jobCall('delete', stream, 'jobs'), () =>
@@ -49,6 +60,8 @@ const jobs: Workload<V1Job> = {
     kube.call(jobCall('patch', stream, 'jobs'), () =>
       kube.batch.patchNamespacedJob({ name: stream.name, namespace: stream.namespace, body }, mergePatch),
     ),
+  release: releaseOutcome,
+  finalizers: [OUTCOME_FINALIZER],
 };
 
 const cronJobs: Workload<V1CronJob> = {
@@ -66,6 +79,7 @@ const cronJobs: Workload<V1CronJob> = {
     kube.call(jobCall('patch', stream, 'cronjobs'), () =>
       kube.batch.patchNamespacedCronJob({ name: stream.name, namespace: stream.namespace, body }, mergePatch),
     ),
+  finalizers: [],
 };
 
 function live(workload: { metadata?: V1ObjectMeta } | undefined): workload is { metadata: V1ObjectMeta } {
@@ -93,6 +107,10 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
 ): Promise<WorkloadApplied> {
   const existing = await workload.read(kube, stream);
   if (live(existing) && existing.metadata.uid !== replaces) return { uid: existing.metadata.uid ?? '', created: false };
+  // The Job to replace may be one that finished and was deleted: the decision to replace it recorded its outcome.
+  if (!live(existing) && replaces !== undefined && existing?.metadata?.uid === replaces && workload.release) {
+    await workload.release(kube, stream, replaces);
+  }
   // Built before anything is deleted: a broken template leaves the running workload alone.
   const body = await build();
   if (live(existing)) {
@@ -115,21 +133,41 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
   throw retryable('WorkloadTerminating', message, '1s');
 }
 
-/** Delete the workload if it still has this uid; a newer one of the same name is left alone. */
+/**
+ * Take the outcome finalizer off the Job if it still has this uid. A strategic merge patch removes just that entry,
+ * and the uid in the patch is a precondition: a newer Job of the same name answers 409 and is left alone.
+ */
+async function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }> {
+  const body = { metadata: { uid, '$deleteFromPrimitiveList/finalizers': [OUTCOME_FINALIZER] } };
+  try {
+    await kube.call(jobCall('patch', stream, 'jobs'), () =>
+      kube.batch.patchNamespacedJob({ name: stream.name, namespace: stream.namespace, body }, strategicMergePatch),
+    );
+    return { released: true };
+  } catch (error) {
+    if (isNotFound(error) || isConflict(error)) return { released: false };
+    throw error;
+  }
+}
+
+/** Delete the workload if it still has this uid (a newer one of the same name is left alone), and release it: the
+ * decision to delete it has recorded whatever its outcome was. */
 async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   kube: KubernetesApi,
   workload: Workload<T>,
   stream: StreamKey,
   uid: string,
 ): Promise<{ deleted: boolean }> {
+  let deleted = true;
   try {
     await workload.delete(kube, stream, deleteOptions(uid));
-    return { deleted: true };
   } catch (error) {
     // 409: the uid precondition failed, the name belongs to a newer workload.
-    if (isNotFound(error) || isConflict(error)) return { deleted: false };
-    throw error;
+    if (!isNotFound(error) && !isConflict(error)) throw error;
+    deleted = false;
   }
+  if (deleted && workload.release) await workload.release(kube, stream, uid);
+  return { deleted };
 }
 
 /** Add the labels the workload lacks (metadata only; values it has are kept), if it still has this uid. */
@@ -145,11 +183,19 @@ function adoptWorkload<T extends { metadata?: V1ObjectMeta }>(
     if (!live(existing) || existing.metadata.uid !== uid) return { adopted: false };
     const present = existing.metadata.labels ?? {};
     const missing = Object.entries(labels(existing)).filter(([key]) => present[key] === undefined);
-    if (missing.length === 0) return { adopted: true };
-    // The resourceVersion makes the patch conflict (and start over) if the workload changed since it was read.
+    const finalizers = existing.metadata.finalizers ?? [];
+    const unheld = workload.finalizers.filter((finalizer) => !finalizers.includes(finalizer));
+    if (missing.length === 0 && unheld.length === 0) return { adopted: true };
+    // The resourceVersion makes the patch conflict (and start over) if the workload changed since it was read; a merge
+    // patch replaces the finalizer list, so it is the one read plus ours.
     const { resourceVersion } = existing.metadata;
-    await workload.patch(kube, stream, { metadata: { resourceVersion, labels: Object.fromEntries(missing) } });
-    log.info({ uid, labels: Object.fromEntries(missing) }, `adopted ${workload.kind}`);
+    const metadata = {
+      resourceVersion,
+      ...(missing.length === 0 ? {} : { labels: Object.fromEntries(missing) }),
+      ...(unheld.length === 0 ? {} : { finalizers: [...finalizers, ...unheld] }),
+    };
+    await workload.patch(kube, stream, { metadata });
+    log.info({ uid, labels: Object.fromEntries(missing), finalizers: unheld }, `adopted ${workload.kind}`);
     return { adopted: true };
   });
 }
@@ -209,6 +255,12 @@ export async function applyCronJob(
 export async function deleteJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'deleteJob'>) {
   const result = await deleteWorkload(context.kube, jobs, stream, action.uid);
   context.log.info({ uid: action.uid, ...result }, 'deleting Job');
+  return result;
+}
+
+export async function releaseJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'releaseJob'>) {
+  const result = await releaseOutcome(context.kube, stream, action.uid);
+  context.log.info({ uid: action.uid, ...result }, 'released the finished Job');
   return result;
 }
 

@@ -10,6 +10,9 @@ const jsonObjectSchema = z.custom<JsonObject>(
   'must be an object',
 );
 
+/** The condition reason of a request the operator refused because the stream cannot backfill. */
+export const BACKFILL_NOT_SUPPORTED = 'BackfillNotSupported';
+
 export const backfillRequestSchema = z
   .looseObject({
     metadata: z.looseObject({
@@ -25,8 +28,13 @@ export const backfillRequestSchema = z
       completed: z.boolean().nullish(),
       payload: jsonObjectSchema.nullish(),
     }),
+    // Only what says the operator refused the request; anything else in the status is not read.
+    status: z
+      .looseObject({ phase: z.unknown(), conditions: z.array(z.looseObject({ reason: z.unknown() })).catch([]) })
+      .nullish()
+      .catch(null),
   })
-  .transform(({ metadata, spec }) => ({
+  .transform(({ metadata, spec, status }) => ({
     name: metadata.name,
     namespace: metadata.namespace,
     uid: metadata.uid ?? '',
@@ -39,6 +47,8 @@ export const backfillRequestSchema = z
     streamId: spec.streamId,
     completed: spec.completed ?? false,
     payload: spec.payload ?? null,
+    /** The operator refused to run it (status phase Failed with reason BackfillNotSupported). */
+    refused: status?.phase === 'Failed' && (status.conditions ?? []).some((c) => c.reason === BACKFILL_NOT_SUPPORTED),
   }));
 
 export type BackfillRequest = z.infer<typeof backfillRequestSchema>;

@@ -7,6 +7,8 @@ export const CONFIGURATION_HASH_ANNOTATION = 'configuration-hash';
 // An annotation, not a label: class names can exceed the 63-character label value limit.
 export const STREAM_CLASS_ANNOTATION = 'arcane.sneaksanddata.com/stream-class';
 export const TEMPLATE_GENERATION_ANNOTATION = 'arcane.sneaksanddata.com/template-generation';
+/** On the Jobs the operator runs: holds a finished Job (deleted by its TTL, say) until its outcome is recorded. */
+export const OUTCOME_FINALIZER = 'arcane.sneaksanddata.com/outcome';
 /** On a stream: `"true"` keeps its Job on the template generation it was built from. */
 export const PIN_TEMPLATE_ANNOTATION = 'arcane.sneaksanddata.com/pin-template';
 

@@ -13,6 +13,10 @@ export function actionSummary(stream: StreamKey, action: Action): string {
       return `${action.replaces ? 'replace' : 'create'} CronJob ${target}`;
     case 'deleteJob':
       return `delete Job ${target}`;
+    case 'releaseJob':
+      return `release finished Job ${target} (its outcome is recorded)`;
+    case 'refuseBackfillRequest':
+      return `refuse BackfillRequest ${stream.namespace}/${action.name}: ${action.reason}`;
     case 'deleteCronJob':
       return `delete CronJob ${target}`;
     case 'adoptJob':

@@ -4,6 +4,7 @@ export { initialStreamState } from './lifecycle/identity.ts';
 export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.ts';
 export { requestRestart, validateUpdate, type StreamUpdate } from './lifecycle/updates.ts';
 export { defaultLifecycleConfig } from './lifecycle/types.ts';
+export { statusShows, type DesiredStatus } from './lifecycle/settle.ts';
 export type {
   Action,
   Backend,
@@ -14,6 +15,7 @@ export type {
   InitialBackfill,
   InvalidSpec,
   LifecycleConfig,
+  LifecycleRevision,
   Observation,
   ObservedBackfillRequest,
   ObservedCondition,

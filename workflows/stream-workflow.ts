@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -63,13 +64,19 @@ const options = {
 } as const;
 const activities = proxyActivities<StreamActivities>(options);
 
+/** The patch marker of the lifecycle's second revision (see LifecycleRevision). */
+const lifecycleRevision2 = 'lifecycle-revision-2';
+
 // Decisions that keep producing actions are cut off here and retried after the re-check interval.
 const maxRoundsPerWake = 25;
 const defaultMaxHistoryEvents = 2_000;
 
 export async function streamWorkflow(input: StreamWorkflowInput): Promise<StreamStatus> {
   const { stream } = input;
-  const config = { ...defaultLifecycleConfig, ...input.lifecycle };
+  // Histories recorded before revision 2 have no marker and replay with revision 1's decisions; every new run (a
+  // continued one too) records the marker and decides with revision 2.
+  const revision = patched(lifecycleRevision2) ? 2 : 1;
+  const config = { ...defaultLifecycleConfig, ...input.lifecycle, revision } as const;
   let state: StreamState = input.carried?.state ?? initialStreamState();
   // A new run always looks at the cluster first; reasons carried over say why the last run was woken.
   let wakeReasons: string[] = [...(input.carried?.wakeReasons ?? []), 'workflow started'];

@@ -1,7 +1,8 @@
 // Backfilling: which open BackfillRequest runs, stopping what streams meanwhile, and finishing the request.
-import { after, hold, inPhase, normal, outcome, type Context, type Outcome } from './outcome.ts';
+import { after, awaitRemoval, hold, inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
 import { noteActiveJob, onJobFailed, owedRestart, requestedRestart, runsTarget, settleRestart } from './restarts.ts';
-import { templateMissing } from './templates.ts';
+import { awaitsRemoval } from './job-removal.ts';
+import { templateUnusable } from './templates.ts';
 import type { EventNote, Observation, ObservedBackfillRequest, ObservedJob, StreamState } from './types.ts';
 
 function oldestFirst(a: ObservedBackfillRequest, b: ObservedBackfillRequest): number {
@@ -10,7 +11,7 @@ function oldestFirst(a: ObservedBackfillRequest, b: ObservedBackfillRequest): nu
 
 function openRequests(observation: Observation): string[] {
   return observation.backfillRequests
-    .filter((request) => !request.completed)
+    .filter((request) => !request.completed && request.refused !== true)
     .sort(oldestFirst)
     .map((request) => request.name);
 }
@@ -111,17 +112,42 @@ function keepBackfilling(ctx: Context, request: string, job: ObservedJob, takenO
 }
 
 function backfillStep(ctx: Context, request: string, job: ObservedJob | undefined, takenOver: boolean): Outcome {
-  if (job?.terminating) return hold(ctx.state, ctx.now + ctx.config.recheckMs);
+  if (job && awaitsRemoval(ctx, job)) return awaitRemoval(ctx);
   const pending = ctx.state.pendingRestart;
   if (pending) return settleRestart(ctx, pending, (state) => backfilling(state, request, ctx.now, job?.uid));
-  if (!job) return templateMissing(ctx, 'backfill') ?? startBackfill(ctx, request);
+  if (!job) return templateUnusable(ctx, 'backfill') ?? startBackfill(ctx, request);
   if (job.state === 'complete') return completeBackfill(ctx, request, job);
   if (job.state === 'failed') return onJobFailed(ctx, job, request);
   return keepBackfilling(ctx, request, job, takenOver);
 }
 
+/**
+ * A backfill that cannot run: a batch stream whose spec names no backfill template is refused on the request (its
+ * CronJob keeps running); a backfill template that cannot build a Job fails the stream before anything is stopped.
+ */
+function unrunnableBackfill(ctx: Context, request: string): Outcome | undefined {
+  if (ctx.config.revision < 2) return undefined;
+  const template = ctx.observation.templates.backfill;
+  if (template === undefined && ctx.spec.backend === 'cronjob') {
+    const message =
+      'the stream runs on a batch schedule and its spec names no backfill template (backfillJobTemplateRef), so it ' +
+      'cannot backfill; set a backfill template and create a new request';
+    return outcome(ctx.state, {
+      actions: [{ type: 'refuseBackfillRequest', name: request, reason: 'BackfillNotSupported', message }],
+      events: [warning('BackfillNotRequested', `backfill request ${request} refused: ${message}`)],
+    });
+  }
+  if (template?.problem === undefined) return undefined;
+  const message = `the backfill template ${template.ref} cannot build a Job for request ${request}: ${template.problem}`;
+  return outcome(inPhase(ctx.state, 'Failed', message, 'InvalidTemplate'), {
+    entryEvent: warning('InvalidTemplate', message),
+  });
+}
+
 /** Backfill `request`: whatever streams stops first; runs on Failed streams too. */
 export function runBackfill(ctx: Context, request: string): Outcome {
+  const unrunnable = unrunnableBackfill(ctx, request);
+  if (unrunnable) return unrunnable;
   const job = ctx.observation.job;
   const state = { ...owedRestart(requestedRestart(ctx, job, request), job, request), activeBackfill: request };
   const next = { ...ctx, state };

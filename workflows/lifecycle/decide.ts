@@ -1,7 +1,8 @@
 // The lifecycle decision: from the remembered state and a fresh observation, the next step toward the desired state.
 import { backfillToRun, runBackfill } from './backfill.ts';
 import { detach, detachedBecause, forObject, withKind } from './identity.ts';
-import { inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
+import { after, inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
+import { releases } from './job-removal.ts';
 import { restartForConfiguration } from './restarts.ts';
 import { settle } from './settle.ts';
 import { runCronJob, runStreamingJob } from './streaming.ts';
@@ -12,6 +13,7 @@ import type {
   LifecycleConfig,
   Observation,
   ObservedStream,
+  PendingRestart,
   StreamPhase,
   StreamState,
   ValidSpec,
@@ -23,18 +25,39 @@ function isPhase(value: string): value is StreamPhase {
   return phases.includes(value);
 }
 
+/** A stream taken over in Failed stays Failed, as upstream leaves it, until suspend+resume, a spec change or restart. */
+function keptFailed(observation: Observation): PendingRestart {
+  const job = observation.job;
+  const backfillRequest = job?.backfilling ? job.backfillId : undefined;
+  return {
+    jobUid: job?.uid ?? '',
+    ...(backfillRequest === undefined ? {} : { backfillRequest }),
+    cause: 'failed',
+    message:
+      'the stream was taken over in phase Failed and stays Failed; suspend and resume, change the spec or use the ' +
+      'restart update to run it again',
+  };
+}
+
 /** On first sight a stream that already has a phase is adopted (e.g. from upstream) and never backfilled again. */
-function firstSight(state: StreamState, stream: ObservedStream): StreamState {
+function firstSight(
+  state: StreamState,
+  stream: ObservedStream,
+  observation: Observation,
+  config: LifecycleConfig,
+): StreamState {
   if (state.initialBackfill !== 'unseen') return state;
   const { phase, configurationHash, condition } = stream.status;
   if (phase === '') return { ...state, initialBackfill: 'undecided' };
-  return {
+  const adopted: StreamState = {
     ...state,
     initialBackfill: 'skipped',
     phase: isPhase(phase) ? phase : '',
     configurationHash: configurationHash ?? '',
-    condition: condition ? { reason: condition.reason, message: condition.message } : state.condition,
+    condition: condition ? { reason: condition.reason ?? '', message: condition.message } : state.condition,
   };
+  if (config.revision < 2 || phase !== 'Failed') return adopted;
+  return { ...adopted, pendingRestart: keptFailed(observation) };
 }
 
 /** Workloads that exist and are not already going away. */
@@ -48,7 +71,8 @@ function deletions(observation: Observation): Action[] {
 
 /** The stream is gone: remove its workloads, then end (history stays in Temporal). */
 function tearDown(state: StreamState, observation: Observation): Decision {
-  const actions = deletions(observation);
+  const removals = deletions(observation);
+  const actions = [...removals, ...releases(observation, removals)];
   if (actions.length > 0) return { state, actions };
   return { state: { ...state, ended: 'deleted' }, actions: [], done: true };
 }
@@ -75,17 +99,35 @@ function withoutBackend(ctx: Context): Outcome {
   });
 }
 
+/** What suspending needs: the spec itself may be invalid, as suspension wins over everything. */
+type SuspendContext = Pick<Context, 'state' | 'observation' | 'config'>;
+
 /** A backfill Job stopped by a suspension: its request stays open and continues on resume. */
-function suspendedBackfill(ctx: Context): Outcome['events'] {
+function suspendedBackfill(ctx: SuspendContext): Outcome['events'] {
   const job = ctx.observation.job;
-  if (!job?.backfilling || job.terminating) return [];
+  if (!job?.backfilling || job.terminating || job.state !== 'active') return [];
   const request = job.backfillId ?? ctx.state.activeBackfill ?? 'unknown';
   const message = `the stream was suspended during the backfill of request ${request}: its backfill Job is stopped and the request stays open until resume`;
   return [normal('BackfillSuspended', message)];
 }
 
+/** A backfill Job that completed as the stream was suspended: its request is completed, never run again. */
+function completedBeforeSuspension(ctx: SuspendContext): Pick<Outcome, 'actions' | 'events'> {
+  const job = ctx.observation.job;
+  const request = job?.backfillId;
+  const open = ctx.observation.backfillRequests.some((r) => r.name === request && !r.completed);
+  if (ctx.config.revision < 2 || !job?.backfilling || job.state !== 'complete' || !open || request === undefined) {
+    return { actions: [], events: [] };
+  }
+  const message = `the backfill Job for request ${request} completed before the suspension; marking the request completed`;
+  return {
+    actions: [{ type: 'completeBackfillRequest', name: request }],
+    events: [normal('BackfillCompleted', message)],
+  };
+}
+
 /** Suspended: workloads stop, open requests stay open; suspend+resume also clears Failed. */
-function suspend(ctx: Context): Outcome {
+function suspend(ctx: SuspendContext): Outcome {
   const createdSuspended = ctx.state.initialBackfill === 'undecided';
   const state = {
     ...ctx.state,
@@ -98,9 +140,10 @@ function suspend(ctx: Context): Outcome {
     ? 'the stream was created suspended, which skips the initial backfill; resuming starts streaming'
     : 'the stream was suspended: its workload is stopped and open backfill requests wait for resume';
   const message = 'suspended by the spec; the workload is stopped and open backfill requests wait for resume';
+  const completed = completedBeforeSuspension(ctx);
   return outcome(inPhase(state, 'Suspended', message), {
-    actions: deletions(ctx.observation),
-    events: suspendedBackfill(ctx),
+    actions: [...completed.actions, ...deletions(ctx.observation)],
+    events: [...completed.events, ...suspendedBackfill(ctx)],
     entryEvent: normal('StreamSuspended', note),
   });
 }
@@ -141,6 +184,15 @@ function initialBackfillSettled(state: StreamState, spec: ValidSpec): StreamStat
   return { ...state, initialBackfill: spec.backend === 'job' ? 'requested' : 'skipped' };
 }
 
+/** A valid, unsuspended spec: the initial backfill, open backfills, then streaming. */
+function proceed(ctx: Context): Outcome {
+  if (owesInitialBackfill(ctx)) return requestInitialBackfill(ctx);
+  const settled = { ...ctx, state: initialBackfillSettled(ctx.state, ctx.spec) };
+  const request = backfillToRun(settled.state, ctx.observation);
+  if (request !== undefined) return runBackfill(settled, request);
+  return ctx.spec.backend === 'job' ? runStreamingJob(settled) : runCronJob(settled);
+}
+
 function reconcile(
   state: StreamState,
   observation: Observation,
@@ -149,7 +201,11 @@ function reconcile(
   now: number,
 ): Outcome {
   const spec = stream.spec;
-  if (!spec.valid) return rejectSpec(state, spec);
+  if (!spec.valid) {
+    // Suspension wins: a stream asked to stop stops, even when the rest of its spec cannot be used.
+    if (config.revision >= 2 && spec.suspended === true) return suspend({ state, observation, config });
+    return rejectSpec(state, spec);
+  }
   const ctx: Context = {
     state: noteConfiguration(state, spec, now),
     observation,
@@ -160,12 +216,10 @@ function reconcile(
   };
   if (spec.backend === 'none') return withoutBackend(ctx);
   if (spec.suspended) return suspend(ctx);
-  if (ctx.state.phase === 'Suspended') return resume(ctx);
-  if (owesInitialBackfill(ctx)) return requestInitialBackfill(ctx);
-  const settled = { ...ctx, state: initialBackfillSettled(ctx.state, spec) };
-  const request = backfillToRun(settled.state, observation);
-  if (request !== undefined) return runBackfill(settled, request);
-  return spec.backend === 'job' ? runStreamingJob(settled) : runCronJob(settled);
+  if (ctx.state.phase !== 'Suspended') return proceed(ctx);
+  const resumed = resume(ctx);
+  // Resuming goes straight on to what runs next, so the status is written once, for where the stream settles.
+  return config.revision < 2 ? resumed : after(resumed, proceed({ ...ctx, state: resumed.state }));
 }
 
 /**
@@ -178,6 +232,6 @@ export function decide(state: StreamState, observation: Observation, config: Lif
   const known = withKind(state, observation);
   const stream = observation.stream;
   if (!stream || stream.deleting) return tearDown(known, observation);
-  const seen = firstSight(forObject(known, stream), stream);
+  const seen = firstSight(forObject(known, stream), stream, observation, config);
   return settle(seen, reconcile(seen, observation, stream, config, now), { observation, stream, config, now });
 }

@@ -31,6 +31,8 @@ export interface Outcome {
   /** Recorded only when the stream enters this phase and condition, so waiting does not repeat it. */
   entryEvent?: EventNote;
   wakeAt?: number;
+  /** Waiting for a workload to finish going away: a passing moment, so the stream's status is not written for it. */
+  transient?: true;
 }
 
 /** The condition reason each phase carries unless a step names a more specific one. */
@@ -80,6 +82,11 @@ export function normal(reason: EventReason, message: string): EventNote {
 
 export function warning(reason: EventReason, message: string): EventNote {
   return { eventType: 'Warning', reason, message };
+}
+
+/** Wait for a workload that is going away; the watcher reports when it is gone, the re-check is a safety net. */
+export function awaitRemoval(ctx: Context): Outcome {
+  return { ...hold(ctx.state, ctx.now + ctx.config.recheckMs), transient: true };
 }
 
 /** `stops` (removing workloads another mode left) run before `next`'s own actions. */

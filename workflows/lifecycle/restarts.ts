@@ -1,6 +1,6 @@
 // Restart policy: what a failed or completed Job leads to, backoff timing and the stable-run reset.
 import { hold, inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
-import { templateMissing } from './templates.ts';
+import { templateUnusable } from './templates.ts';
 import type { LifecycleConfig, ObservedJob, PendingRestart, StreamState } from './types.ts';
 
 /** The delay before restart `attempt` (1-based): exponential, capped. */
@@ -135,7 +135,7 @@ export function onJobCompleted(ctx: Context, job: ObservedJob, restartNow: (stat
   const ran = describeDuration(runTime(job, ctx.state, now));
   if (ranStably(job, ctx)) {
     const message = `the streaming Job completed after ${ran}; a stream runs until suspended, so it starts again`;
-    return templateMissing(ctx, 'streaming') ?? announce(restartNow(withCountsReset(ctx.state)), message);
+    return templateUnusable(ctx, 'streaming') ?? announce(restartNow(withCountsReset(ctx.state)), message);
   }
   const quickCompletions = ctx.state.quickCompletions + 1;
   const dueAt = now + backoffMs(config, quickCompletions);
@@ -178,6 +178,6 @@ export function settleRestart(
   if (ctx.now < pending.dueAt) {
     return hold(inPhase(ctx.state, pending.cause === 'failed' ? 'Failed' : 'Pending', pending.message), pending.dueAt);
   }
-  const missing = templateMissing(ctx, pending.backfillRequest === undefined ? 'streaming' : 'backfill');
+  const missing = templateUnusable(ctx, pending.backfillRequest === undefined ? 'streaming' : 'backfill');
   return missing ?? announce(restartNow({ ...ctx.state, pendingRestart: undefined }), restartReason(pending, ctx));
 }

@@ -1,4 +1,5 @@
 // Turning a step's outcome into a decision: bookkeeping, the status write when it changed, events, adoption labels.
+import { releases, replacesJob } from './job-removal.ts';
 import { conditionTypes, type Outcome } from './outcome.ts';
 import type { Action, Decision, LifecycleConfig, Observation, ObservedStream, StreamState } from './types.ts';
 
@@ -39,9 +40,35 @@ function bookkeeping(before: StreamState, after: StreamState, input: SettleInput
   return { ...next, transitions: [...before.transitions, transition].slice(-config.maxTransitions) };
 }
 
-/** The status write, only when phase, hash, condition or observed generation differ from what the stream shows. */
-function statusWrite(state: StreamState, stream: ObservedStream): Action[] {
-  const shown = stream.status;
+/** The status the lifecycle wants the stream to show. */
+export interface DesiredStatus {
+  phase: string;
+  configurationHash: string;
+  conditionType: string;
+  reason: string;
+  message: string;
+  observedGeneration: number;
+}
+
+/**
+ * Whether the stored status already shows `desired`. Condition fields the stored object lacks are not compared:
+ * production plugin schemas keep only type, status, message and phase of a condition and the API server drops the
+ * rest, so comparing them would rewrite the status forever.
+ */
+export function statusShows(shown: ObservedStream['status'], desired: DesiredStatus): boolean {
+  const condition = shown.condition;
+  return (
+    shown.phase === desired.phase &&
+    (shown.configurationHash ?? '') === desired.configurationHash &&
+    condition?.type === desired.conditionType &&
+    condition.message === desired.message &&
+    (condition.reason === undefined || condition.reason === desired.reason) &&
+    (condition.observedGeneration === undefined || condition.observedGeneration === desired.observedGeneration)
+  );
+}
+
+/** The status write, only when the stream does not already show the state. */
+function statusWrite(state: StreamState, stream: ObservedStream, revision: number): Action[] {
   const desired = {
     type: 'writeStatus' as const,
     phase: state.phase,
@@ -51,21 +78,17 @@ function statusWrite(state: StreamState, stream: ObservedStream): Action[] {
     message: state.condition.message,
     observedGeneration: stream.generation,
   };
-  const same =
-    shown.phase === desired.phase &&
-    (shown.configurationHash ?? '') === desired.configurationHash &&
-    shown.condition?.type === desired.conditionType &&
-    shown.condition.reason === desired.reason &&
-    shown.condition.message === desired.message &&
-    shown.condition.observedGeneration === desired.observedGeneration;
-  return same ? [] : [desired];
+  return statusShows(revision < 2 ? strict(stream.status) : stream.status, desired) ? [] : [desired];
 }
 
-/** Whether an action removes or replaces the Job with this uid. */
-function replacesJob(action: Action, uid: string): boolean {
-  if (action.type === 'deleteJob') return action.uid === uid;
-  if (action.type === 'applyStreamingJob' || action.type === 'applyBackfillJob') return action.replaces === uid;
-  return false;
+/** The first revision compared every condition field, whether or not the stored object kept it. */
+function strict(status: ObservedStream['status']): ObservedStream['status'] {
+  const condition = status.condition;
+  if (!condition) return status;
+  return {
+    ...status,
+    condition: { ...condition, reason: condition.reason ?? '', observedGeneration: condition.observedGeneration ?? -1 },
+  };
 }
 
 /** Whether an action removes or replaces the CronJob with this uid. */
@@ -74,11 +97,17 @@ function replacesCronJob(action: Action, uid: string): boolean {
   return action.type === 'applyCronJob' && action.replaces === uid;
 }
 
-/** Workloads taken over from upstream get our labels so the watcher sees them, unless they are about to go. */
+/** Workloads taken over from upstream (or made before the outcome finalizer) get our labels so the watcher sees them,
+ * and Jobs the finalizer, unless they are about to go. */
 function adoptions(observation: Observation, actions: Action[]): Action[] {
   const { job, cronJob } = observation;
   const adopt: Action[] = [];
-  if (job && !job.labelled && !job.terminating && !actions.some((action) => replacesJob(action, job.uid))) {
+  if (
+    job &&
+    (!job.labelled || job.held === false) &&
+    !job.terminating &&
+    !actions.some((action) => replacesJob(action, job.uid))
+  ) {
     adopt.push({ type: 'adoptJob', uid: job.uid });
   }
   if (cronJob && !cronJob.labelled && !cronJob.terminating && !actions.some((a) => replacesCronJob(a, cronJob.uid))) {
@@ -87,15 +116,26 @@ function adoptions(observation: Observation, actions: Action[]): Action[] {
   return adopt;
 }
 
-/** The decision for `result`: adoption labels, side effects, the status write, then events, in that order. */
+/**
+ * Whether this step settles the stream, so its status is written now. The first revision wrote every step's status;
+ * since then only a step that changes no workload or request and is not just waiting for one to go writes it, so a
+ * transition writes the status once and clients that update whole streams meet as few conflicts as possible.
+ */
+function settles(result: Outcome, revision: number): boolean {
+  return revision < 2 || (result.actions.length === 0 && result.transient === undefined);
+}
+
+/** The decision for `result`: adoption labels, side effects, releases, the status write, then events, in that order. */
 export function settle(before: StreamState, result: Outcome, input: SettleInput): Decision {
   const state = bookkeeping(before, result.state, input);
   const entered = result.entryEvent !== undefined && conditionChanged(before, result.state);
   const events = entered && result.entryEvent ? [...result.events, result.entryEvent] : result.events;
+  const revision = input.config.revision;
   const actions: Action[] = [
     ...adoptions(input.observation, result.actions),
     ...result.actions,
-    ...statusWrite(state, input.stream),
+    ...(revision < 2 ? [] : releases(input.observation, result.actions)),
+    ...(settles(result, revision) ? statusWrite(state, input.stream, revision) : []),
     ...events.map((event) => ({ type: 'recordEvent' as const, ...event })),
   ];
   return result.wakeAt === undefined ? { state, actions } : { state, actions, wakeAt: result.wakeAt };

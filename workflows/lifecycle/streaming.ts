@@ -1,6 +1,6 @@
 // Streaming: one Job (phase Running) or one CronJob (phase Scheduled) named after the stream, kept up to date.
 import { stopStaleBackfill } from './backfill.ts';
-import { after, hold, inPhase, normal, outcome, type Context, type Outcome } from './outcome.ts';
+import { after, awaitRemoval, inPhase, normal, outcome, type Context, type Outcome } from './outcome.ts';
 import {
   noteActiveJob,
   onJobCompleted,
@@ -9,7 +9,8 @@ import {
   requestedRestart,
   settleRestart,
 } from './restarts.ts';
-import { rolloutNote, templateMissing } from './templates.ts';
+import { awaitsRemoval } from './job-removal.ts';
+import { rolloutNote, templateUnusable } from './templates.ts';
 import type { EventNote, ObservedCronJob, ObservedJob, StreamState } from './types.ts';
 
 const runningMessage = 'the streaming Job is running';
@@ -55,21 +56,22 @@ function keepRunning(ctx: Context, job: ObservedJob): Outcome {
 }
 
 function streamingJobStep(ctx: Context, job: ObservedJob | undefined): Outcome {
-  if (job?.terminating) return hold(ctx.state, ctx.now + ctx.config.recheckMs);
+  if (job && awaitsRemoval(ctx, job)) return awaitRemoval(ctx);
   if (job?.backfilling) return stopStaleBackfill(ctx, job);
   const pending = ctx.state.pendingRestart;
   if (pending) return settleRestart(ctx, pending, (state) => running(state, ctx.now, job?.uid));
-  if (!job) return templateMissing(ctx, 'streaming') ?? startStreaming(ctx);
+  if (!job) return templateUnusable(ctx, 'streaming') ?? startStreaming(ctx);
   if (job.configurationHash !== ctx.spec.configurationHash) {
     const change = configurationChange(ctx, job.configurationHash, 'streaming Job');
-    return templateMissing(ctx, 'streaming') ?? withEvent(running(ctx.state, ctx.now, job.uid), change);
+    return templateUnusable(ctx, 'streaming') ?? withEvent(running(ctx.state, ctx.now, job.uid), change);
   }
   if (job.state === 'failed') return onJobFailed(ctx, job);
   if (job.state === 'complete') return onJobCompleted(ctx, job, (state) => running(state, ctx.now, job.uid));
   const rollout = rolloutNote(ctx, job);
   if (rollout === undefined) return keepRunning(ctx, job);
   const rolledOut = running(ctx.state, ctx.now, job.uid);
-  return withEvent(rolledOut, normal('TemplateRollout', `${rollout}; replacing the streaming Job to roll it out`));
+  const note = normal('TemplateRollout', `${rollout}; replacing the streaming Job to roll it out`);
+  return templateUnusable(ctx, 'streaming') ?? withEvent(rolledOut, note);
 }
 
 /** A CronJob left from the batch backend goes once the stream runs as a Job. */
@@ -98,21 +100,22 @@ function scheduled(state: StreamState, event: EventNote, replaces?: string): Out
 
 function cronJobStep(ctx: Context, cronJob: ObservedCronJob | undefined): Outcome {
   const { state } = ctx;
-  if (cronJob?.terminating) return hold(state, ctx.now + ctx.config.recheckMs);
+  if (cronJob?.terminating) return awaitRemoval(ctx);
   if (!cronJob) {
     const message =
       state.phase === 'Scheduled'
         ? 'the CronJob is gone (deleted outside the operator); recreating it'
         : 'creating the CronJob that runs the stream on its schedule';
-    return templateMissing(ctx, 'streaming') ?? scheduled(state, normal('StreamingScheduled', message));
+    return templateUnusable(ctx, 'streaming') ?? scheduled(state, normal('StreamingScheduled', message));
   }
   if (cronJob.configurationHash !== ctx.spec.configurationHash) {
     const change = configurationChange(ctx, cronJob.configurationHash, 'CronJob');
-    return templateMissing(ctx, 'streaming') ?? scheduled(state, change, cronJob.uid);
+    return templateUnusable(ctx, 'streaming') ?? scheduled(state, change, cronJob.uid);
   }
   const rollout = rolloutNote(ctx, cronJob);
   if (rollout === undefined) return outcome(inPhase(state, 'Scheduled', scheduledMessage));
-  return scheduled(state, normal('TemplateRollout', `${rollout}; replacing the CronJob to roll it out`), cronJob.uid);
+  const note = normal('TemplateRollout', `${rollout}; replacing the CronJob to roll it out`);
+  return templateUnusable(ctx, 'streaming') ?? scheduled(state, note, cronJob.uid);
 }
 
 /** Any Job named after the stream is left from the Job backend or a finished backfill once the stream is batch. */

@@ -4,9 +4,18 @@ import { inPhase, outcome, warning, type Context, type Outcome } from './outcome
 /** Which template a workload is built from: the active backend's, or the backfill one. */
 export type TemplateKind = 'streaming' | 'backfill';
 
-/** Pending with TemplateNotFound (re-checked later) when the template to build from is missing, else undefined. */
-export function templateMissing(ctx: Context, kind: TemplateKind): Outcome | undefined {
+/**
+ * Why the template to build from cannot be used, else undefined: Pending with TemplateNotFound (re-checked later) when
+ * it is missing, Failed with InvalidTemplate when it cannot build this stream's workload (until it changes).
+ */
+export function templateUnusable(ctx: Context, kind: TemplateKind): Outcome | undefined {
   const template = ctx.observation.templates[kind];
+  if (template?.found && template.problem !== undefined) {
+    const message = `the ${kind} template ${template.ref} cannot build this stream's workload: ${template.problem}`;
+    return outcome(inPhase(ctx.state, 'Failed', message, 'InvalidTemplate'), {
+      entryEvent: warning('InvalidTemplate', message),
+    });
+  }
   if (template?.found) return undefined;
   const message = template
     ? `the ${kind} template ${template.ref} was not found; the workload is created once it exists`

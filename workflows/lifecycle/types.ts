@@ -24,12 +24,15 @@ export interface InvalidSpec {
   field: string;
   /** What is wrong, starting with the field, as the resource model words it. */
   message: string;
+  /** Whether the spec asks to be suspended, when that much can be read from it: suspension wins over a bad spec. */
+  suspended?: boolean;
 }
 
 /** The condition as last written to the stream's status (the one this operator maintains). */
 export interface ObservedCondition {
   type: string;
-  reason: string;
+  /** Absent when the plugin's status schema prunes it (production plugins keep only type, status, message, phase). */
+  reason?: string;
   message: string;
   observedGeneration?: number;
 }
@@ -53,6 +56,8 @@ export interface ObservedTemplate {
   found: boolean;
   /** `metadata.generation`, when found. */
   generation?: number;
+  /** Why the found template cannot build this stream's workload (not a Job, a reserved env var); absent when it can. */
+  problem?: string;
 }
 
 /** The Job named after the stream (streaming or backfill). */
@@ -71,6 +76,9 @@ export interface ObservedJob {
   failureMessage?: string;
   /** `metadata.deletionTimestamp` is set. */
   terminating: boolean;
+  /** Carries the operator's outcome finalizer, so it stays readable (terminating) until the operator releases it.
+   * Absent in observations recorded before the finalizer existed. */
+  held?: boolean;
   /** Carries our labels; false for a Job adopted from upstream that we must label so the watcher sees it. */
   labelled: boolean;
   /** `status.startTime` / `status.completionTime` (or failure time), epoch ms. */
@@ -93,6 +101,8 @@ export interface ObservedBackfillRequest {
   /** `metadata.creationTimestamp`, epoch ms: open requests run oldest first. */
   createdAt: number;
   completed: boolean;
+  /** The request was refused (`status.phase` Failed): it is not run. */
+  refused?: boolean;
 }
 
 /** What a StreamClass serves streams as; the version may change, as one object is served in several versions. */
@@ -224,6 +234,10 @@ export type Action =
   | { type: 'applyBackfillJob'; request: string; replaces?: string }
   /** Delete the Job with this uid (a precondition, so a newer Job is never deleted). */
   | { type: 'deleteJob'; uid: string }
+  /** Remove the operator's outcome finalizer from the Job with this uid: its outcome is recorded, it may go. */
+  | { type: 'releaseJob'; uid: string }
+  /** Mark the request refused (`status.phase` Failed with this reason and message); it stays not completed. */
+  | { type: 'refuseBackfillRequest'; name: string; reason: 'BackfillNotSupported'; message: string }
   /** Build the CronJob, created or replacing as for the streaming Job. */
   | { type: 'applyCronJob'; replaces?: string }
   | { type: 'deleteCronJob'; uid: string }
@@ -266,7 +280,17 @@ export interface LifecycleConfig {
   recheckMs: number;
   /** How many phase transitions the state keeps. */
   maxTransitions: number;
+  /** Which revision of the lifecycle's behaviour decides: a workflow replays the histories of older revisions with the
+   * revision they were recorded with (see the stream workflow's patch markers). */
+  revision: LifecycleRevision;
 }
+
+/**
+ * 1: the first release. 2: status written once per settled state and compared with what the stored object can show,
+ * finished Jobs' outcomes read while they terminate, suspension wins over an invalid spec, a stream taken over in
+ * Failed stays Failed, batch streams refuse backfills they cannot run, broken backfill templates fail only backfills.
+ */
+export type LifecycleRevision = 1 | 2;
 
 export const defaultLifecycleConfig: LifecycleConfig = {
   restartBackoffInitialMs: 10_000,
@@ -276,4 +300,5 @@ export const defaultLifecycleConfig: LifecycleConfig = {
   stablePeriodMs: 600_000,
   recheckMs: 30_000,
   maxTransitions: 20,
+  revision: 2,
 };

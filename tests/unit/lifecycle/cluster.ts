@@ -144,12 +144,20 @@ export class Cluster {
   state: StreamState;
   now: number;
   recorded: EventNote[] = [];
+  /** Every status write, in order: one per settled state. */
+  statusWrites: Extract<Action, { type: 'writeStatus' }>[] = [];
+  /** API calls the actions would make (status writes that change nothing included). */
+  calls = 0;
   private nextUid = 1;
+  private readonly prunes: boolean;
 
-  constructor(initial: Observation, start: StreamState = initialStreamState(), now = T0) {
+  /** `prunes`: the stream's status schema keeps only a condition's type, status, message and phase, as production
+   * plugins' schemas do; the API server drops the rest. */
+  constructor(initial: Observation, start: StreamState = initialStreamState(), now = T0, { prunes = false } = {}) {
     this.observation = structuredClone(initial);
     this.state = start;
     this.now = now;
+    this.prunes = prunes;
   }
 
   get stream(): ObservedStream {
@@ -183,6 +191,7 @@ export class Cluster {
       ...(template?.generation === undefined ? {} : { templateGeneration: template.generation }),
       state: 'active',
       terminating: false,
+      held: true,
       labelled: true,
       startTime: this.now,
     };
@@ -209,6 +218,7 @@ export class Cluster {
 
   apply(action: Action): void {
     const obs = this.observation;
+    this.calls += 1;
     switch (action.type) {
       case 'createBackfillRequest':
         if (!obs.backfillRequests.some((r) => r.name === action.name))
@@ -226,6 +236,14 @@ export class Cluster {
       case 'deleteJob':
         if (obs.job?.uid === action.uid) delete obs.job;
         return;
+      case 'releaseJob':
+        // Released while terminating: the API server removes it.
+        if (obs.job?.uid === action.uid && obs.job.terminating) delete obs.job;
+        else if (obs.job?.uid === action.uid) obs.job.held = false;
+        return;
+      case 'refuseBackfillRequest':
+        obs.backfillRequests = obs.backfillRequests.map((r) => (r.name === action.name ? { ...r, refused: true } : r));
+        return;
       case 'applyCronJob':
         return this.applyCronJob(action.replaces);
       case 'deleteCronJob':
@@ -237,18 +255,13 @@ export class Cluster {
       case 'adoptCronJob':
         if (obs.cronJob?.uid === action.uid) obs.cronJob.labelled = true;
         return;
-      case 'writeStatus':
-        this.stream.status = {
-          phase: action.phase,
-          configurationHash: action.configurationHash,
-          condition: {
-            type: action.conditionType,
-            reason: action.reason,
-            message: action.message,
-            observedGeneration: action.observedGeneration,
-          },
-        };
+      case 'writeStatus': {
+        this.statusWrites.push(action);
+        const { conditionType: type, reason, message, observedGeneration } = action;
+        const condition = this.prunes ? { type, message } : { type, reason, message, observedGeneration };
+        this.stream.status = { phase: action.phase, configurationHash: action.configurationHash, condition };
         return;
+      }
       case 'recordEvent':
         this.recorded.push({ eventType: action.eventType, reason: action.reason, message: action.message });
         return;
@@ -270,6 +283,14 @@ export class Cluster {
   wakeAt(at: number | undefined): void {
     if (at === undefined) throw new Error('no timer to wait for');
     this.now = at;
+  }
+
+  /** Kubernetes deletes the Job (its TTL after finishing, say): it stays, terminating, while the finalizer holds it. */
+  deleteJob(): void {
+    const current = this.observation.job;
+    if (!current) throw new Error('no Job to delete');
+    if (current.held) this.observation.job = { ...current, terminating: true };
+    else delete this.observation.job;
   }
 
   finishJob(outcome: 'complete' | 'failed', after: number): void {

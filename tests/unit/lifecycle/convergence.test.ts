@@ -86,7 +86,12 @@ test('suspend and resume converge', () => {
   assert.equal(cluster.state.phase, 'Running');
   assert.deepEqual(
     cluster.state.transitions.map((t) => t.to),
-    ['Suspended', 'Pending', 'Running'],
+    ['Suspended', 'Running'],
+  );
+  // Resuming goes straight on: one status write per settled state, no interim Pending.
+  assert.deepEqual(
+    cluster.statusWrites.map((write) => write.phase),
+    ['Suspended', 'Running'],
   );
 });
 

@@ -28,7 +28,8 @@ test('new stream requests its initial backfill before streaming', () => {
   assert.equal(decision.state.phase, 'Pending');
   assert.deepEqual(effects(decision), [{ type: 'createBackfillRequest', name: INITIAL, initial: true }]);
   assert.deepEqual(eventReasons(decision), ['StreamCreated']);
-  assert.equal(statusWrites(decision)[0]?.reason, 'StreamPending');
+  // Nothing is written while the request is being made: the status follows once the backfill runs.
+  assert.deepEqual(statusWrites(decision), []);
   assert.equal(decision.wakeAt, undefined);
 });
 
@@ -38,7 +39,12 @@ test('initial backfill request runs as a backfill Job', () => {
   assert.equal(decision.state.phase, 'Backfilling');
   assert.deepEqual(effects(decision), [{ type: 'applyBackfillJob', request: INITIAL }]);
   assert.deepEqual(eventReasons(decision), ['BackfillStarted']);
-  assert.equal(statusWrites(decision)[0]?.conditionType, 'Ready');
+  assert.deepEqual(statusWrites(decision), []);
+  const started = observation({ backfillRequests: [request(INITIAL)], job: backfillJob(INITIAL) });
+  const settled = decide(decision.state, started, config, T0);
+  assert.deepEqual(effects(settled), []);
+  assert.equal(statusWrites(settled)[0]?.phase, 'Backfilling');
+  assert.equal(statusWrites(settled)[0]?.conditionType, 'Ready');
 });
 
 test('completed initial backfill is marked completed before its Job is removed', () => {
@@ -77,12 +83,15 @@ test('stream created suspended skips the initial backfill', () => {
 });
 
 test('CronJob stream gets no initial backfill and is Scheduled', () => {
-  const decision = decide(fresh, observation({ stream: stream({ spec: spec({ backend: 'cronjob' }) }) }), config, T0);
+  const cronStream = stream({ spec: spec({ backend: 'cronjob' }) });
+  const decision = decide(fresh, observation({ stream: cronStream }), config, T0);
   assert.equal(decision.state.phase, 'Scheduled');
   assert.equal(decision.state.initialBackfill, 'skipped');
   assert.deepEqual(effects(decision), [{ type: 'applyCronJob' }]);
   assert.deepEqual(eventReasons(decision), ['StreamingScheduled']);
-  assert.equal(statusWrites(decision)[0]?.reason, 'StreamScheduled');
+  const settled = decide(decision.state, observation({ stream: cronStream, cronJob: cronJob() }), config, T0);
+  assert.deepEqual(effects(settled), []);
+  assert.equal(statusWrites(settled)[0]?.reason, 'StreamScheduled');
 });
 
 test('stream with no backend keeps an empty phase with a NoValidBackend warning', () => {

@@ -15,6 +15,7 @@ import {
   spec,
   state,
   statusOf,
+  statusWrites,
   stream,
   T0,
 } from './cluster.ts';
@@ -76,12 +77,22 @@ test('suspended stream waits quietly once its workload is gone', () => {
   assert.equal(decision.wakeAt, undefined);
 });
 
-test('resumed stream goes to Pending first', () => {
+test('resumed stream goes straight on to streaming, writing no interim Pending', () => {
   const suspended = state({ phase: 'Suspended', condition: { reason: 'StreamSuspended', message: 'x' } });
   const decision = decide(suspended, observation(), config, T0);
+  assert.equal(decision.state.phase, 'Running');
+  assert.deepEqual(effects(decision), [{ type: 'applyStreamingJob' }]);
+  assert.deepEqual(eventReasons(decision), ['StreamResumed', 'StreamStarted']);
+  assert.deepEqual(statusWrites(decision), []);
+});
+
+test('resumed stream of the first lifecycle revision goes to Pending first (histories replay unchanged)', () => {
+  const suspended = state({ phase: 'Suspended', condition: { reason: 'StreamSuspended', message: 'x' } });
+  const decision = decide(suspended, observation(), { ...config, revision: 1 }, T0);
   assert.equal(decision.state.phase, 'Pending');
   assert.deepEqual(effects(decision), []);
   assert.deepEqual(eventReasons(decision), ['StreamResumed']);
+  assert.equal(statusWrites(decision)[0]?.phase, 'Pending');
 });
 
 test('resumed stream announces that its interrupted backfill continues', () => {
@@ -91,15 +102,16 @@ test('resumed stream announces that its interrupted backfill continues', () => {
     activeBackfill: 'bf-a',
   });
   const decision = decide(suspended, observation({ backfillRequests: [request('bf-a')] }), config, T0);
-  assert.equal(decision.state.phase, 'Pending');
-  assert.deepEqual(eventReasons(decision), ['StreamResumed', 'BackfillInProgress']);
+  assert.equal(decision.state.phase, 'Backfilling');
+  assert.deepEqual(effects(decision), [{ type: 'applyBackfillJob', request: 'bf-a' }]);
+  assert.deepEqual(eventReasons(decision), ['StreamResumed', 'BackfillInProgress', 'BackfillStarted']);
   assert.match(events(decision)[1]?.message ?? '', /bf-a was interrupted by the suspension/);
 });
 
 test('resumed stream with a request opened while suspended does not call it in progress', () => {
   const suspended = state({ phase: 'Suspended', condition: { reason: 'StreamSuspended', message: 'x' } });
   const decision = decide(suspended, observation({ backfillRequests: [request('bf-a')] }), config, T0);
-  assert.deepEqual(eventReasons(decision), ['StreamResumed']);
+  assert.deepEqual(eventReasons(decision), ['StreamResumed', 'BackfillStarted']);
 });
 
 test('resumed stream continues its open backfill', () => {

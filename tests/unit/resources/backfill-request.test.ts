@@ -38,6 +38,7 @@ describe('BackfillRequest', () => {
       streamId: 'orders',
       completed: false,
       payload: null,
+      refused: false,
     });
   });
 
