@@ -15,7 +15,7 @@ import { parseStreamDefinition, type StreamDefinition } from '../resources/strea
 import { templateCandidates, type TemplateRef } from '../resources/stream-layout.ts';
 import { parseStreamingJobTemplate, type StreamingJobTemplate } from '../resources/streaming-job-template.ts';
 import type { StreamKey } from '../workflows/messages.ts';
-import { ActionSkipped, rejected, type ApiCall } from './errors.ts';
+import { ActionSkipped, KubernetesApiError, rejected, type ApiCall } from './errors.ts';
 import { customResource, unlessNotFound, type KubernetesApi } from './kubernetes.ts';
 
 /** A stream object as the API server stores it; the spec is the plugin's and is read by the resource model. */
@@ -239,19 +239,62 @@ export function backfillRequestCall(verb: ApiCall['verb'], namespace: string, na
   return { verb, resource: requestResource, namespace, ...(name === undefined ? {} : { name }) };
 }
 
-/** The stream's BackfillRequests, open and completed: same namespace, class and stream id (upstream ignores the class). */
-export async function listBackfillRequests(kube: KubernetesApi, stream: StreamKey): Promise<BackfillRequest[]> {
-  const { namespace } = stream;
+/**
+ * Clusters (by client, one per cluster) whose BackfillRequest CRD has no selectable fields (arcane-crd charts before
+ * them), with the time that was found. The API server answers a field selector on such a CRD with 400 Bad Request.
+ */
+const withoutSelectableFields = new WeakMap<KubernetesApi, number>();
+
+/**
+ * How long a cluster is taken to lack selectable fields before the selector is tried again: a CRD upgrade may add
+ * them, and the operator may not read CRDs to find out. One refused call per interval is all it costs.
+ */
+export const SELECTOR_RETRY_MS = 10 * 60_000;
+
+async function listRequestItems(kube: KubernetesApi, namespace: string, fieldSelector?: string): Promise<unknown[]> {
   const list = (await kube.call(backfillRequestCall('list', namespace), () =>
     kube.custom.listNamespacedCustomObject({
       ...requestLocation,
       namespace,
-      fieldSelector: `spec.streamId=${stream.name}`,
+      ...(fieldSelector === undefined ? {} : { fieldSelector }),
     }),
   )) as { items?: unknown[] };
-  return (list.items ?? []).flatMap((item) => {
+  return list.items ?? [];
+}
+
+/** The stream's requests selected by the API server where the CRD allows it, else the whole namespace's. */
+async function listCandidateRequests(kube: KubernetesApi, stream: StreamKey, now: number): Promise<unknown[]> {
+  const refusedAt = withoutSelectableFields.get(kube);
+  if (refusedAt === undefined || now - refusedAt >= SELECTOR_RETRY_MS) {
+    try {
+      const items = await listRequestItems(kube, stream.namespace, `spec.streamId=${stream.name}`);
+      withoutSelectableFields.delete(kube);
+      return items;
+    } catch (error) {
+      // The selector is the only part of this list the API server could refuse with 400 Bad Request.
+      if (!(error instanceof KubernetesApiError && error.code === 400)) throw error;
+      withoutSelectableFields.set(kube, now);
+    }
+  }
+  return listRequestItems(kube, stream.namespace);
+}
+
+/**
+ * The stream's BackfillRequests, open and completed: same namespace, class and stream id (upstream ignores the class).
+ * Filtered here too, as on a cluster without selectable fields the list holds every request of the namespace.
+ * `now` is the clock the retry interval is measured on (tests step past it).
+ */
+export async function listBackfillRequests(
+  kube: KubernetesApi,
+  stream: StreamKey,
+  now = Date.now(),
+): Promise<BackfillRequest[]> {
+  const items = await listCandidateRequests(kube, stream, now);
+  return items.flatMap((item) => {
     const request = parseBackfillRequest(item);
-    return request.ok && request.value.streamClass === stream.streamClass ? [request.value] : [];
+    const ours =
+      request.ok && request.value.streamId === stream.name && request.value.streamClass === stream.streamClass;
+    return ours ? [request.value] : [];
   });
 }
 

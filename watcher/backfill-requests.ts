@@ -59,6 +59,8 @@ export class BackfillRequestWatch {
 
   constructor(deps: BackfillRequestWatchDeps) {
     this.deps = deps;
+    // Every request of the namespace, with no field selector: CRDs without selectable fields (older arcane-crd
+    // charts) serve this list too.
     this.informer = new SupervisedInformer(
       {
         ...deps.settings,

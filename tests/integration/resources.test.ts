@@ -10,6 +10,10 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { createKubernetesApi } from '../../activities/kubernetes.ts';
+import { kubernetesApiCalls } from '../../activities/metrics.ts';
+import { listBackfillRequests } from '../../activities/stream-resources.ts';
 import {
   ARCANE_GROUP,
   ARCANE_VERSION,
@@ -143,6 +147,25 @@ describe('Arcane CRDs', () => {
       requests.map((request) => [request.name, request.completed]),
       [['a-open', false]],
     );
+  });
+});
+
+describe("a stream's BackfillRequests", () => {
+  test('are found by the activities with the field selector: only its own, and no call refused', async (t) => {
+    const namespace = await testNamespace(t, kc, 'bfr-lookup');
+    await createBackfillRequest(namespace, 'a-open', { streamClass: 'c', streamId: 'a' });
+    await createBackfillRequest(namespace, 'a-done', { streamClass: 'c', streamId: 'a', completed: true });
+    await createBackfillRequest(namespace, 'a-other-class', { streamClass: 'd', streamId: 'a' });
+    await createBackfillRequest(namespace, 'b-open', { streamClass: 'c', streamId: 'b' });
+    const calls = kubernetesApiCalls(new Registry());
+    const kube = createKubernetesApi(kc, calls);
+    const found = await listBackfillRequests(kube, { streamClass: 'c', namespace, name: 'a' });
+    assert.deepEqual(found.map((request) => [request.name, request.completed]).sort(), [
+      ['a-done', true],
+      ['a-open', false],
+    ]);
+    const codes = (await calls.get()).values.map((value) => value.labels.code);
+    assert.deepEqual(codes, ['2xx'], 'one list, answered');
   });
 });
 
