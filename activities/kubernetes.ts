@@ -7,6 +7,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
+import { makeKeepAliveClient } from '../operations/keep-alive.ts';
 import { KubernetesApiError, isConflict, isNotFound, type ApiCall } from './errors.ts';
 import type { ApiCallCounter } from './metrics.ts';
 
@@ -20,7 +21,6 @@ export interface KubernetesApi {
 
 /** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-export const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 /** Now as metav1.Time writes it: RFC 3339 in whole seconds. */
 export function metav1Now(): string {
@@ -29,9 +29,10 @@ export function metav1Now(): string {
 
 export function createKubernetesApi(kubeConfig: KubeConfig, calls: ApiCallCounter): KubernetesApi {
   return {
-    batch: kubeConfig.makeApiClient(BatchV1Api),
-    core: kubeConfig.makeApiClient(CoreV1Api),
-    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    // Over one pool of keep-alive connections: the library's default opens a connection per call.
+    batch: makeKeepAliveClient(kubeConfig, BatchV1Api),
+    core: makeKeepAliveClient(kubeConfig, CoreV1Api),
+    custom: makeKeepAliveClient(kubeConfig, CustomObjectsApi),
     async call<T>(call: ApiCall, send: () => Promise<T>): Promise<T> {
       const labels = { verb: call.verb, resource: call.resource };
       try {

@@ -6,7 +6,7 @@ import type { Result } from '../resources/result.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
-import { mergePatch, retryOnConflict, strategicMergePatch, type KubernetesApi } from './kubernetes.ts';
+import { mergePatch, retryOnConflict, type KubernetesApi } from './kubernetes.ts';
 import { runsBackfill } from './observed-workloads.ts';
 import {
   jobCall,
@@ -133,21 +133,20 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
   throw retryable('WorkloadTerminating', message, '1s');
 }
 
-/**
- * Take the outcome finalizer off the Job if it still has this uid. A strategic merge patch removes just that entry,
- * and the uid in the patch is a precondition: a newer Job of the same name answers 409 and is left alone.
- */
-async function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }> {
-  const body = { metadata: { uid, '$deleteFromPrimitiveList/finalizers': [OUTCOME_FINALIZER] } };
-  try {
-    await kube.call(jobCall('patch', stream, 'jobs'), () =>
-      kube.batch.patchNamespacedJob({ name: stream.name, namespace: stream.namespace, body }, strategicMergePatch),
-    );
+/** Take the outcome finalizer off the Job if it still has this uid; a newer Job of the same name is left alone. */
+function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }> {
+  return retryOnConflict(async () => {
+    const job = await readJob(kube, stream);
+    const finalizers = job?.metadata?.finalizers ?? [];
+    if (job?.metadata?.uid !== uid || !finalizers.includes(OUTCOME_FINALIZER)) return { released: false };
+    // A merge patch replaces the list: the resourceVersion makes it conflict (and start over) if the Job changed.
+    const metadata = {
+      resourceVersion: job.metadata.resourceVersion,
+      finalizers: finalizers.filter((finalizer) => finalizer !== OUTCOME_FINALIZER),
+    };
+    await jobs.patch(kube, stream, { metadata });
     return { released: true };
-  } catch (error) {
-    if (isNotFound(error) || isConflict(error)) return { released: false };
-    throw error;
-  }
+  });
 }
 
 /** Delete the workload if it still has this uid (a newer one of the same name is left alone), and release it: the

@@ -21,6 +21,7 @@ import { activityFailure, KubernetesApiError } from '../../activities/errors.ts'
 import { createActivities, type StreamActivities } from '../../activities/index.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../../resources/api-group.ts';
 import { initialBackfillRequestName } from '../../resources/backfill-request.ts';
+import { OUTCOME_FINALIZER } from '../../resources/job-metadata.ts';
 import { configurationHash } from '../../resources/configuration-hash.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
 import type { StreamKey } from '../../workflows/messages.ts';
@@ -379,10 +380,10 @@ describe('Jobs and CronJobs', () => {
       return true;
     });
     assert.equal((await jobsIn(namespace)).length, 0);
-    const observed = (await activities.observeStream(key)).stream?.spec;
-    assert.ok(observed && !observed.valid);
-    assert.equal(observed.reason, 'InvalidTemplate');
-    assert.equal(observed.field, 'spec.spec.template.spec.containers[0].env[1]');
+    // The spec itself is fine: the problem is reported on the template, and fails only what must be built from it.
+    const observed = await activities.observeStream(key);
+    assert.equal(observed.stream?.spec.valid, true);
+    assert.match(observed.templates.streaming?.problem ?? '', /^spec\.spec\.template\.spec\.containers\[0\]\.env\[1\]/);
   });
 
   test('applyBackfillJob twice runs one backfill Job for the request', async (t) => {
@@ -471,13 +472,72 @@ describe('Jobs and CronJobs', () => {
     });
     assert.deepEqual(again.metadata?.annotations, upstream.metadata?.annotations);
     assert.deepEqual(again.spec, upstream.spec);
+    // Adopted Jobs are held by the outcome finalizer too, so their outcome survives a TTL.
+    assert.deepEqual(again.metadata?.finalizers, [OUTCOME_FINALIZER]);
     const observed = (await activities.observeStream(key)).job;
     assert.deepEqual([observed?.uid, observed?.labelled, observed?.configurationHash], [uid, true, 'abc']);
+    assert.equal(observed?.held, true);
     assert.equal(observed?.templateGeneration, undefined);
+  });
+
+  test('a Job the operator creates stays readable after it is deleted, until it is released', async (t) => {
+    const namespace = await pluginNamespace(t, 'outcome-finalizer');
+    const { key } = await createStream(namespace, 'mock-v0');
+    const batch = kc.makeApiClient(BatchV1Api);
+    const { uid } = applied(await activities.applyStreamingJob(key, { type: 'applyStreamingJob' }));
+    const job = await batch.readNamespacedJob({ name: 'mock-v0', namespace });
+    assert.deepEqual(job.metadata?.finalizers, [OUTCOME_FINALIZER]);
+    // What a TTL does: delete the Job. The finalizer keeps it, terminating, with its status.
+    await batch.deleteNamespacedJob({ name: 'mock-v0', namespace, propagationPolicy: 'Background' });
+    const deleted = (await activities.observeStream(key)).job;
+    assert.deepEqual([deleted?.uid, deleted?.terminating, deleted?.held], [uid, true, true]);
+    // A release naming another uid leaves it alone; the right one lets it go.
+    assert.deepEqual(await activities.releaseJob(key, { type: 'releaseJob', uid: 'another-uid' }), { released: false });
+    assert.equal((await activities.observeStream(key)).job?.held, true);
+    assert.deepEqual(await activities.releaseJob(key, { type: 'releaseJob', uid }), { released: true });
+    await waitFor('the released Job to be gone', async () => (await jobsIn(namespace)).length === 0);
+    assert.deepEqual(await activities.releaseJob(key, { type: 'releaseJob', uid }), { released: false });
+  });
+
+  test('deleteJob releases the Job it deletes, so nothing is left terminating', async (t) => {
+    const namespace = await pluginNamespace(t, 'delete-releases');
+    const { key } = await createStream(namespace, 'mock-v0');
+    const { uid } = applied(await activities.applyStreamingJob(key, { type: 'applyStreamingJob' }));
+    await activities.deleteJob(key, { type: 'deleteJob', uid });
+    await waitFor('the deleted Job to be gone', async () => (await jobsIn(namespace)).length === 0);
   });
 });
 
 describe('BackfillRequests', () => {
+  test('refuseBackfillRequest marks the request Failed with the reason, not completed, and observation passes it over', async (t) => {
+    const namespace = await pluginNamespace(t, 'refuse-request');
+    const { key } = await createStream(namespace, 'mock-v0');
+    await createRequest(namespace, 'cannot-run', { streamClass: 'mock-stream', streamId: 'mock-v0' });
+    const message = 'the stream cannot backfill';
+    const refusal = {
+      type: 'refuseBackfillRequest',
+      name: 'cannot-run',
+      reason: 'BackfillNotSupported',
+      message,
+    } as const;
+    await activities.refuseBackfillRequest(key, refusal);
+    const [request] = (await requestsIn(namespace)) as {
+      spec: { completed?: boolean };
+      status?: { phase?: string; conditions?: { reason?: string; message?: string }[] };
+    }[];
+    assert.equal(request?.spec.completed ?? false, false);
+    assert.equal(request?.status?.phase, 'Failed');
+    assert.deepEqual(
+      request.status.conditions?.map((c) => [c.reason, c.message]),
+      [['BackfillNotSupported', message]],
+    );
+    const observed = await activities.observeStream(key);
+    assert.equal(
+      observed.backfillRequests.some((r) => r.name === 'cannot-run'),
+      false,
+    );
+  });
+
   test('createBackfillRequest twice leaves exactly one request', async (t) => {
     const namespace = await pluginNamespace(t, 'create-request');
     const { key } = await createStream(namespace, 'mock-v0');
