@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startStack, type Stack } from '../../stack/index.ts';
 import { stopSignal } from '../../stack/process.ts';
 import type { StackEnv } from './stack-env.ts';
+import { failRunOnSecretsInHistories } from '../history-secrets.ts';
 
 /** After Ctrl-C, how long the stack gets to stop before it is killed. */
 const STOP_GRACE_MS = 60_000;
@@ -41,6 +42,8 @@ export function globalTeardown(): Promise<void> {
 }
 
 async function stopAndClean(running: Stack): Promise<void> {
+  // What every test of the run left in Temporal, searched for secret values before it goes.
+  if (!interrupted) await failRunOnSecretsInHistories(running.temporal);
   await running.stop();
   // The runner sets a failing exit code before it tears down.
   const failed = interrupted || Number(process.exitCode ?? 0) !== 0;
