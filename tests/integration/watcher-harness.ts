@@ -52,7 +52,35 @@ export interface TestWatcherOptions {
   config?: WatcherConfigInput;
 }
 
-/** A watcher with test timings (3 s lease, fast retries, free ports); stopped when the test ends. */
+/** The lease every test watcher campaigns with, unless a test overrides it. */
+export const TEST_LEASE = { durationMs: 3_000, renewMs: 1_000 } as const;
+
+/** How long a new leader waits before its resync (a change to the watched classes waits as long). */
+export const TEST_RESYNC_DELAY_MS = 100;
+
+/**
+ * How late a timer or an API round trip may come while the stack, the watchers and other test files share a CI
+ * machine's 2 cores. Added once to each deadline below: those follow from the lease's timings on an idle machine.
+ */
+export const BUSY_MACHINE_SLACK_MS = 10_000;
+
+/**
+ * Deadlines for what a replica does with a lease, from its timings. A replica reads and writes the lease once per
+ * renew period (half of one after a failed attempt), and measures a lease held by another from the moment it first saw
+ * that holder's last renewal, which may be up to a renew period after it was written.
+ */
+export function leaseDeadlines(lease: { renewMs: number } = TEST_LEASE) {
+  return {
+    /** Someone else holds it: seen at the next attempt. */
+    stepDownMs: lease.renewMs + BUSY_MACHINE_SLACK_MS,
+    /** Released by a leader that stopped: taken at the next attempt. */
+    takeReleasedMs: lease.renewMs + BUSY_MACHINE_SLACK_MS,
+    /** Held for `heldMs` by someone who stopped renewing: seen late, waited out, then taken at the next attempt. */
+    takeExpiredMs: (heldMs: number) => heldMs + 2 * lease.renewMs + BUSY_MACHINE_SLACK_MS,
+  };
+}
+
+/** A watcher with test timings (TEST_LEASE, fast retries, free ports); stopped when the test ends. */
 export async function startTestWatcher(t: TestContext, options: TestWatcherOptions): Promise<Watcher> {
   const env = stackEnv();
   const { namespace, taskQueue } = options;
@@ -69,10 +97,15 @@ export async function startTestWatcher(t: TestContext, options: TestWatcherOptio
       },
       health: { port: 0, host: '127.0.0.1' },
       metrics: { port: 0, host: '127.0.0.1' },
-      leaderElection: { namespace, leaseDuration: '3s', renewPeriod: '1s', ...leaderElection },
+      leaderElection: {
+        namespace,
+        leaseDuration: `${TEST_LEASE.durationMs}ms`,
+        renewPeriod: `${TEST_LEASE.renewMs}ms`,
+        ...leaderElection,
+      },
       informers: { restartBackoffInitial: '200ms', restartBackoffMax: '2s', ...informers },
       signals: { retryInitial: '100ms', retryMax: '1s', timeout: '2s' },
-      resyncDelay: '100ms',
+      resyncDelay: `${TEST_RESYNC_DELAY_MS}ms`,
       backfillRequestGrace: '300ms',
       ...config,
     },

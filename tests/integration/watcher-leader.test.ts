@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test, type TestContext } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { OperatorProcess } from '../../stack/operator-process.ts';
 import { waitFor } from '../../stack/wait.ts';
@@ -14,11 +15,15 @@ import { installTestPlugin, testNamespace } from './kube.ts';
 import { kubeConfig, stackEnv } from './stack-env.ts';
 import {
   holdLease,
+  leaseDeadlines,
   MOCK_STREAMS,
   readLease,
+  signalsOf,
   startTestWatcher,
   Streams,
   temporalClient,
+  TEST_LEASE,
+  TEST_RESYNC_DELAY_MS,
   uniqueTaskQueue,
   waitForSignal,
 } from './watcher-harness.ts';
@@ -43,6 +48,22 @@ async function setup(t: TestContext, name: string) {
 
 const sent = (watcher: Watcher) => watcher.metrics.value(watcher.metrics.signalsSent);
 const seen = (watcher: Watcher) => watcher.metrics.value(watcher.metrics.events, { kind: 'MockStream', type: 'added' });
+const deadlines = leaseDeadlines();
+
+/** Its first resync is done: the signals it sends after this are the test's doing. */
+const resynced = (watcher: Watcher) =>
+  waitFor('the first resync', async () => (await watcher.metrics.value(watcher.metrics.resyncs)) >= 1);
+
+/**
+ * The signals a workflow received before the first resync of a replica that has just become leader. A replica sends
+ * one workflow's signals one after another in the order it queued them, so whatever that replica queued for the
+ * workflow while it did not lead (and should have dropped) shows up here, before its resync: the barrier that makes
+ * "it sent nothing" checkable.
+ */
+async function signalsBeforeLeaderResync(client: Client, workflowId: string) {
+  const resync = await waitForSignal(client, workflowId, 'resync', { reason: /this replica became leader/ });
+  return (await signalsOf(client, workflowId)).filter((signal) => signal.eventId < resync.eventId);
+}
 
 test('of two replicas only the leader forwards; the other takes over within the lease duration when it stops', async (t) => {
   const { namespace, client, replica, streams } = await setup(t, 'replicas');
@@ -53,6 +74,7 @@ test('of two replicas only the leader forwards; the other takes over within the 
     return leaders.length === 1 && leaders[0];
   });
   const follower = leader === a ? b : a;
+  await resynced(leader);
 
   await streams.create(MOCK_STREAMS, 'orders');
   const orders = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'orders' });
@@ -67,7 +89,11 @@ test('of two replicas only the leader forwards; the other takes over within the 
   assert.match(String(lease.spec?.renewTime), MICRO_TIME);
 
   await leader.stop();
-  await waitFor('the follower to lead', () => follower.isLeader(), { timeoutMs: 3_000 });
+  await waitFor('the follower to lead', () => follower.isLeader(), { timeoutMs: deadlines.takeReleasedMs });
+  // The follower saw the stream created while it followed; had it forwarded that, its signal would come first here.
+  const beforeTakeOver = await signalsBeforeLeaderResync(client, orders);
+  const told = beforeTakeOver.filter((signal) => signal.name === 'streamObserved');
+  assert.equal(told.length, 1, `only the leader told the workflow of the new stream: ${JSON.stringify(told)}`);
   await streams.create(MOCK_STREAMS, 'payments');
   const payments = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'payments' });
   await waitForSignal(client, payments, 'streamObserved');
@@ -78,7 +104,9 @@ test('a lease whose holder stopped renewing is taken over once it expires', asyn
   const { namespace, replica } = await setup(t, 'expiry');
   const held = await holdLease(kc, namespace, 'crashed-replica_0000', 2);
   const watcher = await replica('a');
-  await waitFor('the watcher to take the expired lease', () => watcher.isLeader(), { timeoutMs: 6_000 });
+  await waitFor('the watcher to take the expired lease', () => watcher.isLeader(), {
+    timeoutMs: deadlines.takeExpiredMs(held.leaseDurationSeconds * 1_000),
+  });
   const lease = await readLease(kc, namespace);
   assert.equal(lease.spec?.holderIdentity, watcher.identity);
   assert.equal(lease.spec?.leaseTransitions, 1);
@@ -92,20 +120,26 @@ test('a replica that loses its lease stops forwarding at once', async (t) => {
   const watcher = await replica('a');
   await watcher.ready();
   await waitFor('the watcher to lead', () => watcher.isLeader());
+  await resynced(watcher);
 
   await holdLease(kc, namespace, 'other-replica_ffff', 30);
-  await waitFor('the watcher to step down', () => !watcher.isLeader(), { timeoutMs: 3_000 });
+  await waitFor('the watcher to step down', () => !watcher.isLeader(), { timeoutMs: deadlines.stepDownMs });
   const sentBefore = await sent(watcher);
   await streams.create(MOCK_STREAMS, 'orders');
   await waitFor('the stream event to be seen', async () => (await seen(watcher)) >= 1);
-
   assert.equal(await sent(watcher), sentBefore);
+
+  // The other holder goes quiet: the watcher leads again, and its resync is the first thing the stream's workflow
+  // hears; a notice of the creation queued while it did not lead would have come before.
+  const handedBack = await holdLease(kc, namespace, 'other-replica_ffff', 1);
+  await waitFor('the watcher to lead again', () => watcher.isLeader(), {
+    timeoutMs: deadlines.takeExpiredMs(handedBack.leaseDurationSeconds * 1_000),
+  });
   const orders = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'orders' });
-  await assert.rejects(client.workflow.getHandle(orders).describe(), /not found/i);
+  assert.deepEqual(await signalsBeforeLeaderResync(client, orders), [], 'nothing sent while another replica led');
 });
 
-const LEASE_MS = 3_000;
-const RENEW_MS = 1_000;
+const { durationMs: LEASE_MS, renewMs: RENEW_MS } = TEST_LEASE;
 
 /** A watcher started as production starts it (`arcane watcher`), so that it can be killed with SIGKILL. */
 function watcherProcess(namespace: string, taskQueue: string, identity: string): OperatorProcess {
@@ -122,7 +156,7 @@ function watcherProcess(namespace: string, taskQueue: string, identity: string):
     ARCANE_LEADER_ELECTION_IDENTITY: identity,
     ARCANE_LEADER_ELECTION_LEASE_DURATION: `${LEASE_MS}ms`,
     ARCANE_LEADER_ELECTION_RENEW_PERIOD: `${RENEW_MS}ms`,
-    ARCANE_RESYNC_DELAY: '100ms',
+    ARCANE_RESYNC_DELAY: `${TEST_RESYNC_DELAY_MS}ms`,
     ARCANE_LOG_LEVEL: 'debug',
   };
   return new OperatorProcess('watcher', settings, logDir);
@@ -157,8 +191,8 @@ test('when the leader is killed, the other replica takes over once the lease exp
   await streams.create(MOCK_STREAMS, 'payments');
   const payments = streamWorkflowId({ streamClass: MOCK_STREAMS.streamClass, namespace, name: 'payments' });
 
-  // The follower may see the last renewal up to a renew period late and checks once per renew period.
-  const deadlineMs = LEASE_MS + 2 * RENEW_MS + 2_000;
+  // Taken once the killed leader's lease expires (see leaseDeadlines), then resynced after the resync delay.
+  const deadlineMs = leaseDeadlines({ renewMs: RENEW_MS }).takeExpiredMs(LEASE_MS) + TEST_RESYNC_DELAY_MS;
   await waitForSignal(client, payments, 'resync', { timeoutMs: killedAt + deadlineMs - Date.now() });
   assert.ok(await leads(follower));
   const taken = await readLease(kc, namespace);

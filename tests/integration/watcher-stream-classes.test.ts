@@ -24,6 +24,7 @@ import { kubeConfig } from './stack-env.ts';
 import {
   holdLease,
   lastEventId,
+  leaseDeadlines,
   MOCK_STREAMS,
   PLUGIN,
   signalsOf,
@@ -229,9 +230,12 @@ test('a StreamClass changed to a version or plural the API server does not serve
 
   // A full resync, as after a restart: this watcher hands its lease over for a second and takes it back.
   const witnessMark = await lastEventId(client, witness);
-  await holdLease(kc, namespace, 'other-replica_0000', 1);
-  await waitFor('the watcher to step down', () => !watcher.isLeader(), { timeoutMs: 5_000 });
-  await waitFor('the watcher to lead again', () => watcher.isLeader(), { timeoutMs: 10_000 });
+  const handedOver = await holdLease(kc, namespace, 'other-replica_0000', 1);
+  const { stepDownMs, takeExpiredMs } = leaseDeadlines();
+  await waitFor('the watcher to step down', () => !watcher.isLeader(), { timeoutMs: stepDownMs });
+  await waitFor('the watcher to lead again', () => watcher.isLeader(), {
+    timeoutMs: takeExpiredMs(handedOver.leaseDurationSeconds * 1_000),
+  });
   await waitForSignal(client, witness, 'resync', { after: witnessMark, reason: /this replica became leader/ });
 
   // Resyncs run one after another: the ones after serving the kinds again follow the full one, and each workflow's

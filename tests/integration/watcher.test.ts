@@ -100,7 +100,7 @@ describe('watcher forwarding', () => {
   });
 
   test('the Job named after a stream wakes its workflow when it appears, finishes and goes', async (t) => {
-    const { namespace, client, streams, id } = await setup(t, 'job');
+    const { namespace, watcher, client, streams, id } = await setup(t, 'job');
     await streams.create(MOCK_STREAMS, 'orders');
     await waitForSignal(client, id('orders'), 'streamObserved');
     const batch = kc.makeApiClient(BatchV1Api);
@@ -130,6 +130,15 @@ describe('watcher forwarding', () => {
     await waitForSignal(client, id('orders'), 'jobObserved', { reason: /succeeded=1/, timeoutMs: 60_000 });
     await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
     await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^Job orders deleted/ });
+
+    // The CronJob run's Job goes too, its last event; once the watcher has handled both deletions, a spec change is
+    // signalled after anything that Job could have caused, so its arrival makes the check below final.
+    await batch.deleteNamespacedJob({ namespace, name: 'orders-29000000', propagationPolicy: 'Background' });
+    const jobDeletions = () => watcher.metrics.value(watcher.metrics.events, { kind: 'Job', type: 'deleted' });
+    await waitFor('both Job deletions handled', async () => (await jobDeletions()) >= 2);
+    const mark = await lastEventId(client, id('orders'));
+    await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/changed');
+    await waitForSignal(client, id('orders'), 'streamObserved', { after: mark, reason: /generation 1 -> 2/ });
     const jobSignals = (await signalsOf(client, id('orders'))).filter((signal) => signal.name === 'jobObserved');
     assert.ok(
       jobSignals.every((signal) => signal.reason.startsWith('Job orders ')),
@@ -160,8 +169,16 @@ describe('watcher forwarding', () => {
     await waitForSignal(client, id('orders'), 'templateObserved', {
       reason: new RegExp(`StreamingJobTemplate ${namespace}/mock-streaming-job generation 1 -> 2`),
     });
-    // The CronJob stream is built from mock-backfill-job only.
-    assert.ok(!(await signalsOf(client, ledger)).some((signal) => signal.name === 'templateObserved'));
+    // The CronJob stream is built from mock-backfill-job only. The template change has been handled (orders heard of
+    // it), so a spec change of ledger is signalled after anything it could have sent ledger: wait for that first.
+    const mark = await lastEventId(client, ledger);
+    await streams.changeSpec(MOCK_STREAMS_V2, 'ledger', 'mock://source/changed');
+    await waitForSignal(client, ledger, 'streamObserved', { after: mark, reason: /generation 1 -> 2/ });
+    assert.deepEqual(
+      (await signalsOf(client, ledger)).filter((signal) => signal.name === 'templateObserved'),
+      [],
+      'the CronJob stream heard nothing of a template it is not built from',
+    );
   });
 });
 
