@@ -80,6 +80,47 @@ function describeCall(call: ApiCall): string {
 }
 
 /** A Kubernetes API call that failed, with the call it was, the HTTP code and the API server's reason. */
+const valueLabels = /(Invalid value|Unsupported value|Duplicate value|Not found): /g;
+
+/** The end of the value that starts at `start`: a quoted string, a bracketed object or list, or a bare token. */
+function valueEnd(text: string, start: number): number {
+  const open = text[start];
+  if (open === '"') {
+    let i = start + 1;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    return Math.min(i + 1, text.length);
+  }
+  if (open === '{' || open === '[') {
+    let depth = 0;
+    for (let i = start; i < text.length; i++) {
+      const char = text[i];
+      if (char === '"') i = valueEnd(text, i) - 1;
+      else if (char === '{' || char === '[') depth++;
+      else if ((char === '}' || char === ']') && --depth === 0) return i + 1;
+    }
+    return text.length;
+  }
+  const colon = text.indexOf(':', start);
+  return colon === -1 ? text.length : colon;
+}
+
+/**
+ * The API server's message with the values it quotes withheld ("Invalid value: \"...\"" names the field and quotes
+ * the value): a credential pasted into a stream spec reaches a Job's environment, and must not reach workflow history,
+ * status, Events or logs through an error.
+ */
+export function withoutValues(message: string): string {
+  let result = '';
+  let from = 0;
+  for (const match of message.matchAll(valueLabels)) {
+    const start = match.index + match[0].length;
+    if (start < from) continue;
+    result += `${message.slice(from, start)}(value withheld)`;
+    from = valueEnd(message, start);
+  }
+  return result + message.slice(from);
+}
+
 export class KubernetesApiError extends Error {
   readonly call: ApiCall;
   /** Undefined when no response arrived (network error, API server down). */
@@ -91,7 +132,7 @@ export class KubernetesApiError extends Error {
   constructor(call: ApiCall, cause: unknown) {
     const status = cause instanceof ApiException ? parseStatus(cause.body) : {};
     const code = cause instanceof ApiException ? cause.code : undefined;
-    const detail = status.message ?? describeCause(cause);
+    const detail = withoutValues(status.message ?? describeCause(cause));
     super(`${describeCall(call)}: ${code === undefined ? 'no response: ' : `${code} `}${detail}`, { cause });
     this.name = 'KubernetesApiError';
     this.call = call;
