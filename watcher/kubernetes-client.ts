@@ -6,14 +6,13 @@ import {
   KubeConfig,
   Observable,
   PatchStrategy,
-  ServerConfiguration,
-  createConfiguration,
   setHeaderOptions,
   type HttpLibrary,
   type KubernetesListObject,
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
+import { keepAliveConfiguration } from '../operations/keep-alive.ts';
 import { describeRequest } from './api-requests.ts';
 import type { WatchedObject } from './forwarding.ts';
 import type { WatcherMetrics } from './metrics.ts';
@@ -57,13 +56,8 @@ export interface KubernetesClients {
 }
 
 export function createKubernetesClients(kubeConfig: KubeConfig, metrics: WatcherMetrics): KubernetesClients {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kubeConfig },
-    httpApi: new CountingHttpLibrary(metrics),
-  });
+  // Over one pool of keep-alive connections: the library's default opens a connection per call.
+  const configuration = keepAliveConfiguration(kubeConfig, new CountingHttpLibrary(metrics));
   return { kubeConfig, custom: new CustomObjectsApi(configuration), core: new CoreV1Api(configuration) };
 }
 
