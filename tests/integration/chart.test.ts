@@ -1,8 +1,7 @@
-// The Helm chart (deploy/chart/arcane-temporal) against a real API server: it lints, renders in every mode, the API
-// server accepts every object it renders, bad values fail with a message naming them, and its RBAC, applied for real,
-// gives the operator what it needs and users with the built-in edit role BackfillRequests.
+// The Helm chart (deploy/chart/arcane-temporal) against a real API server: it lints, renders in every mode (the HA shape
+// by default), the API server accepts every object it renders, bad values fail with a message naming them, and its RBAC,
+// applied for real, gives users with the built-in edit role BackfillRequests and the operator only its own Lease.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -15,12 +14,14 @@ import {
   type V1ClusterRole,
   type V1Container,
   type V1Deployment,
+  type V1PodDisruptionBudget,
   type V1ResourceAttributes,
   type V1Service,
   type V1VolumeMount,
 } from '@kubernetes/client-node';
 import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
+import { runTool as run } from '../run-tool.ts';
 import { testNamespace } from './kube.ts';
 import { kubeConfig, stackEnv } from './stack-env.ts';
 
@@ -36,17 +37,6 @@ before(async () => {
   // What `helm install` would read from the cluster; `helm template` needs it told.
   kubeVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
 });
-
-/** Runs a tool with `input` on stdin; rejects with its stderr. */
-function run(command: string, args: string[], input = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { maxBuffer: 32 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(stderr || error.message));
-      else resolve(stdout);
-    });
-    child.stdin?.end(input);
-  });
-}
 
 function kubectl(args: string[], input?: string): Promise<string> {
   return run(tools.kubectl, [...args, '--kubeconfig', stackEnv().kubeconfigPath], input);
@@ -91,10 +81,12 @@ function ofKind<T extends KubernetesObject>(objects: KubernetesObject[], kind: s
   return objects.filter((object) => object.kind === kind) as T[];
 }
 
+function podSpecs(objects: KubernetesObject[]) {
+  return ofKind<V1Deployment>(objects, 'Deployment').map((deployment) => deployment.spec!.template.spec!);
+}
+
 function containers(objects: KubernetesObject[]): V1Container[] {
-  return ofKind<V1Deployment>(objects, 'Deployment').flatMap(
-    (deployment) => deployment.spec!.template.spec!.containers,
-  );
+  return podSpecs(objects).flatMap((pod) => pod.containers);
 }
 
 function env(container: V1Container, name: string) {
@@ -216,6 +208,64 @@ describe('Helm chart', () => {
         `${deployment.metadata?.name} pods match the Service`,
       );
     }
+  });
+
+  it('defaults to the HA shape: two replicas of each Deployment, a budget each, replicas preferably apart', async () => {
+    const objects = await render();
+    const deployments = ofKind<V1Deployment>(objects, 'Deployment');
+    const budgets = ofKind<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget');
+    assert.deepEqual(
+      deployments.map((deployment) => deployment.spec?.replicas),
+      [2, 2],
+    );
+    assert.deepEqual(
+      budgets.map((budget) => [budget.metadata?.name, budget.spec?.maxUnavailable]),
+      [
+        ['arcane-arcane-temporal-watcher', 1],
+        ['arcane-arcane-temporal-worker', 1],
+      ],
+    );
+    for (const [i, deployment] of deployments.entries()) {
+      const labels = deployment.spec?.template.metadata?.labels ?? {};
+      const selects = (selector: Record<string, string> = {}) =>
+        Object.entries(selector).every(([key, value]) => labels[key] === value);
+      assert.ok(selects(budgets[i]?.spec?.selector?.matchLabels), `${deployment.metadata?.name}'s budget selects it`);
+      const spread = deployment.spec?.template.spec?.affinity?.podAntiAffinity;
+      const [preferred] = spread?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+      assert.equal(preferred?.podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
+      assert.ok(selects(preferred?.podAffinityTerm.labelSelector?.matchLabels), 'the term selects its own replicas');
+      assert.equal(spread?.requiredDuringSchedulingIgnoredDuringExecution, undefined);
+    }
+  });
+
+  it('requires anti-affinity, drops it, or takes an explicit affinity as asked', async () => {
+    const spread = async (values: string[]) =>
+      podSpecs(await render(values)).map((pod) => Object.keys(pod.affinity?.podAntiAffinity ?? {}));
+    assert.deepEqual(await spread(['podAntiAffinity=required']), [
+      ['requiredDuringSchedulingIgnoredDuringExecution'],
+      ['requiredDuringSchedulingIgnoredDuringExecution'],
+    ]);
+    assert.deepEqual(await spread(['podAntiAffinity=none']), [[], []]);
+    const explicit = await render([
+      'affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight=5',
+    ]);
+    assert.deepEqual(
+      podSpecs(explicit).map((pod) => [
+        pod.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.weight,
+        pod.affinity?.podAntiAffinity,
+      ]),
+      [
+        [5, undefined],
+        [5, undefined],
+      ],
+    );
+  });
+
+  it('renders one budget per Deployment, none when disabled', async () => {
+    const names = async (values: string[]) =>
+      ofKind(await render(values), 'PodDisruptionBudget').map((budget) => budget.metadata?.name);
+    assert.deepEqual(await names(['combined.enabled=true']), ['arcane-arcane-temporal-combined']);
+    assert.deepEqual(await names(['podDisruptionBudget.enabled=false']), []);
   });
 
   it('combined mode runs the watcher and the worker side by side in one pod on their own ports', async () => {
@@ -381,67 +431,29 @@ describe('Helm chart RBAC applied for real', () => {
     assert.equal(await allowed(user, [], backfillRequests('create')), false);
   });
 
-  it('the operator ServiceAccount may do what the watcher and the worker need, and no more', async () => {
+  // Which permissions the operator needs is shown by running it under them (tests/e2e/chart-install.test.ts); what a
+  // run cannot show is that the Lease rights stop at the chart's own Lease.
+  it('the operator ServiceAccount may write only its own Lease, and only in the release namespace', async () => {
     const account = `system:serviceaccount:${namespace}:arcane-operator`;
     const groups = ['system:serviceaccounts', `system:serviceaccounts:${namespace}`];
-    const streams = 'some-streams';
     const lease = `${release}-arcane-temporal-watcher`;
-    const arcane = (verb: string, resource: string, subresource?: string): V1ResourceAttributes => ({
-      verb,
-      group: GROUP,
-      resource,
-      subresource,
-      namespace: resource === 'streamclasses' ? undefined : streams,
-    });
-    const batch = (verb: string, resource: string) => ({ verb, group: 'batch', resource, namespace: streams });
-    const leases = (verb: string, name?: string, leaseNamespace = namespace) => ({
-      verb,
-      group: 'coordination.k8s.io',
-      resource: 'leases',
-      namespace: leaseNamespace,
-      name,
-    });
-    const needed: V1ResourceAttributes[] = [
-      ...['get', 'list', 'watch'].map((verb) => arcane(verb, 'streamclasses')),
-      arcane('patch', 'streamclasses', 'status'),
-      ...['get', 'list', 'watch', 'create', 'update', 'patch'].map((verb) => arcane(verb, 'backfillrequests')),
-      arcane('patch', 'backfillrequests', 'status'),
-      ...['get', 'list', 'watch'].map((verb) => arcane(verb, 'streamingjobtemplates')),
-      ...['get', 'list', 'watch', 'create', 'patch', 'delete'].flatMap((verb) => [
-        batch(verb, 'jobs'),
-        batch(verb, 'cronjobs'),
-      ]),
-      ...['get', 'create', 'patch'].map((verb) => ({ verb, resource: 'events', namespace: streams })),
-      ...['default', streams].map((eventNamespace) => ({
-        verb: 'create',
-        resource: 'events',
-        namespace: eventNamespace,
-      })),
-      leases('create'),
-      leases('get', lease),
-      leases('update', lease),
-    ];
-    const notNeeded: V1ResourceAttributes[] = [
-      ...['create', 'update', 'patch', 'delete'].map((verb) => arcane(verb, 'streamclasses')),
-      ...['create', 'update', 'delete'].map((verb) => arcane(verb, 'streamingjobtemplates')),
-      { verb: 'get', resource: 'secrets', namespace: streams },
-      { verb: 'create', resource: 'pods', namespace: streams },
-      leases('update', 'another-lease'),
-      leases('create', undefined, streams),
-    ];
-    const describeAccess = (access: V1ResourceAttributes) =>
-      [access.verb, [access.resource, access.subresource].filter(Boolean).join('/'), access.namespace, access.name]
-        .filter(Boolean)
-        .join(' ');
-    const decisions = async (list: V1ResourceAttributes[], expected: boolean) =>
-      (
-        await Promise.all(
-          list.map(async (access) => ((await allowed(account, groups, access)) === expected ? [] : [access])),
-        )
-      )
-        .flat()
-        .map(describeAccess);
-    assert.deepEqual(await decisions(needed, true), [], 'denied though needed');
-    assert.deepEqual(await decisions(notNeeded, false), [], 'allowed though not needed');
+    const leases = (verb: string, name?: string, leaseNamespace = namespace) =>
+      allowed(account, groups, {
+        verb,
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        namespace: leaseNamespace,
+        name,
+      });
+    assert.deepEqual(
+      await Promise.all([leases('create'), leases('get', lease), leases('update', lease)]),
+      [true, true, true],
+      'create, get and update its Lease',
+    );
+    assert.deepEqual(
+      await Promise.all([leases('update', 'another-lease'), leases('create', undefined, 'elsewhere'), leases('list')]),
+      [false, false, false],
+      'update another Lease, create one elsewhere, list them',
+    );
   });
 });

@@ -41,6 +41,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-watcher" (include "arcane-temporal.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The Deployments, each with its replicas and the processes its pods run side by side. */}}
+{{- define "arcane-temporal.deployments" -}}
+{{- if .Values.combined.enabled }}
+- { component: combined, replicas: {{ .Values.combined.replicas }}, containers: [watcher, worker] }
+{{- else }}
+- { component: watcher, replicas: {{ .Values.watcher.replicas }}, containers: [watcher] }
+- { component: worker, replicas: {{ .Values.worker.replicas }}, containers: [worker] }
+{{- end }}
+{{- end }}
+
 {{- define "arcane-temporal.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
@@ -48,63 +58,56 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "arcane-temporal.tlsMountPath" -}}/etc/arcane/temporal-tls{{- end }}
 
 {{/*
-The ClusterRoles, in one table: the viewer and editor roles are upstream's (aggregated into the built-in view and edit
-roles); `bind` grants a role to the operator's ServiceAccount, which never needs to create or delete StreamClasses or
-templates. Plugin charts grant the stream CRDs themselves.
+The ClusterRoles, in one table. The viewer and editor roles are upstream's, for people: aggregated into the built-in
+view and edit roles and bound to nobody. The operator's ServiceAccount is bound to the operator role alone, which holds
+exactly the calls the watcher and the worker make (tests/e2e/chart-install.test.ts runs them under it and fails on a
+call refused or a permission never used). Plugin charts grant the stream CRDs themselves.
 */}}
 {{- define "arcane-temporal.clusterRoles" -}}
 job-viewer:
   aggregateTo: view
-  bind: true
   rules:
     - apiGroups: [batch]
       resources: [jobs, cronjobs]
       verbs: [get, list, watch]
 job-editor:
   aggregateTo: edit
-  bind: true
   rules:
     - apiGroups: [batch]
       resources: [jobs, cronjobs]
       verbs: [create, update, patch, delete]
 job-template-viewer:
   aggregateTo: view
-  bind: true
   rules:
     - apiGroups: [streaming.sneaksanddata.com]
       resources: [streamingjobtemplates]
       verbs: [get, list, watch]
 job-template-editor:
   aggregateTo: edit
-  bind: false
   rules:
     - apiGroups: [streaming.sneaksanddata.com]
       resources: [streamingjobtemplates]
       verbs: [create, update, patch, delete]
 stream-class-viewer:
   aggregateTo: view
-  bind: true
   rules:
     - apiGroups: [streaming.sneaksanddata.com]
       resources: [streamclasses]
       verbs: [get, list, watch]
 stream-class-editor:
   aggregateTo: edit
-  bind: false
   rules:
     - apiGroups: [streaming.sneaksanddata.com]
       resources: [streamclasses]
       verbs: [create, update, patch, delete]
 backfill-request-viewer:
   aggregateTo: view
-  bind: true
   rules:
     - apiGroups: [streaming.sneaksanddata.com]
       resources: [backfillrequests, backfillrequests/status]
       verbs: [get, list, watch]
 backfill-request-editor:
   aggregateTo: edit
-  bind: true
   rules:
     - apiGroups: [streaming.sneaksanddata.com]
       resources: [backfillrequests, backfillrequests/status]
@@ -113,8 +116,17 @@ operator:
   bind: true
   rules:
     - apiGroups: [streaming.sneaksanddata.com]
-      resources: [streamclasses/status]
+      resources: [streamclasses, streamingjobtemplates]
+      verbs: [get, list, watch]
+    - apiGroups: [streaming.sneaksanddata.com]
+      resources: [streamclasses/status, backfillrequests/status]
       verbs: [patch]
+    - apiGroups: [streaming.sneaksanddata.com]
+      resources: [backfillrequests]
+      verbs: [get, list, watch, create, patch]
+    - apiGroups: [batch]
+      resources: [jobs, cronjobs]
+      verbs: [get, list, watch, create, patch, delete]
     - apiGroups: [""]
       resources: [events]
       verbs: [get, create, patch]
