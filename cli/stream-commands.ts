@@ -2,6 +2,7 @@
 // services do; `backfill --wait` also follows the BackfillRequest in Kubernetes.
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { streamWorkflowId } from '../client/stream-id.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../client/streams.ts';
 import type { StreamKey, UpdateAccepted } from '../workflows/messages.ts';
@@ -93,7 +94,7 @@ export function streamCommands(env: NodeJS.ProcessEnv = process.env): Command {
 
   const history = streamCommand('history', "the workflow's history as a timeline (-o json: the raw events)").option(
     '-o, --output <FORMAT>',
-    'json: the raw history events',
+    'json: the raw history, as Temporal exports it',
   );
   withExample(
     history,
@@ -104,12 +105,12 @@ export function streamCommands(env: NodeJS.ProcessEnv = process.env): Command {
     const key = parseStreamArgument(streamClass, target);
     const format = parseOutputFormat(options.output);
     const connect = temporalConnector(history, env);
-    const events = await withClient(
-      connect,
-      async (client) => (await client.workflow.getHandle(streamWorkflowId(key)).fetchHistory()).events ?? [],
+    const events = await withClient(connect, (client) =>
+      client.workflow.getHandle(streamWorkflowId(key)).fetchHistory(),
     );
-    if (format === 'json') printJson(events);
-    else process.stdout.write(`${formatTimeline(historyTimeline(events))}\n`);
+    // JSON as Temporal exports histories (the CLI and the UI read it; replay tests too).
+    if (format === 'json') process.stdout.write(`${historyToJSON(events)}\n`);
+    else process.stdout.write(`${formatTimeline(historyTimeline(events.events ?? []))}\n`);
   });
   stream.addCommand(history);
   return stream;
