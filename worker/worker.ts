@@ -1,5 +1,4 @@
 // The worker process core: stream workflows and Kubernetes activities on one task queue; stateless.
-import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -9,14 +8,18 @@ import { createActivities } from '../activities/index.ts';
 import { connectionOptions, type TemporalSettings } from '../client/connection.ts';
 import { activityLatency } from './activity-latency.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
+import { workflowBundlePath } from './workflow-bundle.ts';
 
-export const workflowsPath = join(import.meta.dirname, '../workflows/index.ts');
+export { workflowsPath } from './workflow-bundle.ts';
 
 export interface StreamWorkerOptions {
   temporal: TemporalSettings;
   kubeConfig: KubeConfig;
   logger: Logger;
-  /** A prebuilt workflow bundle (tests share one); by default the worker bundles `workflows/` at start. */
+  /**
+   * A prebuilt workflow bundle (tests share one); by default the bundle of the current code, built by a child process
+   * the first time (worker/workflow-bundle.ts) so the webpack run's memory is not the worker's.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Where the activity latency histogram and the activities' Kubernetes API call counter are registered. */
   registry?: Registry;
@@ -42,7 +45,7 @@ export async function startStreamWorker(options: StreamWorkerOptions): Promise<S
     connection: nativeConnection,
     namespace: temporal.namespace,
     taskQueue: temporal.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    workflowBundle: options.workflowBundle ?? { codePath: await workflowBundlePath(logger) },
     activities: createActivities({ kubeConfig, logger, registry: options.registry }),
     interceptors: { activity: [activityLatency(options.registry)] },
   });
