@@ -14,7 +14,7 @@ const EventType = proto.temporal.api.enums.v1.EventType;
 export interface TimelineEntry {
   /** Epoch ms of the event. */
   at: number;
-  /** started, signal, update, activity, status, event, backoff, wait, end, problem */
+  /** started, signal, update, activity, status, event, phase, backoff, wait, end, problem */
   kind: string;
   text: string;
 }
@@ -42,6 +42,26 @@ function decode<T>(payloads: Payloads, index = 0): T | undefined {
 
 function decodeOne<T>(payload: proto.temporal.api.common.v1.IPayload | null | undefined): T | undefined {
   return payload ? decode<T>({ payloads: [payload] }) : undefined;
+}
+
+/** The stream's stored status in an activity's result: an observation, or an act round's observation after it. */
+interface StoredStatus {
+  phase: string;
+  condition?: { reason?: string; message?: string };
+}
+
+function storedStatus(result: unknown): StoredStatus | undefined {
+  if (typeof result !== 'object' || result === null) return undefined;
+  const observation = 'observation' in result ? result.observation : result;
+  const status = (observation as { stream?: { status?: StoredStatus } } | null)?.stream?.status;
+  return typeof status?.phase === 'string' ? status : undefined;
+}
+
+/** What core records for a local activity in its marker's `data` detail. */
+interface LocalActivityData {
+  attempt?: number;
+  activity_type?: string;
+  complete_time?: { seconds?: number; nanos?: number };
 }
 
 /** An activity as scheduled, until its outcome is known. */
@@ -85,7 +105,9 @@ export function historyTimeline(events: HistoryEvent[]): TimelineEntry[] {
   const entries: TimelineEntry[] = [];
   const activities = new Map<string, PendingActivity>();
   const updates = new Map<string, string>();
-  const timers = new Map<string, { started: number; backoff: boolean }>();
+  const timers = new Map<string, { started: number; backoff: boolean; summary?: string }>();
+  // A wait cut short by input and started again with the same summary is the same wait: shown once.
+  let cutShort: { summary?: string; started: number } | undefined;
   let phase = '';
 
   const add = (at: number, kind: string, text: string): TimelineEntry => {
@@ -93,13 +115,23 @@ export function historyTimeline(events: HistoryEvent[]): TimelineEntry[] {
     entries.push(entry);
     return entry;
   };
-  const finish = (scheduledId: unknown, at: number, outcome: string) => {
+  // Phase changes as the stream's stored status shows them after an activity: the lifecycle's rounds that run as
+  // local activities carry no inputs in the history, but their results hold the observation made after acting.
+  const notePhase = (at: number, result: unknown) => {
+    const status = storedStatus(result);
+    if (!status || status.phase === phase) return;
+    const why = [status.condition?.reason, status.condition?.message].filter(Boolean).join(': ');
+    add(at, 'phase', `${phase || '(no phase)'} -> ${status.phase || '(no phase)'}${why ? `  ${why}` : ''}`);
+    phase = status.phase;
+  };
+  const finish = (scheduledId: unknown, at: number, outcome: string, result?: Payloads) => {
     const pending = activities.get(String(scheduledId));
     if (!pending) return;
     activities.delete(String(scheduledId));
     const took = preciseDuration(at - pending.entry.at);
     const attempts = pending.attempt > 1 ? `, attempt ${pending.attempt}` : '';
     pending.entry.text += `  [${outcome} in ${took}${attempts}]`;
+    notePhase(at, decode(result));
   };
 
   for (const event of events) {
@@ -162,7 +194,12 @@ export function historyTimeline(events: HistoryEvent[]): TimelineEntry[] {
         break;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-        finish(event.activityTaskCompletedEventAttributes?.scheduledEventId, at, 'ok');
+        finish(
+          event.activityTaskCompletedEventAttributes?.scheduledEventId,
+          at,
+          'ok',
+          event.activityTaskCompletedEventAttributes?.result,
+        );
         break;
       case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: {
         const attributes = event.activityTaskFailedEventAttributes;
@@ -175,17 +212,35 @@ export function historyTimeline(events: HistoryEvent[]): TimelineEntry[] {
       case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
         finish(event.activityTaskCanceledEventAttributes?.scheduledEventId, at, 'canceled');
         break;
+      case EventType.EVENT_TYPE_MARKER_RECORDED: {
+        const attributes = event.markerRecordedEventAttributes;
+        if (attributes?.markerName !== 'core_local_activity') break;
+        const data = decode<LocalActivityData>(attributes.details?.data);
+        const when = toMs(data?.complete_time) ?? at;
+        const summary = decodeOne<string>(event.userMetadata?.summary) ?? data?.activity_type ?? 'local activity';
+        const outcome = attributes.failure ? `failed: ${failureText(attributes.failure)}` : 'ok';
+        const attempts = (data?.attempt ?? 1) > 1 ? `, attempt ${data?.attempt}` : '';
+        add(when, 'activity', `${summary}  [${outcome}${attempts}]`);
+        notePhase(when, decode(attributes.details?.result));
+        break;
+      }
       case EventType.EVENT_TYPE_TIMER_STARTED: {
         const attributes = event.timerStartedEventAttributes;
         const ms = toMs(attributes?.startToFireTimeout) ?? 0;
         const summary = decodeOne<string>(event.userMetadata?.summary);
         // A timer with a restart message is a restart backoff; the others re-check after a quiet period.
         const backoff = summary !== undefined && /restart/i.test(summary);
-        timers.set(attributes?.timerId ?? '', { started: at, backoff });
+        const again = cutShort !== undefined && cutShort.summary === summary;
+        timers.set(attributes?.timerId ?? '', { started: again ? cutShort!.started : at, backoff, summary });
+        cutShort = undefined;
+        if (again) break;
         if (backoff) add(at, 'backoff', `${preciseDuration(ms)}: ${summary}`);
         else add(at, 'wait', `up to ${preciseDuration(ms)}${summary ? `: ${summary}` : ''}`);
         break;
       }
+      case EventType.EVENT_TYPE_TIMER_CANCELED:
+        cutShort = timers.get(event.timerCanceledEventAttributes?.timerId ?? '');
+        break;
       case EventType.EVENT_TYPE_TIMER_FIRED: {
         const timer = timers.get(event.timerFiredEventAttributes?.timerId ?? '');
         add(

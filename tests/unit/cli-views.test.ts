@@ -20,8 +20,8 @@ import { oneLine, shortDuration } from '../../cli/output.ts';
 import { formatStreamList, visibilityQuery, type ListedStream } from '../../cli/stream-list.ts';
 import type { StreamStatus } from '../../workflows/messages.ts';
 
-function timelineOf(fixture: string): TimelineEntry[] {
-  const file = join(import.meta.dirname, '../fixtures/histories', `${fixture}.json`);
+function timelineOf(fixture: string, folder = 'histories'): TimelineEntry[] {
+  const file = join(import.meta.dirname, '../fixtures', folder, `${fixture}.json`);
   const history = historyFromJSON(JSON.parse(readFileSync(file, 'utf8')));
   return historyTimeline(history.events ?? []);
 }
@@ -64,6 +64,29 @@ describe('stream history timeline', () => {
     assert.match(continued[0]!.text, /^continued from run [-0-9a-f]+ in phase Running /);
     const updates = texts(timelineOf('stream-backfill-update'), 'update');
     assert.ok(updates.some((text) => /^backfill done: orders-backfill-\w+ \(already open\)$/.test(text)));
+  });
+
+  it('reads lifecycle rounds run as local activities: summaries, and phase changes from their observations', () => {
+    // A stream whose streaming Job keeps failing, recorded from `arcane dev` (tests/fixtures/cli/).
+    const entries = timelineOf('history-local-activities', 'cli');
+    const activities = texts(entries, 'activity');
+    assert.match(activities[0]!, /^observe default\/billing {2}\[ok\]$/);
+    assert.ok(
+      activities.some((text) => /^replace streaming Job default\/billing; Normal event StreamRestarting/.test(text)),
+    );
+    const phases = texts(entries, 'phase');
+    assert.match(phases[0]!, /^\(no phase\) -> \w+ {2}\w+: /);
+    assert.ok(phases.some((text) => /^Running -> Failed {2}StreamFailed: .*restart 1 of 5 at /.test(text)));
+    assert.match(phases.at(-1)!, /^Running -> Failed {2}StreamFailed: .*all 5 automatic restarts .* are used/);
+    // Each backoff once, though input cut its timer short and it was started again; then when it fired.
+    const backoffs = texts(entries, 'backoff');
+    for (const restart of [1, 2, 3, 4, 5]) {
+      const shown = backoffs.filter((text) => text.includes(`restart ${restart} of 5 at`));
+      assert.equal(shown.length, 1, `backoff ${restart}`);
+    }`,
+      );
+    }
+    assert.equal(backoffs.filter((text) => text.startsWith('timer fired after')).length, 5);
   });
 
   it('prints a dated table of time, kind and what happened', () => {
