@@ -1,50 +1,55 @@
-// The burst benchmark (SPEC 9): N streams created at once on a local stack of their own, run by the operator's real
-// processes (`arcane worker`, `arcane watcher`); then the same N driven to Running by direct Kubernetes writes (the
-// floor). Prints the figures and appends them to bench/results.md and bench/results.jsonl.
-//   npm run bench -- --streams 100,1000
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+// The burst benchmark (SPEC 9): N streams created at once, taken to Running by each contender on a local stack of its
+// own: this operator's real processes (`arcane worker`, `arcane watcher`), the upstream Go operator, and the floor
+// (the same writes issued directly). API calls are counted on the API server's side, the same way for all three.
+// Appends to bench/results.jsonl, then rewrites bench/results.md, bench/results.svg and the README's table from it.
+//   npm run bench -- --streams 100,1000 --plugin test,production --contenders operator,upstream,floor
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import type { Client } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
 import { connectClient, temporalSettingsSchema } from '../client/connection.ts';
 import { streamWorkflowId } from '../client/stream-id.ts';
+import { CONTROLLER_API_QPS } from '../stack/kubernetes.ts';
 import { startStack, type Stack } from '../stack/index.ts';
-import { applyYaml, installArcaneCrds, installTestPluginClasses, loadYaml, TEST_PLUGIN } from '../stack/manifests.ts';
+import { applyYaml, installArcaneCrds, installTestPluginClasses } from '../stack/manifests.ts';
 import { OperatorProcess } from '../stack/operator-process.ts';
 import { waitFor } from '../stack/wait.ts';
+import { PLUGINS, type TestPlugin } from '../tests/fixtures/plugins.ts';
 import { startFloor } from './floor.ts';
-import { inPool, latencies, metricSum, PhaseClock, type Latencies } from './measure.ts';
+import {
+  apiserverCalls,
+  callsBetween,
+  inPool,
+  latencies,
+  metricSum,
+  PhaseClock,
+  type ApiserverCalls,
+  type Latencies,
+  type Memory,
+} from './measure.ts';
+import { publish, type BurstRecord, type ContenderResult, type OperatorResult } from './report.ts';
+import { startUpstream } from './upstream.ts';
 
-const KIND = { group: 'streaming.sneaksanddata.com', version: 'v1beta1', plural: 'mockstreams' };
-const STREAM_CLASS = 'mock-stream';
-const API_CALLS = 'arcane_kubernetes_api_calls_total';
+const CONTENDERS = ['operator', 'upstream', 'floor'] as const;
+type Contender = (typeof CONTENDERS)[number];
 
 interface Options {
   streams: number[];
+  plugin: TestPlugin[];
+  contenders: Contender[];
   pool: number;
   idleSeconds: number;
-  floor: boolean;
+  controllerQps: number;
+  label: string;
   record: boolean;
 }
 
-interface Memory {
-  rssBytes: number;
-  peakRssBytes: number;
-}
-
-interface BurstResult {
-  streams: number;
-  operator: Latencies & {
-    apiCallsPerStream: number;
-    historyEventsPerStream: number;
-    workerMemory: Memory;
-    watcherMemory: Memory;
-  };
-  idle: { windowSeconds: number; apiCallsPerStreamHour: number; historyEventsPerStreamHour: number };
-  floor?: Latencies & { apiCallsPerStream: number };
+/** A fresh stack with the Arcane CRDs, one plugin's classes and a namespace with its templates and Secret. */
+interface BenchStack {
+  stack: Stack;
+  kubeConfig: KubeConfig;
+  plugin: TestPlugin;
+  namespace: string;
 }
 
 function streamNames(count: number): string[] {
@@ -52,214 +57,250 @@ function streamNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `stream-${String(i).padStart(width, '0')}`);
 }
 
-/** The v0 example stream of the test plugin, a Job backend with a backfill template. */
-function streamBody(name: string) {
-  const example = loadYaml(TEST_PLUGIN.streamsFile).find((stream) => stream.metadata?.name === 'mock-v0');
-  if (!example) throw new Error(`no mock-v0 example in ${TEST_PLUGIN.streamsFile}`);
-  return { ...example, metadata: { name } };
+async function onFreshStack<T>(
+  contender: Contender,
+  plugin: TestPlugin,
+  options: Options,
+  run: (bench: BenchStack) => Promise<T>,
+): Promise<T> {
+  const stack = await startStack({ controllerApiQps: options.controllerQps });
+  try {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(stack.kubeconfigPath);
+    await installArcaneCrds(kubeConfig);
+    await installTestPluginClasses(kubeConfig, [plugin.files]);
+    const namespace = `bench-${contender}`;
+    await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    await applyYaml(kubeConfig, plugin.files.namespacedFiles, namespace);
+    return await run({ stack, kubeConfig, plugin, namespace });
+  } catch (error) {
+    throw new Error(`${contender}: ${(error as Error).message} (logs in ${stack.logDir})`, { cause: error });
+  } finally {
+    await stack.stop();
+  }
 }
 
-async function createNamespace(kubeConfig: KubeConfig, name: string): Promise<void> {
-  await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
-  await applyYaml(kubeConfig, TEST_PLUGIN.namespacedFiles, name);
+/** The API server's counters now. */
+async function readCalls(bench: BenchStack): Promise<ApiserverCalls> {
+  return apiserverCalls(await bench.stack.kubernetes.apiserverMetrics(), [bench.plugin.kind.group]);
 }
 
-/** Creates the streams through a pool, noting when each create was sent, until `reached` has them all. */
+/** Waits until the operator's calls on the API server have not changed for `quietMs`: the burst's work is done. */
+async function quiet(bench: BenchStack, quietMs = 5_000): Promise<void> {
+  let last = (await readCalls(bench)).operator;
+  let since = Date.now();
+  await waitFor(
+    'the contender to go quiet',
+    async () => {
+      const now = (await readCalls(bench)).operator;
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Date.now() - since >= quietMs;
+    },
+    { timeoutMs: 600_000, intervalMs: 1_000 },
+  );
+}
+
+interface Burst {
+  latency: Latencies;
+  /** What the contender asked of the API server from the first create until it went quiet (creates not counted). */
+  calls: ApiserverCalls;
+  /** Seconds the controller-manager's and the scheduler's requests waited in their client-side rate limiters. */
+  stackThrottleSeconds: number;
+}
+
+/** Total time the stack's controllers have held requests back to stay within their request rate. */
+async function stackThrottle(bench: BenchStack): Promise<number> {
+  const { controllerManager, scheduler } = await bench.stack.kubernetes.controllerMetrics();
+  const waited = 'rest_client_rate_limiter_duration_seconds_sum';
+  return metricSum(controllerManager, waited) + metricSum(scheduler, waited);
+}
+
+/**
+ * Creates the streams (at most `pool` creates in flight, the same for every contender), hands each to `afterCreate`
+ * without waiting for it, and waits until all are Running and the contender has gone quiet.
+ */
 async function burstOf(
-  kubeConfig: KubeConfig,
-  namespace: string,
+  bench: BenchStack,
   names: readonly string[],
   pool: number,
-  afterCreate: (name: string) => Promise<void>,
-): Promise<Latencies> {
+  afterCreate: (name: string) => Promise<void> = () => Promise.resolve(),
+): Promise<Burst> {
+  const { kubeConfig, plugin, namespace } = bench;
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const clock = await PhaseClock.start(kubeConfig, KIND, namespace, 'Running');
+  const kind = plugin.kind;
+  const clock = await PhaseClock.start(kubeConfig, kind, namespace, 'Running');
   try {
+    const before = await readCalls(bench);
+    const throttleBefore = await stackThrottle(bench);
     const created = new Map<string, number>();
+    const failures: string[] = [];
     await inPool(names, pool, async (name) => {
       created.set(name, Date.now());
-      await custom.createNamespacedCustomObject({ ...KIND, namespace, body: streamBody(name) });
-      await afterCreate(name);
+      await custom.createNamespacedCustomObject({ ...kind, namespace, body: plugin.stream(name) });
+      afterCreate(name).catch((error: unknown) => failures.push(`${name}: ${(error as Error).message}`));
     });
     // 5 minutes, plus what a slow machine needs per stream.
     const timeoutMs = 300_000 + names.length * 1_000;
     await waitFor(`${names.length} streams Running`, () => clock.reached.size >= names.length, {
       timeoutMs,
       intervalMs: 250,
+      abortIf: () => (failures.length > 0 ? failures.slice(0, 3).join('; ') : undefined),
     });
-    return latencies(created, clock.reached);
+    const latency = latencies(created, clock.reached);
+    await quiet(bench);
+    const calls = callsBetween(before, await readCalls(bench));
+    // The benchmark's own creates are not the contender's.
+    const creates = `POST ${kind.plural}`;
+    calls.byResource[creates] = (calls.byResource[creates] ?? 0) - names.length;
+    calls.operator -= names.length;
+    calls.all -= names.length;
+    return { latency, calls, stackThrottleSeconds: (await stackThrottle(bench)) - throttleBefore };
   } finally {
     await clock.stop();
   }
 }
 
-async function historyEvents(temporal: Client, namespace: string, names: readonly string[]): Promise<number> {
-  let total = 0;
-  await inPool(names, 20, async (name) => {
-    const handle = temporal.workflow.getHandle(streamWorkflowId({ streamClass: STREAM_CLASS, namespace, name }));
-    // Read first, then add: `total += await ...` would add to the total as it was before the await.
-    const events = (await handle.fetchHistory()).events?.length ?? 0;
-    total += events;
-  });
-  return total;
+function perStream(burst: Burst, count: number): ContenderResult {
+  return {
+    ...burst.latency,
+    apiCallsPerStream: burst.calls.operator / count,
+    eventsPerStream: burst.calls.events / count,
+    clusterApiCallsPerStream: burst.calls.all / count,
+    apiCalls: burst.calls.byResource,
+    stackThrottleSeconds: burst.stackThrottleSeconds,
+  };
 }
 
-/** Waits until `read` has not changed for `quietMs`: the work the burst set off is done. */
-async function quiet(read: () => Promise<number>, quietMs = 5_000): Promise<void> {
-  let last = await read();
-  let since = Date.now();
-  await waitFor(
-    'the operator to go quiet',
-    async () => {
-      const now = await read();
-      if (now !== last) [last, since] = [now, Date.now()];
-      return Date.now() - since >= quietMs;
-    },
-    { timeoutMs: 600_000, intervalMs: 500 },
+async function historyEvents(bench: BenchStack, names: readonly string[]): Promise<number> {
+  const temporal = await connectClient(
+    temporalSettingsSchema.parse({ address: bench.stack.temporalAddress, namespace: bench.stack.temporalNamespace }),
   );
-}
-
-async function runBurst(count: number, options: Options): Promise<BurstResult> {
-  const stack: Stack = await startStack();
-  const processes: OperatorProcess[] = [];
   try {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(stack.kubeconfigPath);
-    await installArcaneCrds(kubeConfig);
-    await installTestPluginClasses(kubeConfig);
-    const env = {
-      ARCANE_KUBECONFIG: stack.kubeconfigPath,
-      ARCANE_TEMPORAL_ADDRESS: stack.temporalAddress,
-      ARCANE_TEMPORAL_NAMESPACE: stack.temporalNamespace,
-      ARCANE_LOG_LEVEL: 'info',
-    };
-    const worker = new OperatorProcess('worker', env, stack.logDir);
-    const watcher = new OperatorProcess('watcher', { ...env, ARCANE_LEADER_ELECTION_ENABLED: 'false' }, stack.logDir);
-    processes.push(worker, watcher);
-    await worker.start();
-    await watcher.start();
-    const temporal = await connectClient(
-      temporalSettingsSchema.parse({ address: stack.temporalAddress, namespace: stack.temporalNamespace }),
-    );
-    const apiCalls = async () =>
-      metricSum(await worker.metrics(), API_CALLS) + metricSum(await watcher.metrics(), API_CALLS);
-
-    const names = streamNames(count);
-    const namespace = 'bench-operator';
-    await createNamespace(kubeConfig, namespace);
-    const callsBefore = await apiCalls();
-    console.log(`[bench ${count}] creating ${count} streams (${options.pool} creates in flight)`);
-    const operator = await burstOf(kubeConfig, namespace, names, options.pool, () => Promise.resolve());
-    const workerMemory = worker.memory();
-    const watcherMemory = watcher.memory();
-    console.log(`[bench ${count}] all Running after ${operator.totalMs} ms; waiting for the operator to go quiet`);
-    await quiet(apiCalls);
-    const burstCalls = (await apiCalls()) - callsBefore;
-    const burstHistory = await historyEvents(temporal, namespace, names);
-
-    console.log(`[bench ${count}] idle for ${options.idleSeconds} s`);
-    const idleCallsBefore = await apiCalls();
-    // A measurement window, not a wait for a condition: what an idle operator does in it is the figure.
-    await delay(options.idleSeconds * 1_000);
-    const idleCalls = (await apiCalls()) - idleCallsBefore;
-    const idleHistory = (await historyEvents(temporal, namespace, names)) - burstHistory;
-    const perStreamHour = (total: number) => (total / count) * (3_600 / options.idleSeconds);
-    await temporal.connection.close();
-    await watcher.stop();
-    await worker.stop();
-
-    const result: BurstResult = {
-      streams: count,
-      operator: {
-        ...operator,
-        apiCallsPerStream: burstCalls / count,
-        historyEventsPerStream: burstHistory / count,
-        workerMemory,
-        watcherMemory,
-      },
-      idle: {
-        windowSeconds: options.idleSeconds,
-        apiCallsPerStreamHour: perStreamHour(idleCalls),
-        historyEventsPerStreamHour: perStreamHour(idleHistory),
-      },
-    };
-    if (options.floor) {
-      console.log(`[bench ${count}] floor: the same writes issued directly`);
-      const floorNamespace = 'bench-floor';
-      await createNamespace(kubeConfig, floorNamespace);
-      const floor = await startFloor(kubeConfig, floorNamespace, {
-        streamClass: STREAM_CLASS,
-        streamingTemplate: 'mock-streaming-job',
-        backfillTemplate: 'mock-backfill-job',
-      });
-      try {
-        const latency = await burstOf(kubeConfig, floorNamespace, names, options.pool, (name) => floor.drive(name));
-        result.floor = { ...latency, apiCallsPerStream: floor.apiCalls() / count };
-      } finally {
-        await floor.stop();
-      }
-    }
-    return result;
-  } catch (error) {
-    throw new Error(`${(error as Error).message} (operator and stack logs in ${stack.logDir})`, { cause: error });
+    let total = 0;
+    await inPool(names, 20, async (name) => {
+      const id = streamWorkflowId({ streamClass: bench.plugin.kind.streamClass, namespace: bench.namespace, name });
+      // Read first, then add: `total += await ...` would add to the total as it was before the await.
+      const events = (await temporal.workflow.getHandle(id).fetchHistory()).events?.length ?? 0;
+      total += events;
+    });
+    return total;
   } finally {
-    await Promise.allSettled(processes.map((process) => process.kill()));
-    await stack.stop();
+    await temporal.connection.close();
   }
 }
 
-const seconds = (ms: number) => (ms / 1_000).toFixed(1);
-const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-const figure = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(0));
+const steadyAndPeak = (afterIdle: Memory) => ({
+  steadyRssBytes: afterIdle.rssBytes,
+  peakRssBytes: afterIdle.peakRssBytes,
+});
+
+async function runOperator(bench: BenchStack, names: readonly string[], options: Options): Promise<OperatorResult> {
+  const { stack } = bench;
+  const env = {
+    ARCANE_KUBECONFIG: stack.kubeconfigPath,
+    ARCANE_TEMPORAL_ADDRESS: stack.temporalAddress,
+    ARCANE_TEMPORAL_NAMESPACE: stack.temporalNamespace,
+    ARCANE_LOG_LEVEL: 'info',
+  };
+  const worker = new OperatorProcess('worker', env, stack.logDir);
+  const watcher = new OperatorProcess('watcher', { ...env, ARCANE_LEADER_ELECTION_ENABLED: 'false' }, stack.logDir);
+  try {
+    await worker.start();
+    await watcher.start();
+    const reported = async () =>
+      metricSum(await worker.metrics(), 'arcane_kubernetes_api_calls_total') +
+      metricSum(await watcher.metrics(), 'arcane_kubernetes_api_calls_total');
+    const reportedBefore = await reported();
+    const burst = await burstOf(bench, names, options.pool);
+    const reportedCalls = (await reported()) - reportedBefore;
+    const history = await historyEvents(bench, names);
+    console.log(`[bench] operator: all Running after ${burst.latency.totalMs} ms; idle for ${options.idleSeconds} s`);
+
+    const idleBefore = await readCalls(bench);
+    // A measurement window, not a wait for a condition: what an idle operator does in it is the figure.
+    await delay(options.idleSeconds * 1_000);
+    const idleCalls = callsBetween(idleBefore, await readCalls(bench));
+    const idleHistory = (await historyEvents(bench, names)) - history;
+    const perStreamHour = (total: number) => (total / names.length) * (3_600 / options.idleSeconds);
+    const result: OperatorResult = {
+      ...perStream(burst, names.length),
+      reportedApiCallsPerStream: reportedCalls / names.length,
+      historyEventsPerStream: history / names.length,
+      worker: steadyAndPeak(worker.memory()),
+      watcher: steadyAndPeak(watcher.memory()),
+      idle: {
+        windowSeconds: options.idleSeconds,
+        apiCallsPerStreamHour: perStreamHour(idleCalls.operator),
+        historyEventsPerStreamHour: perStreamHour(idleHistory),
+      },
+    };
+    await watcher.stop();
+    await worker.stop();
+    return result;
+  } finally {
+    await Promise.allSettled([watcher.kill(), worker.kill()]);
+  }
+}
+
+async function runUpstream(bench: BenchStack, names: readonly string[], options: Options): Promise<ContenderResult> {
+  const { stack, kubeConfig, plugin } = bench;
+  const upstream = await startUpstream(kubeConfig, stack.kubeconfigPath, stack.logDir, plugin.kind.streamClass);
+  try {
+    // client-go's count of upstream's requests, its few watches included.
+    const reported = async () => metricSum(await upstream.metrics(), 'rest_client_requests_total');
+    const reportedBefore = await reported();
+    const burst = await burstOf(bench, names, options.pool);
+    return {
+      ...perStream(burst, names.length),
+      reportedApiCallsPerStream: ((await reported()) - reportedBefore) / names.length,
+      upstream: steadyAndPeak(upstream.memory()),
+    };
+  } finally {
+    await upstream.stop();
+  }
+}
+
+async function runFloor(bench: BenchStack, names: readonly string[], options: Options): Promise<ContenderResult> {
+  const floor = await startFloor(bench.kubeConfig, bench.namespace, {
+    streamClass: bench.plugin.kind.streamClass,
+    streamingTemplate: bench.plugin.streamingTemplate,
+    backfillTemplate: bench.plugin.backfillTemplate,
+  });
+  try {
+    const burst = await burstOf(bench, names, options.pool, (name) => floor.drive(name));
+    return { ...perStream(burst, names.length), reportedApiCallsPerStream: floor.apiCalls() / names.length };
+  } finally {
+    await floor.stop();
+  }
+}
+
+const RUNS: Record<Contender, (bench: BenchStack, names: readonly string[], options: Options) => Promise<object>> = {
+  operator: runOperator,
+  upstream: runUpstream,
+  floor: runFloor,
+};
 
 function machine(): string {
-  return `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${mib(totalmem())} MiB`;
+  return `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
 }
 
-const HEADER = `# Benchmark results
-
-Appended by \`npm run bench\` (bench/burst.ts); one row per run, newest last. Times from the first create sent to the
-last stream Running (backfill done); latency per stream from its create to Running. API calls: the operator's
-\`arcane_kubernetes_api_calls_total\` (worker and watcher) per stream, and the floor's own calls; neither counts the
-stream's create or the watches. The floor creates a stream only when a lane of the pool is free, so its per-stream
-latency is that of one stream alone and only its total compares with the operator's. Idle: per idle stream per hour,
-extrapolated from the idle window. RSS: peak of each process. The machines are shared: compare rows of the same day
-and machine.
-
-| date | machine | streams | total s | p50 s | p99 s | API calls/stream | history events/stream | worker RSS MiB | watcher RSS MiB | idle window s | idle API calls/stream/h | idle history events/stream/h | floor total s | floor p50 s | floor p99 s | floor API calls/stream |
-| ---- | ------- | ------- | ------- | ----- | ----- | ---------------- | --------------------- | -------------- | --------------- | ------------- | ----------------------- | ---------------------------- | ------------- | ----------- | ----------- | ---------------------- |
-`;
-
-function row(result: BurstResult): string {
-  const { operator, idle, floor } = result;
-  const cells = [
-    new Date().toISOString().slice(0, 10),
-    machine(),
-    String(result.streams),
-    seconds(operator.totalMs),
-    seconds(operator.p50Ms),
-    seconds(operator.p99Ms),
-    figure(operator.apiCallsPerStream),
-    figure(operator.historyEventsPerStream),
-    mib(operator.workerMemory.peakRssBytes),
-    mib(operator.watcherMemory.peakRssBytes),
-    String(idle.windowSeconds),
-    figure(idle.apiCallsPerStreamHour),
-    figure(idle.historyEventsPerStreamHour),
-    floor ? seconds(floor.totalMs) : '-',
-    floor ? seconds(floor.p50Ms) : '-',
-    floor ? seconds(floor.p99Ms) : '-',
-    floor ? figure(floor.apiCallsPerStream) : '-',
-  ];
-  return `| ${cells.join(' | ')} |\n`;
-}
-
-function record(result: BurstResult): void {
-  const dir = import.meta.dirname;
-  const table = join(dir, 'results.md');
-  if (!existsSync(table)) writeFileSync(table, HEADER);
-  appendFileSync(table, row(result));
-  appendFileSync(join(dir, 'results.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), ...result })}\n`);
+async function runAll(count: number, plugin: TestPlugin, options: Options): Promise<BurstRecord> {
+  const record: BurstRecord = {
+    at: new Date().toISOString(),
+    streams: count,
+    plugin: plugin.name,
+    label: options.label,
+    machine: machine(),
+    controllerApiQps: options.controllerQps,
+  };
+  const names = streamNames(count);
+  for (const contender of options.contenders) {
+    console.log(`[bench] ${count} streams, ${plugin.name} plugin: ${contender} on a fresh stack`);
+    const result = await onFreshStack(contender, plugin, options, (bench) => RUNS[contender](bench, names, options));
+    Object.assign(record, { [contender]: result });
+    console.log(`[bench] ${contender}: ${JSON.stringify(result)}`);
+  }
+  return record;
 }
 
 function wholeNumber(min: number, max: number) {
@@ -276,20 +317,46 @@ function streamCounts(text: string): number[] {
   return text.split(',').map((part) => wholeNumber(1, 100_000)(part.trim()));
 }
 
+function oneOf<T extends string>(known: readonly T[]) {
+  return (text: string): T[] =>
+    text.split(',').map((part) => {
+      const name = part.trim();
+      if (!known.includes(name as T))
+        throw new InvalidArgumentError(`must be among ${known.join(', ')}, not "${name}"`);
+      return name as T;
+    });
+}
+
+function plugins(text: string): TestPlugin[] {
+  const names = oneOf(PLUGINS.map((plugin) => plugin.name))(text);
+  return PLUGINS.filter((plugin) => names.includes(plugin.name));
+}
+
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('Burst benchmark: N streams created at once, run by the operator, then by direct writes.')
+    .description('Burst benchmark: N streams created at once, run by this operator, upstream, and direct writes.')
     .option('--streams <counts>', 'comma-separated stream counts, one run (and stack) each', streamCounts, [100])
+    .option('--plugin <names>', `test plugins (${PLUGINS.map((p) => p.name).join(', ')})`, plugins, [...PLUGINS])
+    .option('--contenders <names>', `who runs the streams (${CONTENDERS.join(', ')})`, oneOf(CONTENDERS), [
+      ...CONTENDERS,
+    ])
     .option('--pool <n>', 'stream creates in flight at once', wholeNumber(1, 1_000), 50)
-    .option('--idle-seconds <s>', 'length of the idle window after the burst', wholeNumber(1, 3_600), 60)
-    .option('--no-floor', 'skip the floor run')
-    .option('--no-record', 'print only; do not append to bench/results.md')
+    .option('--idle-seconds <s>', "length of the operator's idle window after the burst", wholeNumber(1, 3_600), 60)
+    .option(
+      '--controller-qps <n>',
+      'request rate of the stack’s controller-manager and scheduler (burst twice that)',
+      wholeNumber(1, 1_000_000),
+      CONTROLLER_API_QPS,
+    )
+    .option('--label <text>', 'what this run measures, kept with its results', '')
+    .option('--no-record', 'print only; do not append to bench/results.jsonl')
     .showHelpAfterError()
     .action(async (options: Options) => {
       for (const count of options.streams) {
-        const result = await runBurst(count, options);
-        console.log(JSON.stringify(result, null, 2));
-        if (options.record) record(result);
+        for (const plugin of options.plugin) {
+          const record = await runAll(count, plugin, options);
+          if (options.record) await publish(record);
+        }
       }
     });
 }

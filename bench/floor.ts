@@ -1,6 +1,7 @@
 // The floor: what a stream's first minute costs with no operator at all, the same Kubernetes writes issued directly
 // (BackfillRequest, backfill Job, wait for it, complete the request, remove the Job, streaming Job, status), built by
-// the project's own pure builders so the objects are the ones the operator would send.
+// the project's own pure builders so the objects are the ones the operator would send. Every stream is driven as soon
+// as it is created, all at once, over one pool of keep-alive connections: the fastest a direct writer can go.
 import {
   BatchV1Api,
   CustomObjectsApi,
@@ -17,6 +18,7 @@ import type { Result } from '../resources/result.ts';
 import { parseStreamClass, type StreamClass } from '../resources/stream-class.ts';
 import { parseStreamDefinition } from '../resources/stream-definition.ts';
 import { parseStreamingJobTemplate, type StreamingJobTemplate } from '../resources/streaming-job-template.ts';
+import { makeKeepAliveClient } from '../operations/keep-alive.ts';
 import { Follower } from './measure.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -28,6 +30,10 @@ function value<T>(result: Result<T>): T {
 
 type JobState = 'completed' | 'deleted';
 
+function unlessGone(error: unknown): void {
+  if ((error as { code?: unknown }).code !== 404) throw error;
+}
+
 /** Resolves when a Job (by uid) has completed, or is gone; a state reached before anyone asked counts too. */
 class JobWaits {
   private readonly reached = { completed: new Set<string>(), deleted: new Set<string>() };
@@ -35,7 +41,7 @@ class JobWaits {
   private readonly follower: Follower<V1Job>;
 
   constructor(kubeConfig: KubeConfig, namespace: string) {
-    const batch = kubeConfig.makeApiClient(BatchV1Api);
+    const batch = makeKeepAliveClient(kubeConfig, BatchV1Api);
     this.follower = new Follower<V1Job>(kubeConfig, `/apis/batch/v1/namespaces/${namespace}/jobs`, () =>
       batch.listNamespacedJob({ namespace }),
     );
@@ -70,7 +76,7 @@ export interface FloorPlugin {
 }
 
 export interface Floor {
-  /** Takes one created stream of the namespace to Running by hand. */
+  /** Takes one created stream of the namespace to Running by hand; any number may run at once. */
   drive(name: string): Promise<void>;
   /** API calls `drive` has sent (the informers that tell when a Job completed or went are not counted). */
   apiCalls(): number;
@@ -78,8 +84,8 @@ export interface Floor {
 }
 
 export async function startFloor(kubeConfig: KubeConfig, namespace: string, plugin: FloorPlugin): Promise<Floor> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const batch = kubeConfig.makeApiClient(BatchV1Api);
+  const custom = makeKeepAliveClient(kubeConfig, CustomObjectsApi);
+  const batch = makeKeepAliveClient(kubeConfig, BatchV1Api);
   const streamClass: StreamClass = value(
     parseStreamClass(
       await custom.getClusterCustomObject({
@@ -132,7 +138,8 @@ export async function startFloor(kubeConfig: KubeConfig, namespace: string, plug
     await jobs.until('completed', uid);
     const completed = { spec: { completed: true } };
     await call(custom.patchNamespacedCustomObject({ ...requests, name: requestName, body: completed }, mergePatch));
-    await call(batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Foreground' }));
+    // A plugin's ttlSecondsAfterFinished may have had Kubernetes delete the Job already.
+    await call(batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Foreground' })).catch(unlessGone);
     await jobs.until('deleted', uid);
     const streamingBody = value(buildStreamingJob({ ...input, template: streamingTemplate }));
     await call(batch.createNamespacedJob({ namespace, body: streamingBody }));

@@ -1,5 +1,7 @@
 // What the benchmark reads off a run: when each stream reached a phase, latency percentiles, counters scraped from
-// the operator's /metrics, and a bounded pool so "N at once" does not mean N sockets at once.
+// /metrics (the operator's and the API server's), process memory, and a bounded pool so "N at once" does not mean N
+// sockets at once.
+import { readFileSync } from 'node:fs';
 import {
   CustomObjectsApi,
   makeInformer,
@@ -96,6 +98,99 @@ export function metricSum(text: string, name: string): number {
     if (match) sum += Number(match[2]);
   }
   return sum;
+}
+
+/** One sample of a Prometheus metric: its labels and value. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Every sample of one metric in Prometheus text, with its labels. */
+export function samples(text: string, name: string): Sample[] {
+  const found: Sample[] = [];
+  const line = new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)`);
+  for (const row of text.split('\n')) {
+    const match = line.exec(row);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[1] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
+    found.push({ labels, value: Number(match[2]) });
+  }
+  return found;
+}
+
+/** Requests kube-apiserver served, by what was asked; watches are left out (one long request, not a call). */
+export interface ApiserverCalls {
+  /** Calls on what an Arcane operator reads and writes: the arcane group, stream kinds, Jobs, CronJobs, Secrets. */
+  operator: number;
+  /** Events recorded (by anyone: the operator, the Job controller, the scheduler). */
+  events: number;
+  /** Every call but watches, from every client (the stack's controllers and kwok included). */
+  all: number;
+  /** The operator's calls by `VERB resource[/subresource]`. */
+  byResource: Record<string, number>;
+}
+
+const OPERATOR_GROUPS = new Set(['streaming.sneaksanddata.com']);
+const OPERATOR_RESOURCES = new Set(['batch/jobs', 'batch/cronjobs', '/secrets', '/configmaps']);
+
+/**
+ * Sorts kube-apiserver's `apiserver_request_total` into the calls an operator makes and the rest. Status writes of
+ * Jobs are the Job controller's and pods are the stack's, so neither counts; a stream kind counts in any group.
+ */
+export function apiserverCalls(text: string, streamGroups: readonly string[] = []): ApiserverCalls {
+  const calls: ApiserverCalls = { operator: 0, events: 0, all: 0, byResource: {} };
+  const groups = new Set([...OPERATOR_GROUPS, ...streamGroups]);
+  for (const { labels, value } of samples(text, 'apiserver_request_total')) {
+    const { verb = '', group = '', resource = '', subresource = '' } = labels;
+    if (verb === 'WATCH' || verb === 'WATCHLIST' || verb === 'CONNECT') continue;
+    calls.all += value;
+    if (resource === 'events') {
+      calls.events += value;
+      continue;
+    }
+    const isJobStatus = group === 'batch' && subresource === 'status';
+    if (!groups.has(group) && (isJobStatus || !OPERATOR_RESOURCES.has(`${group}/${resource}`))) continue;
+    calls.operator += value;
+    const key = `${verb} ${resource}${subresource ? `/${subresource}` : ''}`;
+    calls.byResource[key] = (calls.byResource[key] ?? 0) + value;
+  }
+  return calls;
+}
+
+/** What happened between two readings of the API server's counters. */
+export function callsBetween(before: ApiserverCalls, after: ApiserverCalls): ApiserverCalls {
+  const byResource: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after.byResource)) {
+    const delta = value - (before.byResource[key] ?? 0);
+    if (delta !== 0) byResource[key] = delta;
+  }
+  return {
+    operator: after.operator - before.operator,
+    events: after.events - before.events,
+    all: after.all - before.all,
+    byResource,
+  };
+}
+
+export interface Memory {
+  rssBytes: number;
+  peakRssBytes: number;
+}
+
+/** Resident memory of a process now and at its peak, in bytes (Linux /proc). */
+export function processMemory(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+}
+
+/** The process a launched command runs as: the only child of the reaper shell `launch` puts in front of it. */
+export function launchedPid(reaperPid: number): number {
+  const child = readFileSync(`/proc/${reaperPid}/task/${reaperPid}/children`, 'utf8').trim().split(/\s+/)[0];
+  if (!child) throw new Error(`process ${reaperPid} has no child`);
+  return Number(child);
 }
 
 /** Runs `work` for every item with at most `limit` in flight. */

@@ -21,6 +21,8 @@ export interface Stack {
 export interface StackOptions {
   /** Working folder (data, kubeconfig, logs); a fresh temporary one by default. */
   dir?: string;
+  /** Request rate of the controller-manager and the scheduler (the benchmark checks that the default suffices). */
+  controllerApiQps?: number;
 }
 
 /** A Temporal dev server alone, for a cluster that already exists. */
@@ -41,7 +43,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   mkdirSync(logDir, { recursive: true });
   const [temporal, kubernetes] = await Promise.allSettled([
     startTemporalServer({ binary: tools.temporal, dir, logDir }),
-    startControlPlane({ tools, dir, logDir }),
+    startControlPlane({ tools, dir, logDir, controllerApiQps: options.controllerApiQps }),
   ]);
   if (temporal.status === 'rejected' || kubernetes.status === 'rejected') {
     await Promise.allSettled([

@@ -1,10 +1,21 @@
-// The benchmark's arithmetic and its command line: percentiles, counters read from Prometheus text, and broken
-// arguments refused before anything starts.
+// The benchmark's arithmetic, its records and its command line: percentiles, counters read from Prometheus text, the
+// API server's request counts sorted by who asked, the results table, README section and plot generated from the
+// records, and broken arguments refused before anything starts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { inPool, latencies, metricSum, percentile } from '../../bench/measure.ts';
+import {
+  apiserverCalls,
+  callsBetween,
+  inPool,
+  latencies,
+  metricSum,
+  percentile,
+  samples,
+} from '../../bench/measure.ts';
+import { latest, plotSvg } from '../../bench/plot.ts';
+import { readRecords, table, withReadmeTable, type BurstRecord } from '../../bench/report.ts';
 
 const bench = join(import.meta.dirname, '../../bench/burst.ts');
 
@@ -63,6 +74,154 @@ describe('benchmark figures', () => {
   });
 });
 
+describe('API server request counts', () => {
+  const line = (labels: string, value: number) => `apiserver_request_total{${labels}} ${value}`;
+  const text = [
+    '# TYPE apiserver_request_total counter',
+    line('code="201",group="batch",resource="jobs",subresource="",verb="POST",version="v1"', 10),
+    line('code="200",group="batch",resource="jobs",subresource="status",verb="PUT",version="v1"', 50),
+    line('code="200",group="batch",resource="jobs",subresource="",verb="WATCH",version="v1"', 3),
+    line('code="200",group="streaming.sneaksanddata.com",resource="mockstreams",subresource="status",verb="PATCH"', 4),
+    line('code="200",group="example.com",resource="tablestreams",subresource="",verb="GET"', 2),
+    line('code="201",group="",resource="pods",subresource="",verb="POST",version="v1"', 10),
+    line('code="201",group="",resource="events",subresource="",verb="POST",version="v1"', 7),
+    line('code="200",group="",resource="secrets",subresource="",verb="GET",version="v1"', 1),
+    'apiserver_request_total_other{verb="GET"} 99',
+  ].join('\n');
+
+  it('reads every sample of a metric with its labels', () => {
+    const found = samples(text, 'apiserver_request_total');
+    assert.equal(found.length, 8);
+    assert.deepEqual(found[0], {
+      labels: { code: '201', group: 'batch', resource: 'jobs', subresource: '', verb: 'POST', version: 'v1' },
+      value: 10,
+    });
+  });
+
+  it("counts an operator's calls apart from the stack's, watches left out", () => {
+    const calls = apiserverCalls(text, ['example.com']);
+    // Job creates, the stream's status, the stream read in its own group, the Secret read; not Job status or pods.
+    assert.equal(calls.operator, 10 + 4 + 2 + 1);
+    assert.equal(calls.events, 7);
+    assert.equal(calls.all, 10 + 50 + 4 + 2 + 10 + 7 + 1);
+    assert.deepEqual(calls.byResource, {
+      'POST jobs': 10,
+      'PATCH mockstreams/status': 4,
+      'GET tablestreams': 2,
+      'GET secrets': 1,
+    });
+    assert.equal(apiserverCalls(text).operator, 10 + 4 + 1, 'a stream kind of another group counts only when named');
+  });
+
+  it('takes the difference of two readings, resource by resource', () => {
+    const before = { operator: 5, events: 1, all: 20, byResource: { 'POST jobs': 5 } };
+    const after = { operator: 12, events: 4, all: 40, byResource: { 'POST jobs': 9, 'GET secrets': 3 } };
+    assert.deepEqual(callsBetween(before, after), {
+      operator: 7,
+      events: 3,
+      all: 20,
+      byResource: { 'POST jobs': 4, 'GET secrets': 3 },
+    });
+  });
+});
+
+describe('benchmark records', () => {
+  const result = (totalMs: number) => ({ count: 10, totalMs, p50Ms: totalMs / 2, p99Ms: totalMs, maxMs: totalMs });
+  const memory = { peakRssBytes: 300 * 2 ** 20, steadyRssBytes: 200 * 2 ** 20 };
+  const record = (streams: number, plugin: string, contenders: Partial<BurstRecord>, label = ''): BurstRecord => ({
+    at: '2026-12-06T01:00:00.000Z',
+    streams,
+    plugin,
+    label,
+    controllerApiQps: 2000,
+    ...contenders,
+  });
+  const operator = (totalMs: number) => ({
+    ...result(totalMs),
+    apiCallsPerStream: 12.5,
+    historyEventsPerStream: 40,
+    worker: memory,
+    watcher: memory,
+    idle: { windowSeconds: 60, apiCallsPerStreamHour: 0, historyEventsPerStreamHour: 0 },
+  });
+  const all = (streams: number, plugin: string, operatorMs: number, label = '') =>
+    record(
+      streams,
+      plugin,
+      {
+        operator: operator(operatorMs),
+        upstream: { ...result(2_000), apiCallsPerStream: 9, upstream: memory },
+        floor: { ...result(1_000), apiCallsPerStream: 7 },
+      },
+      label,
+    );
+
+  it('reads the first records, kept before upstream runs, in the shape of the new ones', () => {
+    const first = {
+      at: '2026-12-02T10:46:52.839Z',
+      streams: 100,
+      operator: {
+        ...result(56_626),
+        apiCallsPerStream: 80.08,
+        historyEventsPerStream: 133.54,
+        workerMemory: { rssBytes: 1, peakRssBytes: 2 },
+        watcherMemory: { rssBytes: 3, peakRssBytes: 4 },
+      },
+      idle: { windowSeconds: 60, apiCallsPerStreamHour: 8.4, historyEventsPerStreamHour: 0 },
+      floor: { ...result(34_699), apiCallsPerStream: 7 },
+    };
+    const [old, current] = readRecords(`${JSON.stringify(first)}\n\n${JSON.stringify(all(20, 'test', 3_000))}\n`);
+    assert.equal(old!.plugin, 'test');
+    assert.equal(old!.controllerApiQps, 20);
+    assert.equal(old!.operator!.worker.peakRssBytes, 2);
+    assert.equal(old!.operator!.reportedApiCallsPerStream, 80.08, 'the first runs counted on the operator side');
+    assert.ok(Number.isNaN(old!.operator!.apiCallsPerStream));
+    assert.equal(old!.floor!.reportedApiCallsPerStream, 7);
+    assert.ok(Number.isNaN(old!.operator!.worker.steadyRssBytes), 'read right after the burst: no steady figure');
+    assert.equal(current!.upstream!.apiCallsPerStream, 9);
+  });
+
+  it('writes one table row per record with all three contenders side by side', () => {
+    const rows = table([all(100, 'production', 3_000, 'keep-alive')]).split('\n');
+    assert.equal(rows.length, 3);
+    assert.match(
+      rows[2]!,
+      /\| keep-alive \| production \| 100 \| 2000 \| - \/ - \/ - \| 3\.0 \(1\.5, 3\.0\) \| 2\.0 \(1\.0, 2\.0\) \|/,
+    );
+    assert.match(rows[2]!, /\| 12\.5 \/ 9 \/ 7 \| - \/ - \/ - \| 40 \| 300 \/ 200 \|/);
+  });
+
+  it('shows the newest run of each plugin and count, preferring a run of all three over a partial check', () => {
+    const floorCheck = record(100, 'test', { floor: { ...result(900), apiCallsPerStream: 7 } }, 'QPS check');
+    const shown = latest([all(100, 'test', 5_000), all(100, 'test', 4_000), floorCheck, all(20, 'test', 1_000)]);
+    assert.deepEqual(
+      shown.map((r) => [r.streams, r.operator?.totalMs]),
+      [
+        [20, 1_000],
+        [100, 4_000],
+      ],
+    );
+  });
+
+  it("replaces only the README's marked section, and leaves a README without markers alone", () => {
+    const readme = 'intro\n<!-- bench:latest -->\nold table\n<!-- /bench:latest -->\nafter\n';
+    const updated = withReadmeTable(readme, [all(100, 'test', 3_000)]);
+    assert.match(updated, /^intro\n<!-- bench:latest -->\n\n\| date \|/);
+    assert.match(updated, /!\[Time to Running against N\]\(bench\/results\.svg\)\n<!-- \/bench:latest -->\nafter\n$/);
+    assert.doesNotMatch(updated, /old table/);
+    assert.equal(withReadmeTable('no markers', [all(100, 'test', 3_000)]), 'no markers');
+  });
+
+  it('plots one line per plugin and contender through the newest time of each count', () => {
+    const svg = plotSvg([all(20, 'test', 1_000), all(100, 'test', 4_000), all(100, 'production', 6_000)]);
+    assert.equal(svg.match(/<polyline /g)?.length, 6);
+    assert.equal(svg.match(/<circle /g)?.length, 9);
+    assert.match(svg, /this operator, test plugin/);
+    assert.match(svg, /upstream Go operator, production plugin/);
+    assert.match(plotSvg([]), /no results yet/);
+  });
+});
+
 describe('benchmark command line', () => {
   const run = (args: string[]) => spawnSync(process.execPath, [bench, ...args], { encoding: 'utf8', timeout: 30_000 });
 
@@ -72,6 +231,9 @@ describe('benchmark command line', () => {
     [['--pool', '-1'], /--pool .*must be a whole number from 1 to 1000, not "-1"/],
     [['--idle-seconds', '1.5'], /--idle-seconds .*not "1.5"/],
     [['--stream', '10'], /unknown option '--stream'/],
+    [['--plugin', 'test,other'], /--plugin .*must be among test, production, not "other"/],
+    [['--contenders', 'operator,mine'], /--contenders .*must be among operator, upstream, floor, not "mine"/],
+    [['--controller-qps', '0'], /--controller-qps .*not "0"/],
   ] as const) {
     it(`refuses ${args.join(' ')} before starting anything`, () => {
       const { status, stderr } = run([...args]);

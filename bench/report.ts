@@ -1,0 +1,223 @@
+// What the benchmark keeps: one JSON record per run in bench/results.jsonl (the source of truth), and, generated from
+// it, the table in bench/results.md, the plot bench/results.svg and the latest figures in the README.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { format, resolveConfig } from 'prettier';
+import type { Latencies } from './measure.ts';
+import { latest, plotSvg } from './plot.ts';
+
+/** What every contender reports. API calls are the API server's count, watches and the streams' creates left out. */
+export interface ContenderResult extends Latencies {
+  apiCallsPerStream: number;
+  /** Events recorded per stream by anyone (the operator, the Job controller, the scheduler). */
+  eventsPerStream?: number;
+  /** Every call but watches, the stack's controllers and kwok included. */
+  clusterApiCallsPerStream?: number;
+  /** The contender's calls over the whole burst, by `VERB resource[/subresource]`. */
+  apiCalls?: Record<string, number>;
+  /** The contender's own count of its calls, where it keeps one. */
+  reportedApiCallsPerStream?: number;
+  /** The upstream operator's process. */
+  upstream?: ProcessMemory;
+  /** Seconds the stack's controller-manager and scheduler held requests back in their client-side rate limiters. */
+  stackThrottleSeconds?: number;
+}
+
+export interface ProcessMemory {
+  peakRssBytes: number;
+  /** After the burst and the idle window (upstream: after the burst). */
+  steadyRssBytes: number;
+}
+
+export interface OperatorResult extends ContenderResult {
+  historyEventsPerStream: number;
+  worker: ProcessMemory;
+  watcher: ProcessMemory;
+  idle: { windowSeconds: number; apiCallsPerStreamHour: number; historyEventsPerStreamHour: number };
+}
+
+export interface BurstRecord {
+  at: string;
+  streams: number;
+  plugin: string;
+  /** What the run measured, e.g. the change it checks; empty for a plain run. */
+  label: string;
+  machine?: string;
+  controllerApiQps?: number;
+  operator?: OperatorResult;
+  upstream?: ContenderResult;
+  floor?: ContenderResult;
+}
+
+const DIR = import.meta.dirname;
+const JSONL = join(DIR, 'results.jsonl');
+const README = join(DIR, '../README.md');
+
+/** Records from before the upstream runs: operator's own API counts, a floor of 50 lanes, the stack at 20 QPS. */
+interface FirstRecord {
+  at: string;
+  streams: number;
+  operator: Latencies & {
+    apiCallsPerStream: number;
+    historyEventsPerStream: number;
+    workerMemory: { rssBytes: number; peakRssBytes: number };
+    watcherMemory: { rssBytes: number; peakRssBytes: number };
+  };
+  idle: OperatorResult['idle'];
+  floor?: ContenderResult;
+}
+
+function fromFirstShape(old: FirstRecord): BurstRecord {
+  const memory = (m: { rssBytes: number; peakRssBytes: number }) => ({
+    peakRssBytes: m.peakRssBytes,
+    // Read right after the burst, not after an idle window.
+    steadyRssBytes: Number.NaN,
+  });
+  return {
+    at: old.at,
+    streams: old.streams,
+    plugin: 'test',
+    label: 'first bench: client-side API counts, floor in 50 lanes',
+    controllerApiQps: 20,
+    operator: {
+      ...old.operator,
+      // Counted by the operator itself, not by the API server.
+      apiCallsPerStream: Number.NaN,
+      reportedApiCallsPerStream: old.operator.apiCallsPerStream,
+      worker: memory(old.operator.workerMemory),
+      watcher: memory(old.operator.watcherMemory),
+      idle: old.idle,
+    },
+    floor: old.floor && {
+      ...old.floor,
+      apiCallsPerStream: Number.NaN,
+      reportedApiCallsPerStream: old.floor.apiCallsPerStream,
+    },
+  };
+}
+
+export function readRecords(text: string): BurstRecord[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as BurstRecord | FirstRecord)
+    .map((record) => ('plugin' in record ? record : fromFirstShape(record)));
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 1_000).toFixed(1));
+const mib = (bytes: number | undefined) =>
+  bytes === undefined || !Number.isFinite(bytes) ? '-' : (bytes / 2 ** 20).toFixed(0);
+/** Two decimals below 10, one below 100, none above; trailing zeros dropped. */
+const figure = (value: number | undefined) => {
+  if (value === undefined || Number.isNaN(value)) return '-';
+  const text = value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0);
+  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
+};
+const times = (result: ContenderResult | undefined) =>
+  result ? `${seconds(result.totalMs)} (${seconds(result.p50Ms)}, ${seconds(result.p99Ms)})` : '-';
+const memory = (m: ProcessMemory | undefined) => (m ? `${mib(m.peakRssBytes)} / ${mib(m.steadyRssBytes)}` : '-');
+
+const COLUMNS = [
+  'date',
+  'run',
+  'plugin',
+  'streams',
+  'controller QPS',
+  'stack throttled s (operator / upstream / floor)',
+  'operator s (p50, p99)',
+  'upstream s (p50, p99)',
+  'floor s (p50, p99)',
+  'API calls/stream (operator / upstream / floor)',
+  'own count of API calls/stream',
+  'history events/stream',
+  'worker MiB (peak / steady)',
+  'watcher MiB (peak / steady)',
+  'upstream MiB (peak / steady)',
+  'idle API calls/stream/h',
+  'idle history events/stream/h',
+];
+
+function row(record: BurstRecord): string {
+  const { operator, upstream, floor } = record;
+  const cells = [
+    record.at.slice(0, 16).replace('T', ' '),
+    record.label || '-',
+    record.plugin,
+    String(record.streams),
+    record.controllerApiQps === undefined ? '-' : String(record.controllerApiQps),
+    [operator, upstream, floor].map((result) => figure(result?.stackThrottleSeconds)).join(' / '),
+    times(operator),
+    times(upstream),
+    times(floor),
+    [operator, upstream, floor].map((result) => figure(result?.apiCallsPerStream)).join(' / '),
+    [operator, upstream, floor].map((result) => figure(result?.reportedApiCallsPerStream)).join(' / '),
+    figure(operator?.historyEventsPerStream),
+    memory(operator?.worker),
+    memory(operator?.watcher),
+    memory(upstream?.upstream),
+    figure(operator?.idle.apiCallsPerStreamHour),
+    figure(operator?.idle.historyEventsPerStreamHour),
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+export function table(records: readonly BurstRecord[]): string {
+  const rule = COLUMNS.map((column) => '-'.repeat(column.length));
+  return [`| ${COLUMNS.join(' | ')} |`, `| ${rule.join(' | ')} |`, ...records.map(row)].join('\n');
+}
+
+const RESULTS_HEADER = `# Benchmark results
+
+Generated by \`npm run bench\` (bench/burst.ts) from bench/results.jsonl; one row per run, oldest first. N streams are
+created at once (50 creates in flight) and each contender, on a fresh local stack of its own, takes them to Running
+(backfill done): this operator (worker and watcher processes), the upstream Go operator, and the floor (the same
+writes issued directly, every stream driven at once). Times: from the first create to the last stream Running, and
+per stream from its create to Running (p50, p99). API calls: counted by kube-apiserver (\`apiserver_request_total\`)
+from the first create until the contender went quiet, watches and the streams' own creates left out, on what an
+operator reads and writes (the arcane group, the stream kind, Jobs but not their status, CronJobs, Secrets); the
+Job controller's and kwok's calls on pods and Job status are not counted, but the garbage collector's reads and
+finalizer patch of a Job deleted in the foreground are (about 5 per deleted Job); the per-resource split is in the
+JSON. Own count: what each contender counted itself (this operator's \`arcane_kubernetes_api_calls_total\`, client-go's
+\`rest_client_requests_total\` for upstream with its few watches, the floor's calls). Rows before the upstream runs
+have only the operator's own count. History events: Temporal events per stream.
+Stack throttled: seconds the controller-manager's and the scheduler's requests waited in
+their client-side rate limiters during the burst (\`rest_client_rate_limiter_duration_seconds\`); near 0 means the stack
+did not hold the contender back. RSS: peak and steady (after a ${'`--idle-seconds`'} window) of each process. Idle: calls and events per idle stream per
+hour, extrapolated from the idle window. The machines are shared: compare rows of the same day and machine.
+
+`;
+
+/** Appends the record and regenerates everything shown from the records. */
+export async function publish(record: BurstRecord): Promise<void> {
+  appendFileSync(JSONL, `${JSON.stringify(record)}\n`);
+  await render();
+}
+
+/** Markdown as the project's formatter lays it out (aligned table columns), so generated files pass its check. */
+async function writeMarkdown(file: string, text: string): Promise<void> {
+  writeFileSync(file, await format(text, { ...(await resolveConfig(file)), filepath: file }));
+}
+
+/** Regenerates bench/results.md, bench/results.svg and the README's table from bench/results.jsonl. */
+export async function render(): Promise<void> {
+  const records = readRecords(readFileSync(JSONL, 'utf8'));
+  const machines = [...new Set(records.flatMap((record) => (record.machine ? [record.machine] : [])))];
+  const machineLine = `Machines: ${machines.join('; ') || 'unrecorded'}.`;
+  await writeMarkdown(join(DIR, 'results.md'), `${RESULTS_HEADER}${machineLine}\n\n${table(records)}\n`);
+  writeFileSync(join(DIR, 'results.svg'), plotSvg(records));
+  if (existsSync(README)) await writeMarkdown(README, withReadmeTable(readFileSync(README, 'utf8'), records));
+}
+
+const START = '<!-- bench:latest -->';
+const END = '<!-- /bench:latest -->';
+
+/** The README with the latest row of each plugin and stream count between its markers (unchanged without them). */
+export function withReadmeTable(readme: string, records: readonly BurstRecord[]): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) return readme;
+  const body = `${START}\n\n${table(latest(records))}\n\n![Time to Running against N](bench/results.svg)\n`;
+  return readme.slice(0, start) + body + readme.slice(end);
+}
+
+if (import.meta.main) await render();
