@@ -83,8 +83,6 @@ describe('stream history timeline', () => {
     for (const restart of [1, 2, 3, 4, 5]) {
       const shown = backoffs.filter((text) => text.includes(`restart ${restart} of 5 at`));
       assert.equal(shown.length, 1, `backoff ${restart}`);
-    }`,
-      );
     }
     assert.equal(backoffs.filter((text) => text.startsWith('timer fired after')).length, 5);
   });
