@@ -4,6 +4,9 @@ import { ApiException } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ResourceError } from '../resources/result.ts';
+import type { NonRetryableReason } from '../workflows/lifecycle.ts';
+
+export { nonRetryableReasons, type NonRetryableReason } from '../workflows/lifecycle.ts';
 
 /** One Kubernetes API call, named as an RBAC rule would name it. */
 export interface ApiCall {
@@ -16,9 +19,6 @@ export interface ApiCall {
   /** What an invalid-object answer (400/422) means for this call; `InvalidObject` when not given. */
   invalid?: NonRetryableReason;
 }
-
-/** The only failures retrying cannot fix: the workflow records them as phase Failed with this reason. */
-export type NonRetryableReason = 'InvalidSpec' | 'InvalidTemplate';
 
 /** Why an action no longer applies; the workflow's next observation shows the same. */
 export type SkipReason =

@@ -5,7 +5,7 @@ import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Action } from '../workflows/lifecycle.ts';
+import type { Action, Observation } from '../workflows/lifecycle.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import {
   completeBackfillRequest,
@@ -15,9 +15,9 @@ import {
   type BackfillInput,
 } from './backfill-requests.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
-import { ActionSkipped, activityFailure, type Skipped } from './errors.ts';
+import { ActionSkipped, activityFailure, nonRetryableReasons, type NonRetryableReason } from './errors.ts';
 import { recordEvent } from './events.ts';
-import { createKubernetesApi } from './kubernetes.ts';
+import { createKubernetesApi, sharedReads } from './kubernetes.ts';
 import { kubernetesApiCalls } from './metrics.ts';
 import { observeStream } from './observe.ts';
 import { writeStatus } from './status.ts';
@@ -73,38 +73,65 @@ export function createActivities(options: ActivityOptions) {
   }
 
   /** A lifecycle action: when what it acts on changed since the decision it does nothing and says why. */
-  function action<T extends Action['type'], R>(
-    type: T,
-    implementation: (context: ActivityContext, stream: StreamKey, action: ActionOf<T>) => Promise<R>,
-  ) {
-    return (stream: StreamKey, input: ActionOf<T>): Promise<R | Skipped> =>
-      run(type, stream, async (context) => {
+  async function perform<T extends Action['type']>(
+    context: ActivityContext,
+    stream: StreamKey,
+    input: ActionOf<T>,
+  ): Promise<unknown> {
+    const implementation = implementations[input.type] as Implementation<T>;
+    try {
+      return await implementation(context, stream, input);
+    } catch (error) {
+      if (!(error instanceof ActionSkipped)) throw error;
+      context.log.info({ reason: error.reason }, `skipped: ${error.message}`);
+      return { skipped: { reason: error.reason, message: error.message } };
+    }
+  }
+
+  function action<T extends Action['type']>(type: T) {
+    return (stream: StreamKey, input: ActionOf<T>): Promise<unknown> =>
+      run(type, stream, (context) => perform(context, stream, input));
+  }
+
+  /**
+   * A decision's actions in order, then a fresh observation, as one call: the workflow records one result per round.
+   * It stops at an action refused for a reason no retry can fix and says which; any other failure fails the call and
+   * the whole list is retried (every action is idempotent). Reads are shared within the call.
+   */
+  function act(stream: StreamKey, actions: Action[]): Promise<ActResult> {
+    return run('act', stream, async (context) => {
+      const shared = { ...context, kube: sharedReads(context.kube) };
+      for (const [index, input] of actions.entries()) {
         try {
-          return await implementation(context, stream, input);
+          await perform({ ...shared, occurrence: `${shared.occurrence}/${index}` }, stream, input);
         } catch (error) {
-          if (!(error instanceof ActionSkipped)) throw error;
-          context.log.info({ reason: error.reason }, `skipped: ${error.message}`);
-          return { skipped: { reason: error.reason, message: error.message } };
+          const rejection = rejectionOf(activityFailure(error, context.log));
+          if (!rejection) throw error;
+          return { rejected: { index, ...rejection }, observation: await observeStream(shared, stream) };
         }
-      });
+      }
+      return { observation: await observeStream(shared, stream) };
+    });
   }
 
   return {
     /** Everything the lifecycle decides on; never a spec value or a secret. */
-    observeStream: (stream: StreamKey) => run('observeStream', stream, (context) => observeStream(context, stream)),
-    applyStreamingJob: action('applyStreamingJob', applyStreamingJob),
-    applyBackfillJob: action('applyBackfillJob', applyBackfillJob),
-    deleteJob: action('deleteJob', deleteJob),
-    releaseJob: action('releaseJob', releaseJob),
-    applyCronJob: action('applyCronJob', applyCronJob),
-    deleteCronJob: action('deleteCronJob', deleteCronJob),
-    adoptJob: action('adoptJob', adoptJob),
-    adoptCronJob: action('adoptCronJob', adoptCronJob),
-    createBackfillRequest: action('createBackfillRequest', createBackfillRequest),
-    completeBackfillRequest: action('completeBackfillRequest', completeBackfillRequest),
-    refuseBackfillRequest: action('refuseBackfillRequest', refuseBackfillRequest),
-    writeStatus: action('writeStatus', writeStatus),
-    recordEvent: action('recordEvent', recordEvent),
+    observeStream: (stream: StreamKey) =>
+      run('observeStream', stream, (context) => observeStream({ ...context, kube: sharedReads(context.kube) }, stream)),
+    act,
+    applyStreamingJob: action('applyStreamingJob'),
+    applyBackfillJob: action('applyBackfillJob'),
+    deleteJob: action('deleteJob'),
+    releaseJob: action('releaseJob'),
+    applyCronJob: action('applyCronJob'),
+    deleteCronJob: action('deleteCronJob'),
+    adoptJob: action('adoptJob'),
+    adoptCronJob: action('adoptCronJob'),
+    createBackfillRequest: action('createBackfillRequest'),
+    completeBackfillRequest: action('completeBackfillRequest'),
+    refuseBackfillRequest: action('refuseBackfillRequest'),
+    writeStatus: action('writeStatus'),
+    recordEvent: action('recordEvent'),
     /** The `suspend` / `resume` updates: merge-patch only the suspended key of the stream's layout. */
     setSuspended: (stream: StreamKey, suspended: boolean) =>
       run('setSuspended', stream, (context) => setSuspended(context, stream, suspended)),
@@ -112,6 +139,49 @@ export function createActivities(options: ActivityOptions) {
     requestBackfill: (stream: StreamKey, input: BackfillInput) =>
       run('requestBackfill', stream, (context) => requestBackfill(context, stream, input)),
   };
+}
+
+type Implementation<T extends Action['type']> = (
+  context: ActivityContext,
+  stream: StreamKey,
+  action: ActionOf<T>,
+) => Promise<unknown>;
+
+/** Which implementation executes each lifecycle action. */
+const implementations: { [T in Action['type']]: Implementation<T> } = {
+  applyStreamingJob,
+  applyBackfillJob,
+  deleteJob,
+  releaseJob,
+  applyCronJob,
+  deleteCronJob,
+  adoptJob,
+  adoptCronJob,
+  createBackfillRequest,
+  completeBackfillRequest,
+  refuseBackfillRequest,
+  writeStatus,
+  recordEvent,
+};
+
+/** An action refused for a reason no retry can fix. */
+export interface ActRejection {
+  /** Its position in the list; the actions after it did not run. */
+  index: number;
+  reason: NonRetryableReason;
+  message: string;
+}
+
+export interface ActResult {
+  rejected?: ActRejection;
+  /** The stream as it is after the actions. */
+  observation: Observation;
+}
+
+function rejectionOf(failure: unknown): Omit<ActRejection, 'index'> | undefined {
+  if (!(failure instanceof ApplicationFailure) || !failure.nonRetryable) return undefined;
+  const reason = nonRetryableReasons.find((known) => known === failure.type);
+  return reason === undefined ? undefined : { reason, message: failure.message };
 }
 
 export type StreamActivities = ReturnType<typeof createActivities>;

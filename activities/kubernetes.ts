@@ -49,6 +49,38 @@ export function createKubernetesApi(kubeConfig: KubeConfig, calls: ApiCallCounte
   };
 }
 
+/** Workloads change under their controllers all the time: each read of one goes to the API server. */
+const alwaysRead = new Set(['jobs.batch', 'cronjobs.batch']);
+
+function objectKey(call: ApiCall): string {
+  return `${call.resource.replace(/\/status$/, '')}|${call.namespace ?? ''}|${call.name ?? ''}`;
+}
+
+/**
+ * The API for one activity call: a named object (a StreamClass, the stream, a template) is read once, and any write to
+ * it makes the next read go to the API server again. Reads of Jobs and CronJobs are never shared.
+ */
+export function sharedReads(kube: KubernetesApi): KubernetesApi {
+  const reads = new Map<string, Promise<unknown>>();
+  return {
+    ...kube,
+    call<T>(call: ApiCall, send: () => Promise<T>): Promise<T> {
+      const key = objectKey(call);
+      if (call.verb !== 'get' || call.name === undefined || alwaysRead.has(call.resource)) {
+        if (call.verb !== 'get' && call.verb !== 'list') reads.delete(key);
+        return kube.call(call, send);
+      }
+      const known = reads.get(key) as Promise<T> | undefined;
+      if (known) return known;
+      const read = kube.call(call, send);
+      reads.set(key, read);
+      // A failed read is not remembered: the next one asks again.
+      read.catch(() => reads.delete(key));
+      return read;
+    },
+  };
+}
+
 /** The object, or undefined when the API server says it does not exist. */
 export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
   try {

@@ -3,7 +3,7 @@ export { decide } from './lifecycle/decide.ts';
 export { initialStreamState } from './lifecycle/identity.ts';
 export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.ts';
 export { requestRestart, validateUpdate, type StreamUpdate } from './lifecycle/updates.ts';
-export { defaultLifecycleConfig } from './lifecycle/types.ts';
+export { defaultLifecycleConfig, nonRetryableReasons } from './lifecycle/types.ts';
 export { statusShows, type DesiredStatus } from './lifecycle/settle.ts';
 export type {
   Action,
@@ -16,6 +16,7 @@ export type {
   InvalidSpec,
   LifecycleConfig,
   LifecycleRevision,
+  NonRetryableReason,
   Observation,
   ObservedBackfillRequest,
   ObservedCondition,

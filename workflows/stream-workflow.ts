@@ -8,6 +8,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -21,6 +22,7 @@ import {
   decide,
   defaultLifecycleConfig,
   initialStreamState,
+  nonRetryableReasons,
   rejectAction,
   requestRestart,
   validateUpdate,
@@ -49,20 +51,19 @@ import {
   type UpdateAccepted,
 } from './messages.ts';
 
-/** Errors no retry can fix: the workflow records them as phase Failed instead. */
-export const nonRetryableReasons = ['InvalidSpec', 'InvalidTemplate'];
-
 // Transient errors (conflicts, throttling, outages) are retried without limit: Kubernetes stays the truth.
-const options = {
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: nonRetryableReasons,
-  },
-} as const;
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  nonRetryableErrorTypes: [...nonRetryableReasons],
+};
+const options = { startToCloseTimeout: '1 minute', retry } as const;
 const activities = proxyActivities<StreamActivities>(options);
+// The lifecycle's rounds run as local activities: each is one marker in the history, and a wake's rounds usually fit
+// in one workflow task. Retries past a minute wait on durable timers.
+const localOptions = { startToCloseTimeout: '1 minute', retry } as const;
+const local = proxyLocalActivities<StreamActivities>(localOptions);
 
 /** The patch marker of the lifecycle's second revision (see LifecycleRevision). */
 const lifecycleRevision2 = 'lifecycle-revision-2';
@@ -152,6 +153,8 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     { key: streamNameKey, value: stream.name },
     { key: phaseKey, value: state.phase || 'None' },
   ]);
+  let shownPhase = state.phase;
+  let shownDetails = '';
 
   for (;;) {
     const timeout = wakeAt === undefined ? undefined : Math.max(wakeAt - Date.now(), 1);
@@ -160,10 +163,15 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     else await condition(() => wakeReasons.length > 0, timeout, { summary });
     wakeReasons = [];
 
-    const steady = await reconcile();
+    const steady = revision === 1 ? await reconcileRevision1() : await reconcile();
     wakeAt = steady.wakeAt;
-    upsertSearchAttributes([{ key: phaseKey, value: state.phase || 'None' }]);
-    setCurrentDetails(`**${state.phase || 'no phase'}** ${state.condition.reason}: ${state.condition.message}`);
+    // Revision 1 upserted the phase on every wake; since then only a change of phase costs a history event.
+    if (revision === 1 || state.phase !== shownPhase)
+      upsertSearchAttributes([{ key: phaseKey, value: state.phase || 'None' }]);
+    shownPhase = state.phase;
+    const details = `**${state.phase || 'no phase'}** ${state.condition.reason}: ${state.condition.message}`;
+    if (details !== shownDetails) setCurrentDetails(details);
+    shownDetails = details;
     if (steady.done) {
       await condition(allHandlersFinished);
       return status(input, state, observation);
@@ -176,8 +184,44 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     }
   }
 
-  /** Observe and decide until the decision asks for nothing more. */
+  /**
+   * Observe, then decide and act until the decision asks for nothing more. Each round's actions and the observation
+   * after them are one local activity.
+   */
   async function reconcile(): Promise<{ wakeAt?: number; done?: boolean }> {
+    let seen = await local.observeStream.executeWithOptions(
+      { ...localOptions, summary: `observe ${stream.namespace}/${stream.name}` },
+      [stream],
+    );
+    for (let round = 0; round < maxRoundsPerWake; round++) {
+      observation = seen;
+      const before = state;
+      const decision = decide(before, seen, config, Date.now());
+      state = decision.state;
+      if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
+      const result = await actThenObserve(decision.actions);
+      const refused = result.rejected && decision.actions[result.rejected.index];
+      if (result.rejected && refused && seen.stream) {
+        // The round is undone: Failed is recorded from the state before it, so a repeated failure repeats nothing.
+        const input = { observation: seen, stream: seen.stream, config, now: Date.now() };
+        const failed = rejectAction(before, refused, result.rejected, input);
+        state = failed.state;
+        if (failed.actions.length > 0) observation = (await actThenObserve(failed.actions)).observation;
+        return {};
+      }
+      seen = result.observation;
+    }
+    log.warn('the lifecycle did not settle; trying again after the re-check interval', { stream, state });
+    return { wakeAt: Date.now() + config.recheckMs };
+  }
+
+  function actThenObserve(actions: Action[]) {
+    const summary = actions.map((action) => actionSummary(stream, action)).join('; ');
+    return local.act.executeWithOptions({ ...localOptions, summary }, [stream, actions]);
+  }
+
+  /** Revision 1's driver, kept so that histories recorded with it replay: one activity per observation and action. */
+  async function reconcileRevision1(): Promise<{ wakeAt?: number; done?: boolean }> {
     for (let round = 0; round < maxRoundsPerWake; round++) {
       const seen = await activities.observeStream.executeWithOptions(
         { ...options, summary: `observe ${stream.namespace}/${stream.name}` },
@@ -236,9 +280,8 @@ interface Rejected {
 /** The reason and message of an activity failure no retry can fix, else undefined. */
 function rejectionOf(error: unknown): ActionRejection | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : undefined;
-  if (!(cause instanceof ApplicationFailure) || !cause.type || !nonRetryableReasons.includes(cause.type))
-    return undefined;
-  return { reason: cause.type as ActionRejection['reason'], message: cause.message };
+  const reason = nonRetryableReasons.find((known) => cause instanceof ApplicationFailure && known === cause.type);
+  return reason === undefined || cause === undefined ? undefined : { reason, message: cause.message };
 }
 
 function status(input: StreamWorkflowInput, state: StreamState, observation: Observation | undefined): StreamStatus {

@@ -30,6 +30,7 @@ import {
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
+import { createActivities } from '../../activities/index.ts';
 import { startStreamWorker, workflowsPath } from '../../worker/worker.ts';
 import type { LifecycleConfig } from '../../workflows/lifecycle.ts';
 import {
@@ -78,6 +79,11 @@ export interface WorkerHarness {
    * none: the tasks no worker runs wait on the server, which holds a workflow at a chosen point.
    */
   runWorker(part: 'all' | 'workflows' | 'nothing'): Promise<void>;
+  /**
+   * Replaces the running worker with a full one whose observations wait until `release` is called: a workflow is
+   * held in the middle of a round (its rounds are local activities, run inside the workflow task).
+   */
+  holdObservations(): Promise<{ observing: () => boolean; release: () => void }>;
   stop(): Promise<void>;
 }
 
@@ -128,6 +134,37 @@ export async function startWorkerHarness(kc: KubeConfig): Promise<WorkerHarness>
       worker = undefined;
       if (part === 'all') worker = await startAll();
       if (part === 'workflows') worker = await startWorkflowsOnly(temporal);
+    },
+    async holdObservations() {
+      await worker?.shutdown();
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let observing = false;
+      const activities = createActivities({ kubeConfig: kc, logger: pino({ level: 'warn' }) });
+      const connection = await NativeConnection.connect(connectionOptions(temporal));
+      const held = await Worker.create({
+        connection,
+        namespace: temporal.namespace,
+        taskQueue: temporal.taskQueue,
+        workflowBundle: await workflowBundle(),
+        activities: {
+          ...activities,
+          observeStream: async (stream: StreamKey) => {
+            observing = true;
+            await gate;
+            return activities.observeStream(stream);
+          },
+        },
+      });
+      const running = held.run().finally(() => connection.close());
+      worker = {
+        async shutdown() {
+          release();
+          held.shutdown();
+          await running;
+        },
+      };
+      return { observing: () => observing, release };
     },
     async stop() {
       await worker?.shutdown();

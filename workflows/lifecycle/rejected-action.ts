@@ -2,11 +2,11 @@
 // saying why, until the spec or template changes.
 import { inPhase, outcome, warning } from './outcome.ts';
 import { settle, type SettleInput } from './settle.ts';
-import type { Action, Decision, StreamState } from './types.ts';
+import type { Action, Decision, NonRetryableReason, StreamState } from './types.ts';
 
 /** Why the action can never succeed as is: the reason of a non-retryable activity failure, and its message. */
 export interface ActionRejection {
-  reason: 'InvalidSpec' | 'InvalidTemplate';
+  reason: NonRetryableReason;
   message: string;
 }
 

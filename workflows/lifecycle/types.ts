@@ -16,10 +16,14 @@ export interface ValidSpec {
   configurationHash: string;
 }
 
+/** The only failures no retry can fix: an activity refuses with one of these and the lifecycle records phase Failed. */
+export const nonRetryableReasons = ['InvalidSpec', 'InvalidTemplate'] as const;
+export type NonRetryableReason = (typeof nonRetryableReasons)[number];
+
 /** A spec (or the template it names) the resource model rejected. */
 export interface InvalidSpec {
   valid: false;
-  reason: 'InvalidSpec' | 'InvalidTemplate';
+  reason: NonRetryableReason;
   /** JSON path of the offending field, e.g. `spec.execution.layoutVersion`. */
   field: string;
   /** What is wrong, starting with the field, as the resource model words it. */
