@@ -285,7 +285,9 @@ export function historyTimeline(events: HistoryEvent[]): TimelineEntry[] {
     }
   }
   for (const pending of activities.values()) pending.entry.text += `  [running, attempt ${pending.attempt}]`;
-  return entries;
+  // Local activities are recorded when their workflow task completes, after the signals that arrived meanwhile:
+  // in time order the timeline reads as it happened (the sort is stable for equal times).
+  return entries.sort((a, b) => a.at - b.at);
 }
 
 /** The timeline as text: a date line whenever the day changes, then time, kind and what happened. */

@@ -20,8 +20,9 @@ import { oneLine, shortDuration } from '../../cli/output.ts';
 import { formatStreamList, visibilityQuery, type ListedStream } from '../../cli/stream-list.ts';
 import type { StreamStatus } from '../../workflows/messages.ts';
 
-function timelineOf(fixture: string, folder = 'histories'): TimelineEntry[] {
-  const file = join(import.meta.dirname, '../fixtures', folder, `${fixture}.json`);
+/** A recorded workflow history: one activity per lifecycle action (`activities-*`) or rounds as local activities. */
+function timelineOf(fixture: string): TimelineEntry[] {
+  const file = join(import.meta.dirname, '../fixtures/cli', `history-${fixture}.json`);
   const history = historyFromJSON(JSON.parse(readFileSync(file, 'utf8')));
   return historyTimeline(history.events ?? []);
 }
@@ -30,7 +31,7 @@ const texts = (entries: TimelineEntry[], kind: string) => entries.filter((e) => 
 
 describe('stream history timeline', () => {
   it('shows phase transitions with reasons, failures, restart backoffs and their timers', () => {
-    const entries = timelineOf('stream-failures-then-fix');
+    const entries = timelineOf('activities-failures-then-fix');
     const status = texts(entries, 'status');
     assert.match(status[0]!, /^\(no phase\) -> Suspended {2}StreamSuspended: /);
     assert.ok(status.some((text) => /^Suspended -> Pending {2}StreamPending: resumed/.test(text)));
@@ -49,7 +50,7 @@ describe('stream history timeline', () => {
   });
 
   it('gives each activity its summary and outcome, with the attempt when it was retried', () => {
-    const activities = texts(timelineOf('stream-failures-then-fix'), 'activity');
+    const activities = texts(timelineOf('activities-failures-then-fix'), 'activity');
     assert.match(activities[0]!, /^observe wf-fail-\w+\/orders {2}\[ok in \d+ms\]$/);
     assert.ok(activities.some((text) => /^replace streaming Job .* \[ok in [\d.]+m?s, attempt 2\]$/.test(text)));
     // The history was recorded while the last activity ran.
@@ -57,18 +58,18 @@ describe('stream history timeline', () => {
   });
 
   it('says how a run began and ended', () => {
-    const deleted = timelineOf('stream-deleted');
+    const deleted = timelineOf('activities-deleted');
     assert.match(deleted[0]!.text, /^started wf-delete-\w+\/orders \(class mock-stream\)$/);
     assert.equal(deleted.at(-1)!.text, 'completed: the stream was deleted (last phase Running)');
-    const continued = timelineOf('stream-continued-from-carried-state');
+    const continued = timelineOf('activities-continued-from-carried-state');
     assert.match(continued[0]!.text, /^continued from run [-0-9a-f]+ in phase Running /);
-    const updates = texts(timelineOf('stream-backfill-update'), 'update');
+    const updates = texts(timelineOf('activities-backfill-update'), 'update');
     assert.ok(updates.some((text) => /^backfill done: orders-backfill-\w+ \(already open\)$/.test(text)));
   });
 
   it('reads lifecycle rounds run as local activities: summaries, and phase changes from their observations', () => {
     // A stream whose streaming Job keeps failing, recorded from `arcane dev` (tests/fixtures/cli/).
-    const entries = timelineOf('history-local-activities', 'cli');
+    const entries = timelineOf('local-activities');
     const activities = texts(entries, 'activity');
     assert.match(activities[0]!, /^observe default\/billing {2}\[ok\]$/);
     assert.ok(
@@ -88,7 +89,7 @@ describe('stream history timeline', () => {
   });
 
   it('prints a dated table of time, kind and what happened', () => {
-    const text = formatTimeline(timelineOf('stream-deleted'));
+    const text = formatTimeline(timelineOf('activities-deleted'));
     const lines = text.split('\n');
     assert.match(lines[0]!, /^TIME +KIND +WHAT HAPPENED$/);
     assert.match(lines[1]!, /^\d{4}-\d{2}-\d{2} \(UTC\)$/);
