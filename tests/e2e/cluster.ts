@@ -18,11 +18,12 @@ import { waitFor } from '../../stack/wait.ts';
 import { waitForValue } from './wait-for-value.ts';
 import type { StreamKey } from '../../workflows/messages.ts';
 import { exampleStream, MOCK_STREAMS, MOCK_STREAMS_V2 } from '../integration/watcher-harness.ts';
+import type { StreamKind, StreamOptions, TestPlugin } from '../fixtures/plugins.ts';
 
 export { MOCK_STREAMS, MOCK_STREAMS_V2 };
-export type StreamKind = typeof MOCK_STREAMS | typeof MOCK_STREAMS_V2;
+export type { StreamKind };
 
-/** A stream of the test plugin: its workflow key plus the kind to reach it in Kubernetes. */
+/** A stream of a test plugin: its workflow key plus the kind to reach it in Kubernetes. */
 export interface Stream extends StreamKey {
   kind: StreamKind;
 }
@@ -90,6 +91,26 @@ export class Cluster {
     return created.metadata?.name ?? '';
   }
 
+  /**
+   * `kubectl delete namespace`: its streams go, and with them their workflows and Jobs. Waits until it is gone, so
+   * what the operator does for it is over before the next scenario measures anything; a namespace that stays names the
+   * Jobs that hold it (a finalizer nobody removed).
+   */
+  static async deleteNamespace(kubeConfig: KubeConfig, name: string): Promise<void> {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    await core.deleteNamespace({ name });
+    const listed = async () => (await core.listNamespace({ fieldSelector: `metadata.name=${name}` })).items.length;
+    try {
+      await waitFor(`namespace ${name} deleted`, async () => (await listed()) === 0, { timeoutMs: 60_000 });
+    } catch (error) {
+      const jobs = await kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: name });
+      const held = jobs.items.map(
+        (job) => `${job.metadata?.name} (finalizers ${job.metadata?.finalizers?.join(', ')})`,
+      );
+      throw new Error(`${(error as Error).message}; Jobs left: ${held.join('; ') || 'none'}`, { cause: error });
+    }
+  }
+
   stream(kind: StreamKind, name: string): Stream {
     return { kind, streamClass: kind.streamClass, namespace: this.namespace, name };
   }
@@ -101,11 +122,26 @@ export class Cluster {
     options: { example?: string; spec?: JsonObject; annotations?: Record<string, string> } = {},
   ): Promise<Stream> {
     const example = options.example ?? (kind === MOCK_STREAMS ? 'mock-v0' : 'mock-v2-job');
+    const spec = { ...exampleStream(example).spec, ...options.spec } as JsonObject;
+    return this.create(kind, name, spec, options.annotations);
+  }
+
+  /** Creates a stream of the plugin (its lifecycle kind unless `kind` says otherwise), as `kubectl create` would. */
+  async createPluginStream(
+    plugin: TestPlugin,
+    name: string,
+    options: StreamOptions & { annotations?: Record<string, string>; kind?: StreamKind } = {},
+  ): Promise<Stream> {
+    const kind = options.kind ?? plugin.kind;
+    return this.create(kind, name, plugin.stream(name, options, kind).spec, options.annotations);
+  }
+
+  private async create(kind: StreamKind, name: string, spec: JsonObject, annotations?: Record<string, string>) {
     const body = {
       apiVersion: `${kind.group}/${kind.version}`,
       kind: kind.kind,
-      metadata: { name, annotations: options.annotations },
-      spec: { ...exampleStream(example).spec, ...options.spec },
+      metadata: { name, annotations },
+      spec,
     };
     const stream = this.stream(kind, name);
     const { group, version, plural, namespace } = location(stream);
@@ -282,7 +318,13 @@ export class Cluster {
 
 /** The Job object inside a StreamingJobTemplate. */
 export interface JobTemplateSpec {
-  spec: { template: { spec: { schedulingGates?: { name: string }[]; containers: { image: string }[] } } };
+  spec: {
+    backoffLimit?: number;
+    template: {
+      metadata?: { labels?: Record<string, string> };
+      spec: { schedulingGates?: { name: string }[]; containers: { image: string }[] };
+    };
+  };
 }
 
 function time(event: CoreV1Event): number {

@@ -1,14 +1,17 @@
 // What goes wrong and how a stream gets out of it (SPEC 2.6, 6): a failing Job restarted with backoff until the limit,
-// and a broken spec reported as InvalidSpec; in both a spec fix brings the stream back to Running.
+// and a broken spec reported as InvalidSpec; in both a spec fix brings the stream back to Running. The failing Job
+// runs on each test plugin; the broken spec speaks layout v2.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { configurationHash } from '../../resources/configuration-hash.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
+import { waitFor } from '../../stack/wait.ts';
 import type { Transition } from '../../workflows/lifecycle.ts';
 import { exampleStream } from '../integration/watcher-harness.ts';
-import { conditionOf, MOCK_STREAMS, MOCK_STREAMS_V2 } from './cluster.ts';
+import { PLUGINS, shownCondition, type TestPlugin } from '../fixtures/plugins.ts';
+import { conditionOf, MOCK_STREAMS_V2, type Cluster, type JobTemplateSpec } from './cluster.ts';
 import { JobLog } from './job-log.ts';
-import { useOperator } from './operator.ts';
+import { scenarioOn, useOperator } from './operator.ts';
 import {
   callsAfter,
   historyOf,
@@ -19,8 +22,20 @@ import {
   type DurableTimer,
 } from './workflow.ts';
 
-const template = (name: string) => ({ apiGroup: 'streaming.sneaksanddata.com', kind: 'StreamingJobTemplate', name });
 const FAIL_LABEL = 'pod-container-running-failed.stage.kwok.x-k8s.io';
+const FAILING_TEMPLATE = 'failing-job';
+
+/**
+ * A copy of the plugin's streaming template whose pods kwok fails; the Job gives up on its first failed pod, so a
+ * failure reaches the operator at once instead of after the Job controller's own pod retries.
+ */
+async function createFailingTemplate(cluster: Cluster, plugin: TestPlugin): Promise<void> {
+  await cluster.copyTemplate(plugin.streamingTemplate, FAILING_TEMPLATE, (job: JobTemplateSpec) => {
+    job.spec.backoffLimit = 0;
+    job.spec.template.metadata = { ...job.spec.template.metadata };
+    job.spec.template.metadata.labels = { ...job.spec.template.metadata.labels, [FAIL_LABEL]: 'true' };
+  });
+}
 
 /** The due time a Failed condition (or the timer named after it) gives restart `n`: `restart <n> of 2 at <time>`. */
 function restartDue(text: string, n: number): number | undefined {
@@ -51,106 +66,126 @@ function restartBackoffs(transitions: Transition[], conditions: string[], timers
 describe('failures', () => {
   const operator = useOperator();
 
-  it(
-    'restarts a failing Job after growing delays, stays Failed after the limit, and runs again once the spec is fixed',
-    operator.scenario('job-failure', async (cluster, t) => {
-      const jobs = await JobLog.start(t, operator.kubeConfig, cluster.namespace);
-      const stream = await cluster.createStream(MOCK_STREAMS, 'orders', {
-        spec: { jobTemplateRef: template('mock-failing-job') },
-      });
+  /** The failing Job on one plugin. */
+  function jobFailureOn(plugin: TestPlugin) {
+    it(
+      `restarts a failing Job after growing delays, stays Failed after the limit, and runs again once the spec is fixed (${plugin.name} plugin)`,
+      scenarioOn(operator, plugin)('job-failure', async (cluster, t) => {
+        const jobs = await JobLog.start(t, operator.kubeConfig, cluster.namespace);
+        await createFailingTemplate(cluster, plugin);
+        const stream = await cluster.createPluginStream(plugin, 'orders', { streamingTemplate: FAILING_TEMPLATE });
 
-      // Events and the history stay; the Failed status of one failure lasts only until its restart.
-      const firstFailure = await cluster.waitForEvent(stream, 'StreamingJobFailed', /restart 1 of 2 at/);
-      assert.equal(firstFailure.type, 'Warning');
-      const exhausted = await waitForState(
-        operator.temporal,
-        stream,
-        'Failed after the restart limit',
-        (s) => s.phase === 'Failed' && s.restartCount === 2 && s.nextRestartAt === undefined,
-      );
-      assert.match(exhausted.message, /all 2 automatic restarts/);
-      const lastFailure = await cluster.waitForEvent(
-        stream,
-        'StreamingJobFailed',
-        /all 2 automatic restarts .*; suspend and resume, change the spec or use the restart update/,
-      );
-      assert.equal(lastFailure.type, 'Warning');
-      await cluster.waitForEvent(stream, 'StreamingJobFailed', /restart 2 of 2 at/);
-      await cluster.waitForEvent(stream, 'StreamRestarting', /restart 1 of 2/);
-      await cluster.waitForEvent(stream, 'StreamRestarting', /restart 2 of 2/);
-      await waitForSettled(operator.temporal, stream);
-      const history = await historyOf(operator.temporal, stream);
-
-      // Failed at once on each failure, with the restart in the condition, and Running again after each restart.
-      const failures = exhausted.transitions.filter((transition) => transition.to === 'Failed');
-      assert.equal(failures.length, 3, `three failures: ${JSON.stringify(exhausted.transitions)}`);
-      assert.deepEqual(
-        failures.map((failure) => [failure.from, failure.reason]),
-        Array.from({ length: 3 }, () => ['Running', 'StreamFailed']),
-      );
-      assert.equal(exhausted.transitions.at(-1), failures[2], 'nothing after the last failure');
-      const statuses = history.calls.flatMap((call) => (call.action?.type === 'writeStatus' ? [call.action] : []));
-      const phases = statuses.map((status) => status.phase);
-      assert.ok(inOrder(phases, ['Running', 'Failed', 'Running', 'Failed', 'Running', 'Failed']), phases.join(' -> '));
-      for (const expected of [/restart 1 of 2 at/, /restart 2 of 2 at/, /all 2 automatic restarts/]) {
-        const written = statuses.find((status) => expected.test(status.message));
-        assert.deepEqual(
-          written && [written.phase, written.conditionType, written.reason],
-          ['Failed', 'Error', 'StreamFailed'],
-          `a Failed status ${expected} was written`,
+        // Events and the history stay; the Failed status of one failure lasts only until its restart.
+        const firstFailure = await cluster.waitForEvent(stream, 'StreamingJobFailed', /restart 1 of 2 at/);
+        assert.equal(firstFailure.type, 'Warning');
+        const exhausted = await waitForState(
+          operator.temporal,
+          stream,
+          'Failed after the restart limit',
+          (s) => s.phase === 'Failed' && s.restartCount === 2 && s.nextRestartAt === undefined,
         );
-      }
+        assert.match(exhausted.message, /all 2 automatic restarts/);
+        const lastFailure = await cluster.waitForEvent(
+          stream,
+          'StreamingJobFailed',
+          /all 2 automatic restarts .*; suspend and resume, change the spec or use the restart update/,
+        );
+        assert.equal(lastFailure.type, 'Warning');
+        await cluster.waitForEvent(stream, 'StreamingJobFailed', /restart 2 of 2 at/);
+        await cluster.waitForEvent(stream, 'StreamRestarting', /restart 1 of 2/);
+        await cluster.waitForEvent(stream, 'StreamRestarting', /restart 2 of 2/);
+        await waitForSettled(operator, stream);
+        const history = await historyOf(operator.temporal, stream);
 
-      // The backoff doubles from the 2 s the operator is configured with, each restart waits for it, on a timer
-      // when the workflow has nothing else to do meanwhile.
-      const backoffs = restartBackoffs(
-        exhausted.transitions,
-        statuses.map((status) => status.message),
-        history.timers,
-      );
-      assert.deepEqual(backoffs, [2_000, 4_000]);
-      assert.ok(
-        history.timers.some((timer) => /restart \d of 2 at/.test(timer.summary)),
-        `a restart sleeps on a durable timer: ${history.timers.map((timer) => timer.summary).join('; ')}`,
-      );
+        // Failed at once on each failure, with the restart in the condition, and Running again after each restart.
+        const failures = exhausted.transitions.filter((transition) => transition.to === 'Failed');
+        assert.equal(failures.length, 3, `three failures: ${JSON.stringify(exhausted.transitions)}`);
+        assert.deepEqual(
+          failures.map((failure) => [failure.from, failure.reason]),
+          Array.from({ length: 3 }, () => ['Running', 'StreamFailed']),
+        );
+        assert.equal(exhausted.transitions.at(-1), failures[2], 'nothing after the last failure');
+        const statuses = history.calls.flatMap((call) => (call.action?.type === 'writeStatus' ? [call.action] : []));
+        const phases = statuses.map((status) => status.phase);
+        assert.ok(
+          inOrder(phases, ['Running', 'Failed', 'Running', 'Failed', 'Running', 'Failed']),
+          phases.join(' -> '),
+        );
+        for (const expected of [/restart 1 of 2 at/, /restart 2 of 2 at/, /all 2 automatic restarts/]) {
+          const written = statuses.find((status) => expected.test(status.message));
+          assert.deepEqual(
+            written && [written.phase, written.conditionType, written.reason],
+            ['Failed', 'Error', 'StreamFailed'],
+            `a Failed status ${expected} was written`,
+          );
+        }
 
-      // After the limit nothing is left to restart it: no timer pending, the failed Job kept, the status Failed.
-      const pending = history.timers.filter((timer) => timer.ended === undefined);
-      assert.deepEqual(pending, [], 'no durable timer is pending');
-      const streaming = (await jobs.of('orders')).filter((job) => !job.backfilling);
-      assert.equal(streaming.length, 3, 'the first Job and two restarts');
-      assert.equal((await cluster.job('orders'))?.metadata?.uid, streaming[2]?.uid, 'the last failed Job is kept');
-      const stays = await cluster.readStream(stream);
-      assert.deepEqual(conditionOf(stays), { type: 'Error', status: 'True', reason: 'StreamFailed', generation: 1 });
-      assert.equal(stays.status?.phase, 'Failed');
-      assert.match(stays.status?.conditions?.[0]?.message ?? '', /all 2 automatic restarts/);
+        // The backoff doubles from the 2 s the operator is configured with, each restart waits for it, on a timer
+        // when the workflow has nothing else to do meanwhile.
+        const backoffs = restartBackoffs(
+          exhausted.transitions,
+          statuses.map((status) => status.message),
+          history.timers,
+        );
+        assert.deepEqual(backoffs, [2_000, 4_000]);
+        assert.ok(
+          history.timers.some((timer) => /restart \d of 2 at/.test(timer.summary)),
+          `a restart sleeps on a durable timer: ${history.timers.map((timer) => timer.summary).join('; ')}`,
+        );
 
-      const fixed = await cluster.patchSpec(stream, { jobTemplateRef: template('mock-streaming-job') });
-      const hash = configurationHash(fixed.spec);
-      const running = await cluster.waitForStream(
-        stream,
-        'Running after the fix',
-        (s) => s.status?.phase === 'Running' && s.status.configurationHash === hash,
-      );
-      assert.deepEqual(conditionOf(running), { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 });
-      const job = await cluster.job('orders');
-      assert.equal(job?.spec?.template.metadata?.labels?.[FAIL_LABEL], undefined, 'built from the fixed template');
-      const state = await waitForState(
-        operator.temporal,
-        stream,
-        'on the new Job',
-        (s) => s.job?.uid === job?.metadata?.uid,
-      );
-      assert.deepEqual([state.phase, state.restartCount, state.configurationHash], ['Running', 0, hash]);
-      await cluster.waitForEvent(stream, 'StreamRestarting', /configuration changed/);
-      const afterFix = await historyOf(operator.temporal, stream);
-      const change = signalIn(afterFix, 'streamObserved', /generation 1 -> 2/);
-      const replaced = callsAfter(afterFix, change.position).find((call) => call.type === 'applyStreamingJob');
-      const replacedUid = replaced?.action?.type === 'applyStreamingJob' ? replaced.action.replaces : undefined;
-      assert.equal(replacedUid, streaming[2]?.uid, 'the fix replaced the failed Job');
-      assert.ok(replaced?.completed);
-    }),
-  );
+        // After the limit nothing is left to restart it: no timer pending, the failed Job kept, the status Failed.
+        const pending = history.timers.filter((timer) => timer.ended === undefined);
+        assert.deepEqual(pending, [], 'no durable timer is pending');
+        const streaming = (await jobs.of('orders')).filter((job) => !job.backfilling);
+        assert.equal(streaming.length, 3, 'the first Job and two restarts');
+        if (plugin.finishedJobsVanish) {
+          await waitFor(
+            'the last failed Job deleted by its TTL',
+            async () => (await cluster.job('orders')) === undefined,
+          );
+        } else {
+          assert.equal((await cluster.job('orders'))?.metadata?.uid, streaming[2]?.uid, 'the last failed Job is kept');
+        }
+        const stays = await cluster.readStream(stream);
+        assert.deepEqual(
+          conditionOf(stays),
+          shownCondition(plugin, { type: 'Error', status: 'True', reason: 'StreamFailed', generation: 1 }),
+        );
+        assert.equal(stays.status?.phase, 'Failed');
+        assert.match(stays.status?.conditions?.[0]?.message ?? '', /all 2 automatic restarts/);
+
+        const fixed = await cluster.patchSpec(stream, plugin.layout.templates({ streaming: plugin.streamingTemplate }));
+        const hash = configurationHash(fixed.spec);
+        const running = await cluster.waitForStream(
+          stream,
+          'Running after the fix',
+          (s) => s.status?.phase === 'Running' && s.status.configurationHash === hash,
+        );
+        assert.deepEqual(
+          conditionOf(running),
+          shownCondition(plugin, { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 2 }),
+        );
+        const job = await cluster.job('orders');
+        assert.equal(job?.spec?.template.metadata?.labels?.[FAIL_LABEL], undefined, 'built from the fixed template');
+        const state = await waitForState(
+          operator.temporal,
+          stream,
+          'on the new Job',
+          (s) => s.job?.uid === job?.metadata?.uid,
+        );
+        assert.deepEqual([state.phase, state.restartCount, state.configurationHash], ['Running', 0, hash]);
+        await cluster.waitForEvent(stream, 'StreamRestarting', /configuration changed/);
+        const afterFix = await historyOf(operator.temporal, stream);
+        const change = signalIn(afterFix, 'streamObserved', /generation 1 -> 2/);
+        const replaced = callsAfter(afterFix, change.position).find((call) => call.type === 'applyStreamingJob');
+        const replacedUid = replaced?.action?.type === 'applyStreamingJob' ? replaced.action.replaces : undefined;
+        assert.equal(replacedUid, streaming[2]?.uid, 'the fix replaced the failed Job');
+        assert.ok(replaced?.completed);
+      }),
+    );
+  }
+
+  for (const plugin of PLUGINS) jobFailureOn(plugin);
 
   it(
     'records a broken spec as Failed with InvalidSpec naming the field, and runs once it is fixed',

@@ -31,7 +31,7 @@ describe('fault: a burst of changes while the worker is down', () => {
       t.diagnostic(`50 new streams backfilled and running after ${Date.now() - started} ms`);
 
       // Killed while idle: what follows depends only on the signals that come while it is down.
-      await Promise.all(streams.map((stream) => waitForSettled(operator.temporal, stream)));
+      await Promise.all(streams.map((stream) => waitForSettled(operator, stream)));
       await operator.worker.kill();
       const outage = Date.now();
       await changeStreams(cluster, streams, 'mock://source/burst');

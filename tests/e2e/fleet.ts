@@ -6,6 +6,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { configurationHash } from '../../resources/configuration-hash.ts';
 import { waitFor } from '../../stack/wait.ts';
+import { TEST, type TestPlugin } from '../fixtures/plugins.ts';
 import { MOCK_STREAMS, type Cluster, type Stream, type StreamObject } from './cluster.ts';
 import type { JobLog } from './job-log.ts';
 import { waitForCompletion, waitForState } from './workflow.ts';
@@ -14,13 +15,29 @@ export function streamNames(count: number, prefix = 'stream'): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`);
 }
 
-export async function createStreams(cluster: Cluster, names: readonly string[]): Promise<Stream[]> {
-  return Promise.all(names.map((name) => cluster.createStream(MOCK_STREAMS, name)));
+/** Streams of the plugin (the project's test plugin unless said otherwise), all created at once. */
+export async function createStreams(
+  cluster: Cluster,
+  names: readonly string[],
+  plugin: TestPlugin = TEST,
+): Promise<Stream[]> {
+  return Promise.all(names.map((name) => cluster.createPluginStream(plugin, name)));
 }
 
-/** A new `source` for each stream: a new configuration hash. */
-export async function changeStreams(cluster: Cluster, streams: readonly Stream[], source: string): Promise<void> {
-  await Promise.all(streams.map((stream) => cluster.patchSpec(stream, { source: `${source}/${stream.name}` })));
+/** A spec change for each stream, derived from `value` and its name: a new configuration hash. */
+export async function changeStreams(
+  cluster: Cluster,
+  streams: readonly Stream[],
+  value: string,
+  plugin: TestPlugin = TEST,
+): Promise<void> {
+  await Promise.all(streams.map((stream) => cluster.patchSpec(stream, plugin.change(`${value}/${stream.name}`))));
+}
+
+/** The stored objects of `streams`, listed once per kind. */
+async function objectsOf(cluster: Cluster, streams: readonly Stream[]): Promise<StreamObject[]> {
+  const kinds = [...new Set(streams.map((stream) => stream.kind))];
+  return (await Promise.all(kinds.map((kind) => cluster.streams(kind)))).flat();
 }
 
 /** Why the stream has not converged to `phase` on its current spec (with its Job, when Running), or undefined. */
@@ -47,7 +64,7 @@ export async function waitForConvergence(
     await waitFor(
       `${streams.length} streams ${phase} on their current spec`,
       async () => {
-        const [objects, jobs] = await Promise.all([cluster.streams(MOCK_STREAMS), cluster.jobs()]);
+        const [objects, jobs] = await Promise.all([objectsOf(cluster, streams), cluster.jobs()]);
         behind = streams.flatMap((stream) => {
           const object = objects.find((o) => o.metadata.name === stream.name);
           const job = jobs.find((j) => j.metadata?.name === stream.name);
@@ -73,7 +90,7 @@ export async function waitForWorkflowsAgree(
   streams: readonly Stream[],
   phase = 'Running',
 ): Promise<void> {
-  const [objects, jobs] = await Promise.all([cluster.streams(MOCK_STREAMS), cluster.jobs()]);
+  const [objects, jobs] = await Promise.all([objectsOf(cluster, streams), cluster.jobs()]);
   await Promise.all(
     streams.map((stream) => {
       const hash = objects.find((object) => object.metadata.name === stream.name)?.status?.configurationHash;

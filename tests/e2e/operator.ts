@@ -10,10 +10,17 @@ import { startStack, type Stack } from '../../stack/index.ts';
 import { OperatorProcess } from '../../stack/operator-process.ts';
 import { startTemporalServer, type TemporalServer } from '../../stack/temporal.ts';
 import { toolchain } from '../../stack/toolchain.ts';
-import { applyYaml, installArcaneCrds, installTestPluginClasses, TEST_PLUGIN } from '../../stack/manifests.ts';
+import { applyYaml, installArcaneCrds, installTestPluginClasses } from '../../stack/manifests.ts';
+import { PLUGINS, type TestPlugin } from '../fixtures/plugins.ts';
 import { Cluster } from './cluster.ts';
 
 const TASK_QUEUE = 'arcane-e2e';
+
+/**
+ * How long a workflow that holds (a Job terminating, a template missing) waits before it looks again; the lifecycle's
+ * longest wait without a Kubernetes change, so a window a few times as long shows whether a stream has gone quiet.
+ */
+export const RECHECK_MS = 2_000;
 
 // Short lifecycle timings so restart and backoff scenarios take seconds; the watcher hands them to every workflow. The
 // first backoff outlasts the re-observations a failing Job's updates cause, so a restart sleeps on a durable timer.
@@ -22,7 +29,7 @@ const LIFECYCLE_ENV = {
   ARCANE_LIFECYCLE_RESTART_BACKOFF_CAP: '8s',
   ARCANE_LIFECYCLE_MAX_RESTARTS: '2',
   ARCANE_LIFECYCLE_STABLE_PERIOD: '60s',
-  ARCANE_LIFECYCLE_RECHECK: '2s',
+  ARCANE_LIFECYCLE_RECHECK: `${RECHECK_MS / 1_000}s`,
 };
 
 export interface OperatorOptions {
@@ -43,8 +50,9 @@ export interface Operator {
   /** Stops the Temporal server and starts it again on the same port and database. */
   restartTemporal(between?: () => Promise<void>): Promise<void>;
   /**
-   * A test body that runs in a fresh namespace with the test plugin's templates and Secret; a failure names the log
-   * folder.
+   * A test body that runs in a fresh namespace with every test plugin's templates and Secret; a failure names the log
+   * folder. The namespace is deleted afterwards, so its streams stop costing anything while later scenarios measure
+   * the operator's quiet.
    */
   scenario(
     prefix: string,
@@ -53,7 +61,7 @@ export interface Operator {
 }
 
 /**
- * Registers hooks on the enclosing suite: a stack, the Arcane CRDs, the test plugin, the worker and the watcher start
+ * Registers hooks on the enclosing suite: a stack, the Arcane CRDs, the test plugins, the worker and the watcher start
  * before its tests, and stop after them. The stack folder is removed when every scenario passed (unless
  * E2E_KEEP_STACK is set), and kept otherwise.
  */
@@ -139,8 +147,22 @@ export function useOperator(options: OperatorOptions = {}): Operator {
         const { kubeConfig } = get();
         try {
           const namespace = await Cluster.createNamespace(kubeConfig, prefix);
-          await applyYaml(kubeConfig, TEST_PLUGIN.namespacedFiles, namespace);
-          await body(new Cluster(kubeConfig, namespace), t);
+          await applyYaml(
+            kubeConfig,
+            PLUGINS.flatMap((plugin) => plugin.files.namespacedFiles),
+            namespace,
+          );
+          // The body's own failure is the one to report; a namespace that will not go fails a scenario that passed.
+          const outcome = await body(new Cluster(kubeConfig, namespace), t).then(
+            () => undefined,
+            (error: unknown) => ({ error }),
+          );
+          const deleted = Cluster.deleteNamespace(kubeConfig, namespace);
+          if (outcome) {
+            await deleted.catch(() => undefined);
+            throw outcome.error;
+          }
+          await deleted;
         } catch (error) {
           failed = true;
           const message = error instanceof Error ? error.message : String(error);
@@ -149,6 +171,11 @@ export function useOperator(options: OperatorOptions = {}): Operator {
       };
     },
   };
+}
+
+/** `operator.scenario` for scenarios that run on each plugin: the namespace prefix starts with the plugin's name. */
+export function scenarioOn(operator: Operator, plugin: TestPlugin): Operator['scenario'] {
+  return (prefix, body) => operator.scenario(`${plugin.name}-${prefix}`, body);
 }
 
 function operatorProcesses(stack: Stack, options: OperatorOptions) {

@@ -1,11 +1,14 @@
 // A stream's workflow as Temporal shows it: the `state` query, the history (which activities ran, which signals came)
 // and whether the workflow has settled.
+import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { getStreamState } from '../../client/streams.ts';
 import { waitFor } from '../../stack/wait.ts';
+import { metricSum } from '../../bench/measure.ts';
+import { RECHECK_MS } from './operator.ts';
 import { waitForValue } from './wait-for-value.ts';
 import type { Action } from '../../workflows/lifecycle.ts';
 import type { Notice, StreamKey, StreamStatus } from '../../workflows/messages.ts';
@@ -157,31 +160,95 @@ export function inOrder(actual: readonly string[], expected: readonly string[]):
   return next === expected.length;
 }
 
+/** What shows that the operator is doing something: the Temporal client and the worker process (for its /metrics). */
+export interface OperatorProbe {
+  temporal: Client;
+  worker: { metrics(): Promise<string> };
+}
+
+/** The Kubernetes API calls the worker has made since it started (all verbs, resources and codes). */
+export async function workerApiCalls(operator: OperatorProbe): Promise<number> {
+  return metricSum(await operator.worker.metrics(), 'arcane_kubernetes_api_calls_total');
+}
+
+/** The workflow's run and its history length, and whether it waits for input (no task or activity pending). */
+async function progress(client: Client, stream: StreamKey) {
+  const description = await client.workflow.getHandle(streamWorkflowId(stream)).describe();
+  const { raw, runId, historyLength } = description;
+  const idle = !raw.pendingWorkflowTask && (raw.pendingActivities ?? []).length === 0;
+  return { run: `${runId}:${historyLength}`, idle };
+}
+
 /**
- * Waits until the workflow is idle: no workflow task is pending (every signal it got is handled) and no activity is
- * pending, so it waits for the next change or a timer. When `signal` is given, such a signal (its reason matching
- * `reason`) must have arrived first.
+ * A window long enough to see a workflow that is still working: twice the recheck interval, the longest a holding
+ * workflow waits before it acts again, so a loop that pauses between rounds shows up inside it.
+ */
+export const QUIET_WINDOW_MS = 2 * RECHECK_MS;
+
+/**
+ * Waits until nothing more happens: over `windowMs` the workflow waits for input and its history does not grow, and
+ * the worker makes no Kubernetes API call (for any stream: a quiet worker is what "settled" means to a cluster). When
+ * `signal` is given, such a signal (its reason matching `reason`) must have arrived first.
  */
 export async function waitForSettled(
-  client: Client,
+  operator: OperatorProbe,
   stream: StreamKey,
   expect: { signal?: string; reason?: RegExp } = {},
-  timeoutMs = 60_000,
+  { windowMs = QUIET_WINDOW_MS, timeoutMs = 60_000 }: { windowMs?: number; timeoutMs?: number } = {},
 ): Promise<void> {
-  const handle = client.workflow.getHandle(streamWorkflowId(stream));
+  const handle = operator.temporal.workflow.getHandle(streamWorkflowId(stream));
   const { signal, reason } = expect;
-  await waitFor(
-    `${stream.name}: the workflow settled${signal ? ` after a ${signal} signal ${reason ?? ''}` : ''}`,
-    async () => {
-      if (signal !== undefined) {
+  const what = `${stream.name}: the workflow settled${signal ? ` after a ${signal} signal ${reason ?? ''}` : ''}`;
+  if (signal !== undefined) {
+    await waitFor(
+      `${what} (the signal)`,
+      async () => {
         const signals = signalsIn((await handle.fetchHistory()).events ?? []);
-        if (!signals.some((s) => s.name === signal && (reason?.test(s.reason) ?? true))) return false;
-      }
-      const { raw } = await handle.describe();
-      return !raw.pendingWorkflowTask && (raw.pendingActivities ?? []).length === 0;
+        return signals.some((s) => s.name === signal && (reason?.test(s.reason) ?? true));
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+  }
+  let last = '';
+  let since = Date.now();
+  await waitFor(
+    `${what} (${windowMs} ms without history events or worker API calls)`,
+    async () => {
+      const [{ run, idle }, calls] = await Promise.all([progress(operator.temporal, stream), workerApiCalls(operator)]);
+      const sample = `${run}/${calls}`;
+      if (!idle || sample !== last) [last, since] = [idle ? sample : '', Date.now()];
+      return Date.now() - since >= windowMs;
     },
     { timeoutMs, intervalMs: 250 },
   );
+}
+
+/** The events of the workflow's runs since `since` (a run and its length), continue-as-new included. */
+async function eventsSince(client: Client, stream: StreamKey, since: { runId: string; historyLength: number }) {
+  const id = streamWorkflowId(stream);
+  const now = await client.workflow.getHandle(id).describe();
+  if (now.runId === since.runId) return now.historyLength - since.historyLength;
+  const ended = await client.workflow.getHandle(id, since.runId).describe();
+  return ended.historyLength - since.historyLength + now.historyLength;
+}
+
+/**
+ * What the operator did for `streams` over a window of `windowMs`: the worker's Kubernetes API calls (for any stream)
+ * and the history events the streams' workflows gained. A measurement, so it waits the whole window.
+ */
+export async function costOver(
+  operator: OperatorProbe,
+  streams: readonly StreamKey[],
+  windowMs: number,
+): Promise<{ apiCalls: number; historyEvents: number }> {
+  const describe = (stream: StreamKey) => operator.temporal.workflow.getHandle(streamWorkflowId(stream)).describe();
+  const [callsBefore, runs] = await Promise.all([workerApiCalls(operator), Promise.all(streams.map(describe))]);
+  await delay(windowMs);
+  const [callsAfter, events] = await Promise.all([
+    workerApiCalls(operator),
+    Promise.all(streams.map((stream, i) => eventsSince(operator.temporal, stream, runs[i]!))),
+  ]);
+  return { apiCalls: callsAfter - callsBefore, historyEvents: events.reduce((sum, n) => sum + n, 0) };
 }
 
 /** Activities a worker has picked up and not yet finished, as `<activity type>` (none when there is no workflow). */

@@ -1,17 +1,18 @@
 // The streaming workload end to end (SPEC 2.2, 2.9, 3): a CronJob for a batch backend and the swap between backends,
-// and a changed StreamingJobTemplate rolled out to the streams using it unless they are pinned.
+// and a changed StreamingJobTemplate rolled out to the streams using it unless they are pinned (on each test plugin).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import { waitFor } from '../../stack/wait.ts';
 import { configurationHash } from '../../resources/configuration-hash.ts';
-import { conditionOf, MOCK_STREAMS, MOCK_STREAMS_V2 } from './cluster.ts';
-import { useOperator } from './operator.ts';
+import { PLUGINS, shownCondition, type TestPlugin } from '../fixtures/plugins.ts';
+import { conditionOf, MOCK_STREAMS_V2 } from './cluster.ts';
+import { scenarioOn, useOperator } from './operator.ts';
 import { callsAfter, historyOf, signalIn, waitForSettled, waitForState } from './workflow.ts';
 
 const GENERATION = 'arcane.sneaksanddata.com/template-generation';
 /** What the watcher tells the streams using the template when its image is set. */
-const IMAGE_CHANGED = /mock-streaming-job generation 1 -> 2/;
+const imageChanged = (template: string) => new RegExp(`${template} generation 1 -> 2`);
 const RUNNING = { type: 'Ready', status: 'True', reason: 'StreamRunning', generation: 1 };
 const WORKLOAD_ACTIONS = new Set([
   'applyCronJob',
@@ -28,6 +29,7 @@ function image(job: V1Job | undefined): string | undefined {
 describe('streaming workloads', () => {
   const operator = useOperator();
 
+  // Layout v2 backends (the test plugin's MockStreamV2): this scenario speaks that layout only.
   it(
     'schedules a batch stream as a CronJob, and swaps CronJob and Job when the backend changes',
     operator.scenario('cron', async (cluster) => {
@@ -103,7 +105,7 @@ describe('streaming workloads', () => {
       assert.deepEqual(await cluster.backfillRequests(), [], 'swapping the backend does not backfill');
 
       // Each swap removes the old workload before it creates the new one, and creates nothing else.
-      await waitForSettled(operator.temporal, stream);
+      await waitForSettled(operator, stream);
       const { calls, activities } = await historyOf(operator.temporal, stream);
       const workloads = calls.flatMap(({ action }) => (action && WORKLOAD_ACTIONS.has(action.type) ? [action] : []));
       assert.deepEqual(
@@ -120,63 +122,74 @@ describe('streaming workloads', () => {
     }),
   );
 
-  it(
-    'gives the streams using a changed template new Jobs, except a pinned stream',
-    operator.scenario('rollout', async (cluster) => {
-      const rolling = await cluster.createStream(MOCK_STREAMS, 'orders');
-      const pinned = await cluster.createStream(MOCK_STREAMS, 'pinned', {
-        annotations: { 'arcane.sneaksanddata.com/pin-template': 'true' },
-      });
-      await Promise.all([cluster.waitForPhase(rolling, 'Running'), cluster.waitForPhase(pinned, 'Running')]);
-      const [rollingBefore, pinnedBefore] = await Promise.all([cluster.job('orders'), cluster.job('pinned')]);
-      assert.equal(rollingBefore?.metadata?.annotations?.[GENERATION], '1');
-      assert.equal(pinnedBefore?.metadata?.annotations?.[GENERATION], '1');
+  /** The template rollout on one plugin: its streaming template changes under two of its streams. */
+  function rolloutOn(plugin: TestPlugin) {
+    it(
+      `gives the streams using a changed template new Jobs, except a pinned stream (${plugin.name} plugin)`,
+      scenarioOn(operator, plugin)('rollout', async (cluster) => {
+        const rolling = await cluster.createPluginStream(plugin, 'orders');
+        const pinned = await cluster.createPluginStream(plugin, 'pinned', {
+          annotations: { 'arcane.sneaksanddata.com/pin-template': 'true' },
+        });
+        await Promise.all([cluster.waitForPhase(rolling, 'Running'), cluster.waitForPhase(pinned, 'Running')]);
+        const [rollingBefore, pinnedBefore] = await Promise.all([cluster.job('orders'), cluster.job('pinned')]);
+        assert.equal(rollingBefore?.metadata?.annotations?.[GENERATION], '1');
+        assert.equal(pinnedBefore?.metadata?.annotations?.[GENERATION], '1');
 
-      assert.equal(await cluster.setTemplateImage('mock-streaming-job', 'busybox:1.38'), 2);
-      const rolled = await waitFor('the new Job of the stream using the template', async () => {
-        const job = await cluster.job('orders');
-        return job?.metadata?.uid !== rollingBefore?.metadata?.uid && image(job) === 'busybox:1.38' ? job : undefined;
-      });
-      assert.equal(rolled.metadata?.annotations?.[GENERATION], '2');
-      await cluster.waitForEvent(rolling, 'TemplateRollout', /generation 2/);
-      const rolledStream = await cluster.waitForPhase(rolling, 'Running');
-      assert.deepEqual(conditionOf(rolledStream), RUNNING);
-      assert.equal(rolledStream.status?.configurationHash, configurationHash(rolledStream.spec));
-      await waitForState(operator.temporal, rolling, 'on the new Job', (s) => s.job?.uid === rolled.metadata?.uid);
-      const rollingHistory = await historyOf(operator.temporal, rolling);
-      const rollout = callsAfter(rollingHistory, signalIn(rollingHistory, 'templateObserved', IMAGE_CHANGED).position);
-      assert.deepEqual(
-        rollout.flatMap(({ action }) => (action?.type === 'applyStreamingJob' ? [action.replaces] : [])),
-        [rollingBefore?.metadata?.uid],
-        'the template change replaced the Job once',
-      );
+        assert.equal(await cluster.setTemplateImage(plugin.streamingTemplate, 'busybox:1.38'), 2);
+        const rolled = await waitFor('the new Job of the stream using the template', async () => {
+          const job = await cluster.job('orders');
+          return job?.metadata?.uid !== rollingBefore?.metadata?.uid && image(job) === 'busybox:1.38' ? job : undefined;
+        });
+        assert.equal(rolled.metadata?.annotations?.[GENERATION], '2');
+        await cluster.waitForEvent(rolling, 'TemplateRollout', /generation 2/);
+        const rolledStream = await cluster.waitForPhase(rolling, 'Running');
+        assert.deepEqual(conditionOf(rolledStream), shownCondition(plugin, RUNNING));
+        assert.equal(rolledStream.status?.configurationHash, configurationHash(rolledStream.spec));
+        await waitForState(operator.temporal, rolling, 'on the new Job', (s) => s.job?.uid === rolled.metadata?.uid);
+        const rollingHistory = await historyOf(operator.temporal, rolling);
+        const rollout = callsAfter(
+          rollingHistory,
+          signalIn(rollingHistory, 'templateObserved', imageChanged(plugin.streamingTemplate)).position,
+        );
+        assert.deepEqual(
+          rollout.flatMap(({ action }) => (action?.type === 'applyStreamingJob' ? [action.replaces] : [])),
+          [rollingBefore?.metadata?.uid],
+          'the template change replaced the Job once',
+        );
 
-      await waitForSettled(operator.temporal, pinned, { signal: 'templateObserved', reason: IMAGE_CHANGED });
-      const pinnedAfter = await cluster.job('pinned');
-      assert.equal(pinnedAfter?.metadata?.uid, pinnedBefore?.metadata?.uid, 'the pinned stream keeps its Job');
-      assert.equal(image(pinnedAfter), 'busybox:1.37');
-      const state = await waitForState(operator.temporal, pinned, 'Running', (s) => s.phase === 'Running');
-      assert.equal(state.job?.uid, pinnedBefore?.metadata?.uid);
-      assert.ok(!(await cluster.events(pinned)).some((event) => event.reason === 'TemplateRollout'));
-      const pinnedStream = await cluster.readStream(pinned);
-      const hash = configurationHash(pinnedStream.spec);
-      assert.deepEqual(conditionOf(pinnedStream), RUNNING);
-      assert.deepEqual(
-        [
-          pinnedStream.status?.configurationHash,
-          state.configurationHash,
-          pinnedAfter?.metadata?.annotations?.['configuration-hash'],
-        ],
-        [hash, hash, hash],
-      );
-      const pinnedHistory = await historyOf(operator.temporal, pinned);
-      const noticed = signalIn(pinnedHistory, 'templateObserved', IMAGE_CHANGED);
-      const since = callsAfter(pinnedHistory, noticed.position).map((call) => call.type);
-      assert.ok(
-        !since.some((activity) => /^(apply|delete)/.test(activity)),
-        `nothing applied or deleted after the template change: ${since.join(', ')}`,
-      );
-      assert.equal(pinnedHistory.activities.filter((a) => a === 'applyStreamingJob').length, 1, 'one Job ever');
-    }),
-  );
+        await waitForSettled(operator, pinned, {
+          signal: 'templateObserved',
+          reason: imageChanged(plugin.streamingTemplate),
+        });
+        const pinnedAfter = await cluster.job('pinned');
+        assert.equal(pinnedAfter?.metadata?.uid, pinnedBefore?.metadata?.uid, 'the pinned stream keeps its Job');
+        assert.equal(image(pinnedAfter), 'busybox:1.37');
+        const state = await waitForState(operator.temporal, pinned, 'Running', (s) => s.phase === 'Running');
+        assert.equal(state.job?.uid, pinnedBefore?.metadata?.uid);
+        assert.ok(!(await cluster.events(pinned)).some((event) => event.reason === 'TemplateRollout'));
+        const pinnedStream = await cluster.readStream(pinned);
+        const hash = configurationHash(pinnedStream.spec);
+        assert.deepEqual(conditionOf(pinnedStream), shownCondition(plugin, RUNNING));
+        assert.deepEqual(
+          [
+            pinnedStream.status?.configurationHash,
+            state.configurationHash,
+            pinnedAfter?.metadata?.annotations?.['configuration-hash'],
+          ],
+          [hash, hash, hash],
+        );
+        const pinnedHistory = await historyOf(operator.temporal, pinned);
+        const noticed = signalIn(pinnedHistory, 'templateObserved', imageChanged(plugin.streamingTemplate));
+        const since = callsAfter(pinnedHistory, noticed.position).map((call) => call.type);
+        assert.ok(
+          !since.some((activity) => /^(apply|delete)/.test(activity)),
+          `nothing applied or deleted after the template change: ${since.join(', ')}`,
+        );
+        assert.equal(pinnedHistory.activities.filter((a) => a === 'applyStreamingJob').length, 1, 'one Job ever');
+      }),
+    );
+  }
+
+  for (const plugin of PLUGINS) rolloutOn(plugin);
 });
