@@ -31,6 +31,7 @@ export async function runWorker(config: WorkerConfig): Promise<Running> {
     kubeConfig: loadKubeConfig(config.kubernetes),
     logger: log,
     registry,
+    workflowCacheMib: config.workflowCache.memoryMib,
   });
   running = true;
   worker.running.catch((error: unknown) => {
