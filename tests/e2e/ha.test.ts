@@ -32,12 +32,7 @@ describe('high availability: two workers and two watchers', () => {
   const own = useOwnStack(async (own) => {
     await installArcaneCrds(own.admin);
     await installTestPluginClasses(own.admin);
-    const common = {
-      ARCANE_KUBECONFIG: own.stack.kubeconfigPath,
-      ARCANE_TEMPORAL_ADDRESS: own.stack.temporalAddress,
-      ARCANE_TEMPORAL_NAMESPACE: own.stack.temporalNamespace,
-      ARCANE_TASK_QUEUE: 'arcane-ha',
-    };
+    const common = own.operatorEnv('arcane-ha');
     // The chart's leader election, with a short Lease so a killed leader's successor takes over within seconds.
     const election = {
       ARCANE_LEADER_ELECTION_ENABLED: 'true',

@@ -14,6 +14,8 @@ export interface OwnStack {
   /** The cluster admin (the stack's token). */
   admin: KubeConfig;
   temporal: Client;
+  /** The settings that point an operator process at this stack as the admin, with its own task queue. */
+  operatorEnv(taskQueue: string): Record<string, string>;
   /** A process of the operator, stopped after the file; `env` configures it (ARCANE_* variables). */
   process(role: 'watcher' | 'worker', env: Record<string, string>): OperatorProcess;
   /** A test body whose failure names the log folder and keeps it. */
@@ -43,6 +45,15 @@ export function useOwnStack(setUp: (own: OwnStack) => Promise<void> = async () =
     },
     get temporal() {
       return get().temporal;
+    },
+    operatorEnv(taskQueue) {
+      const { stack } = get();
+      return {
+        ARCANE_KUBECONFIG: stack.kubeconfigPath,
+        ARCANE_TEMPORAL_ADDRESS: stack.temporalAddress,
+        ARCANE_TEMPORAL_NAMESPACE: stack.temporalNamespace,
+        ARCANE_TASK_QUEUE: taskQueue,
+      };
     },
     process(role, env) {
       const proc = new OperatorProcess(role, env, get().stack.logDir);
