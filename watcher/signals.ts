@@ -3,7 +3,7 @@
 // when this replica stops leading (the next leader resyncs).
 import type { Logger } from 'pino';
 import { streamWorkflowId } from '../client/stream-id.ts';
-import type { StreamKey } from '../workflows/messages.ts';
+import type { ObservedWorkload, StreamKey } from '../workflows/messages.ts';
 import type { WatcherMetrics } from './metrics.ts';
 
 export type SignalName =
@@ -16,6 +16,9 @@ export interface Delivery {
   stream: StreamKey;
   signal: SignalName;
   reason: string;
+  /** The workload the notice is about, as the lifecycle observes it; lets the workflow skip a look that shows nothing
+   * new. Kept only while every merged notice is about the same workload. */
+  observed?: ObservedWorkload;
   /** Signal-with-start (the stream exists); otherwise a plain signal to a running workflow, if any. */
   start?: { kind: string };
 }
@@ -29,10 +32,26 @@ export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delive
   const lastTerminal = queue.findLastIndex((queued) => TERMINAL.has(queued.signal));
   const index = queue.findIndex((queued, i) => i > lastTerminal && queued.signal === delivery.signal);
   if (index === -1) return [...queue, delivery];
-  const start = (queue[index] as Delivery).start ?? delivery.start;
+  const queued = queue[index] as Delivery;
+  const start = queued.start ?? delivery.start;
+  // The latest notice about one workload stands for the earlier ones; about two, it does not.
+  const merged = aboutSameWorkload(queued, delivery) ? delivery : withoutObserved(delivery);
   const next = [...queue];
-  next[index] = start ? { ...delivery, start } : delivery;
+  next[index] = start ? { ...merged, start } : merged;
   return next;
+}
+
+function workloadKind(delivery: Delivery): string | undefined {
+  return delivery.observed === undefined ? undefined : 'job' in delivery.observed ? 'job' : 'cronJob';
+}
+
+function aboutSameWorkload(a: Delivery, b: Delivery): boolean {
+  const kind = workloadKind(a);
+  return kind !== undefined && kind === workloadKind(b);
+}
+
+function withoutObserved({ observed: _observed, ...delivery }: Delivery): Delivery {
+  return delivery;
 }
 
 export interface DispatcherOptions {

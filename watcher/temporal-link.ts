@@ -108,9 +108,9 @@ export function temporalSignalSender(options: SenderOptions): SignalSender {
 }
 
 function senderWithoutDeadline({ client, taskQueue, workflowInput }: SenderOptions): SignalSender {
-  return async ({ stream, signal, reason, start }) => {
+  return async ({ stream, signal, reason, observed, start }) => {
     const workflowId = streamWorkflowId(stream);
-    const notice: Notice = { reason };
+    const notice: Notice = observed === undefined ? { reason } : { reason, observed };
     const definition = SIGNALS[signal];
     if (start) {
       const input: StreamWorkflowInput = { ...workflowInput, stream };

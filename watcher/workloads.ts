@@ -1,6 +1,9 @@
 // Jobs and CronJobs labelled arcane/stream-id: the one named after its stream wakes that stream's workflow when it
 // appears, goes, changes our annotations or labels, or (a Job) starts, completes or fails.
+import type { V1CronJob, V1Job } from '@kubernetes/client-node';
+import { observeCronJob, observeJob } from '../activities/observed-workloads.ts';
 import { STREAM_CLASS_ANNOTATION, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
+import type { ObservedWorkload } from '../workflows/messages.ts';
 import { deletion, workloadChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
 import type { SignalDispatcher } from './signals.ts';
@@ -32,6 +35,12 @@ function owningSource(workload: WatchedObject, directory: StreamDirectory): Stre
   return directory.sources().find((source) => source.kind === labels[STREAM_KIND_LABEL] && source.has(namespace, name));
 }
 
+/** The workload as the lifecycle's observation shows it (null: gone). */
+function observedWorkload(kind: keyof typeof WORKLOADS, object: WatchedObject | undefined): ObservedWorkload {
+  if (kind === 'Job') return { job: object ? observeJob(object as V1Job) : null };
+  return { cronJob: object ? observeCronJob(object as V1CronJob) : null };
+}
+
 export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatchDeps): SupervisedInformer {
   const { settings, directory, dispatcher } = deps;
   const onEvent = (event: InformerEvent) => {
@@ -52,7 +61,8 @@ export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatch
     }
     const stream = source.keyOf({ metadata: { namespace: object.metadata?.namespace, name } });
     const reason = `${kind} ${name} ${change.reason}`;
-    dispatcher.send({ stream, signal: 'jobObserved', reason, start: { kind: source.kind } });
+    const observed = observedWorkload(kind, event.type === 'deleted' ? undefined : object);
+    dispatcher.send({ stream, signal: 'jobObserved', reason, observed, start: { kind: source.kind } });
   };
   const location = { ...WORKLOADS[kind], namespace: deps.watchNamespace, labelSelector: STREAM_ID_LABEL };
   return new SupervisedInformer(

@@ -5,6 +5,7 @@ export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.
 export { requestRestart, validateUpdate, type StreamUpdate } from './lifecycle/updates.ts';
 export { defaultLifecycleConfig, nonRetryableReasons } from './lifecycle/types.ts';
 export { statusShows, type DesiredStatus } from './lifecycle/settle.ts';
+export { alreadyShown, type WorkloadNotice } from './lifecycle/shown.ts';
 export type {
   Action,
   Backend,

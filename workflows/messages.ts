@@ -1,7 +1,7 @@
 // The stream workflow's message API: signals from the watcher, public updates and the state query (SPEC 5).
 // Clients import these same definitions; see client/ for typed helpers.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { LifecycleConfig, StreamPhase, StreamState, Transition } from './lifecycle.ts';
+import type { LifecycleConfig, WorkloadNotice, StreamPhase, StreamState, Transition } from './lifecycle.ts';
 
 /** The stream a workflow is about; the workflow id is derived from it (client/stream-id.ts). */
 export interface StreamKey {
@@ -27,11 +27,17 @@ export interface CarriedState {
   ended?: 'deleted' | 'detached';
 }
 
-/** Why the watcher woke the workflow; the workflow re-observes the cluster either way (level-triggered). */
+/** Why the watcher woke the workflow; the workflow re-observes the cluster unless the notice shows nothing new. */
 export interface Notice {
   /** e.g. `stream ADDED generation 3`, `job MODIFIED`, `template MODIFIED generation 2` */
   reason: string;
+  /** The workload as the watcher saw it (null: gone), observed as the lifecycle observes it. When the workflow's
+   * latest observation already shows exactly this (its own write coming back, say), it need not look again. */
+  observed?: ObservedWorkload;
 }
+
+/** The stream's Job or CronJob as one notice shows it. */
+export type ObservedWorkload = WorkloadNotice;
 
 // Watcher -> workflow.
 export const streamObservedSignal = defineSignal<[Notice]>('streamObserved');

@@ -21,6 +21,7 @@ import { actionSummary } from './action-summary.ts';
 import {
   decide,
   defaultLifecycleConfig,
+  alreadyShown,
   initialStreamState,
   nonRetryableReasons,
   rejectAction,
@@ -31,6 +32,7 @@ import {
   type Observation,
   type StreamState,
   type StreamUpdate,
+  type WorkloadNotice,
 } from './lifecycle.ts';
 import {
   backfillRequestObservedSignal,
@@ -81,11 +83,14 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   let state: StreamState = input.carried?.state ?? initialStreamState();
   // A new run always looks at the cluster first; reasons carried over say why the last run was woken.
   let wakeReasons: string[] = [...(input.carried?.wakeReasons ?? []), 'workflow started'];
+  // What the notices behind the wake reasons showed; a wake whose notices all show nothing new skips its round.
+  let notices: (WorkloadNotice | undefined)[] = wakeReasons.map(() => undefined);
   let observation: Observation | undefined;
   let wakeAt: number | undefined;
 
-  const wake = (reason: string): void => {
+  const wake = (reason: string, observed?: WorkloadNotice): void => {
     wakeReasons.push(reason);
+    notices.push(observed);
   };
   for (const signal of [
     streamObservedSignal,
@@ -96,7 +101,7 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     deletedSignal,
     detachedSignal,
   ]) {
-    setHandler(signal, (notice) => wake(`${signal.name}: ${notice.reason}`));
+    setHandler(signal, (notice) => wake(`${signal.name}: ${notice.reason}`, notice.observed));
   }
 
   const accepted = (message: string): UpdateAccepted => ({ phase: state.phase, message });
@@ -155,26 +160,37 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   ]);
   let shownPhase = state.phase;
   let shownDetails = '';
+  /** The phase as a search attribute and the condition as the workflow's current details, in the Temporal UI. */
+  const show = (): void => {
+    // Revision 1 upserted the phase on every wake; since then only a change of phase costs a history event.
+    if (revision === 1 || state.phase !== shownPhase) {
+      upsertSearchAttributes([{ key: phaseKey, value: state.phase || 'None' }]);
+    }
+    shownPhase = state.phase;
+    const details = `**${state.phase || 'no phase'}** ${state.condition.reason}: ${state.condition.message}`;
+    if (details !== shownDetails) setCurrentDetails(details);
+    shownDetails = details;
+  };
 
   for (;;) {
     const timeout = wakeAt === undefined ? undefined : Math.max(wakeAt - Date.now(), 1);
     const summary = state.pendingRestart?.message ?? 'wait for the next change';
     if (timeout === undefined) await condition(() => wakeReasons.length > 0);
     else await condition(() => wakeReasons.length > 0, timeout, { summary });
+    const woken = notices;
     wakeReasons = [];
-
-    const steady = revision === 1 ? await reconcileRevision1() : await reconcile();
-    wakeAt = steady.wakeAt;
-    // Revision 1 upserted the phase on every wake; since then only a change of phase costs a history event.
-    if (revision === 1 || state.phase !== shownPhase)
-      upsertSearchAttributes([{ key: phaseKey, value: state.phase || 'None' }]);
-    shownPhase = state.phase;
-    const details = `**${state.phase || 'no phase'}** ${state.condition.reason}: ${state.condition.message}`;
-    if (details !== shownDetails) setCurrentDetails(details);
-    shownDetails = details;
-    if (steady.done) {
-      await condition(allHandlersFinished);
-      return status(input, state, observation);
+    notices = [];
+    // Revision 2: a wake by notices that all show what the last observation showed (the workflow's own writes coming
+    // back, mostly) has nothing to decide on, so it costs no observation. A timer's wake has no notice: it decides.
+    const nothingNew = woken.length > 0 && woken.every((notice) => alreadyShown(notice, observation));
+    if (revision === 1 || !nothingNew) {
+      const steady = revision === 1 ? await reconcileRevision1() : await reconcile();
+      wakeAt = steady.wakeAt;
+      show();
+      if (steady.done) {
+        await condition(allHandlersFinished);
+        return status(input, state, observation);
+      }
     }
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? defaultMaxHistoryEvents)) {

@@ -17,6 +17,21 @@ describe('coalescing', () => {
     ]);
   });
 
+  test('the latest notice about a Job carries what it saw; a Job and a CronJob notice merged carry nothing', () => {
+    const job = (state: 'active' | 'complete') => ({
+      job: { uid: 'u1', backfilling: false, state, terminating: false, labelled: true },
+    });
+    const first: Delivery = { ...notice('jobObserved', 'Job started'), observed: job('active') };
+    const second: Delivery = { ...notice('jobObserved', 'Job completed'), observed: job('complete') };
+    assert.deepEqual(coalesce([first], second), [second]);
+    const cron: Delivery = { ...notice('jobObserved', 'CronJob created'), observed: { cronJob: null } };
+    const [merged] = coalesce([first], cron);
+    assert.equal(merged?.reason, 'CronJob created');
+    assert.equal(merged?.observed, undefined, 'the Job notice must not be taken as seen');
+    const [plain] = coalesce([notice('jobObserved')], second);
+    assert.equal(plain?.observed, undefined, 'a notice that saw nothing stands for one that did');
+  });
+
   test('notices of different names keep their order', () => {
     const queue = [notice('streamObserved'), notice('jobObserved'), notice('streamObserved')].reduce(coalesce, []);
     assert.deepEqual(
