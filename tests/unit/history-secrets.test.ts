@@ -12,7 +12,7 @@ const histories = join(import.meta.dirname, '../fixtures/histories');
 it('recorded histories hold no value of the test plugin Secret, plain or base64', () => {
   const values = testPluginSecretValues();
   assert.ok(values.length > 0);
-  const files = readdirSync(histories).filter((file) => file.startsWith('stream-secret'));
+  const files = readdirSync(histories).filter((file) => file.startsWith('stream-') && file.endsWith('secret-ref.json'));
   assert.ok(files.length > 0, 'a history of a stream with a secretRef is recorded');
   for (const file of files) {
     const history = historyText(readFileSync(join(histories, file), 'utf8'));
