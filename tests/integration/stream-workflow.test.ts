@@ -462,7 +462,7 @@ describe('stream workflow', () => {
     }
     // The round starts and waits for its observation, held back by the worker.
     const held = await own.holdObservations();
-    await waitFor('the round to wait for its observation', async () => held.observing());
+    await waitFor('the round to wait for its observation', () => held.observing());
     const length = (await handle.describe()).historyLength;
     await handle.signal('streamObserved', { reason: 'arrived during the last round' });
     await waitFor('the signal to reach the server', async () => (await handle.describe()).historyLength > length);
