@@ -27,6 +27,8 @@ export type SkipReason =
   | 'StreamNotFound'
   | 'TemplateNotFound'
   | 'BackfillRequestNotFound'
+  | 'BackfillRequestClosed'
+  | 'StreamSuspended'
   | 'BackendChanged';
 
 /** What an action activity returns instead of acting when what it acts on changed since the decision. */

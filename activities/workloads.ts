@@ -3,6 +3,7 @@
 import type { V1CronJob, V1DeleteOptions, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
 import { BACKFILLING_LABEL, OUTCOME_FINALIZER, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
 import type { Result } from '../resources/result.ts';
+import type { StreamDefinition } from '../resources/stream-definition.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
@@ -199,6 +200,17 @@ function adoptWorkload<T extends { metadata?: V1ObjectMeta }>(
   });
 }
 
+/**
+ * Nothing is built for a stream that is suspended now, whatever the decision saw: a decision acted on late (a retried
+ * round, a workflow task run twice) must not start a workload the spec has since stopped.
+ */
+function requireRunnable(definition: StreamDefinition, stream: StreamKey): StreamDefinition {
+  if (definition.suspended) {
+    throw new ActionSkipped('StreamSuspended', `${stream.namespace}/${stream.name} is suspended; nothing is started`);
+  }
+  return definition;
+}
+
 function backendChanged(stream: StreamKey, wanted: string) {
   return new ActionSkipped('BackendChanged', `${stream.namespace}/${stream.name} no longer has a ${wanted} backend`);
 }
@@ -209,7 +221,7 @@ export async function applyStreamingJob(
   action: ActionOf<'applyStreamingJob'>,
 ): Promise<WorkloadApplied> {
   return applyWorkload(context, jobs, stream, action.replaces, async () => {
-    const definition = requireDefinition(await requireStream(context.kube, stream));
+    const definition = requireRunnable(requireDefinition(await requireStream(context.kube, stream)), stream);
     if (definition.backend.kind !== 'job') throw backendChanged(stream, 'Job');
     const template = await requireTemplate(context.kube, definition.backend.jobTemplateRef);
     return built(streamingJob(definition, template));
@@ -222,7 +234,7 @@ export async function applyBackfillJob(
   action: ActionOf<'applyBackfillJob'>,
 ): Promise<WorkloadApplied> {
   return applyWorkload(context, jobs, stream, action.replaces, async () => {
-    const definition = requireDefinition(await requireStream(context.kube, stream));
+    const definition = requireRunnable(requireDefinition(await requireStream(context.kube, stream)), stream);
     if (definition.backend.kind === 'none') throw backendChanged(stream, 'streaming');
     const ref = definition.backend.backfillJobTemplateRef;
     if (!ref) throw new ActionSkipped('TemplateNotFound', `the spec of ${stream.name} names no backfill template`);
@@ -231,6 +243,13 @@ export async function applyBackfillJob(
       throw new ActionSkipped(
         'BackfillRequestNotFound',
         `BackfillRequest ${stream.namespace}/${action.request} is gone`,
+      );
+    }
+    // A completed request never runs again, however late the decision to run it arrives.
+    if (request.completed || request.refused) {
+      throw new ActionSkipped(
+        'BackfillRequestClosed',
+        `BackfillRequest ${stream.namespace}/${action.request} is closed`,
       );
     }
     return built(backfillJob(definition, await requireTemplate(context.kube, ref), request));
@@ -243,7 +262,7 @@ export async function applyCronJob(
   action: ActionOf<'applyCronJob'>,
 ): Promise<WorkloadApplied> {
   return applyWorkload(context, cronJobs, stream, action.replaces, async () => {
-    const definition = requireDefinition(await requireStream(context.kube, stream));
+    const definition = requireRunnable(requireDefinition(await requireStream(context.kube, stream)), stream);
     const { backend } = definition;
     if (backend.kind !== 'cronjob') throw backendChanged(stream, 'batch');
     const template = await requireTemplate(context.kube, backend.jobTemplateRef);

@@ -408,6 +408,20 @@ describe('Jobs and CronJobs', () => {
     });
   });
 
+  test('a decision acted on late starts nothing: no backfill for a completed request, no Job for a suspended stream', async (t) => {
+    const namespace = await pluginNamespace(t, 'late-decisions');
+    const { key } = await createStream(namespace, 'mock-v2-job');
+    await createRequest(namespace, 'done', { streamClass: 'mock-stream-v2', streamId: 'mock-v2-job', completed: true });
+    const backfill = await activities.applyBackfillJob(key, { type: 'applyBackfillJob', request: 'done' });
+    assert.deepEqual(backfill, {
+      skipped: { reason: 'BackfillRequestClosed', message: `BackfillRequest ${namespace}/done is closed` },
+    });
+    await activities.setSuspended(key, true);
+    const streaming = await activities.applyStreamingJob(key, { type: 'applyStreamingJob' });
+    assert.equal((streaming as { skipped?: { reason: string } }).skipped?.reason, 'StreamSuspended');
+    assert.equal((await jobsIn(namespace)).length, 0);
+  });
+
   test('applyCronJob twice creates one CronJob; deleteCronJob twice removes it', async (t) => {
     const namespace = await pluginNamespace(t, 'apply-cron');
     const { key } = await createStream(namespace, 'mock-v2-cron');
