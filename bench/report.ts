@@ -47,6 +47,8 @@ export interface BurstRecord {
   operator?: OperatorResult;
   upstream?: ContenderResult;
   floor?: ContenderResult;
+  /** Why a contender has no figures: what stopped it. */
+  failed?: Partial<Record<'operator' | 'upstream' | 'floor', string>>;
 }
 
 const DIR = import.meta.dirname;
@@ -113,8 +115,10 @@ const figure = (value: number | undefined) => {
   const text = value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0);
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 };
-const times = (result: ContenderResult | undefined) =>
-  result ? `${seconds(result.totalMs)} (${seconds(result.p50Ms)}, ${seconds(result.p99Ms)})` : '-';
+const times = (result: ContenderResult | undefined, failed: string | undefined) => {
+  if (result) return `${seconds(result.totalMs)} (${seconds(result.p50Ms)}, ${seconds(result.p99Ms)})`;
+  return failed === undefined ? '-' : 'failed';
+};
 const memory = (m: ProcessMemory | undefined) => (m ? `${mib(m.peakRssBytes)} / ${mib(m.steadyRssBytes)}` : '-');
 
 const COLUMNS = [
@@ -146,9 +150,9 @@ function row(record: BurstRecord): string {
     String(record.streams),
     record.controllerApiQps === undefined ? '-' : String(record.controllerApiQps),
     [operator, upstream, floor].map((result) => figure(result?.stackThrottleSeconds)).join(' / '),
-    times(operator),
-    times(upstream),
-    times(floor),
+    times(operator, record.failed?.operator),
+    times(upstream, record.failed?.upstream),
+    times(floor, record.failed?.floor),
     [operator, upstream, floor].map((result) => figure(result?.apiCallsPerStream)).join(' / '),
     [operator, upstream, floor].map((result) => figure(result?.reportedApiCallsPerStream)).join(' / '),
     figure(operator?.historyEventsPerStream),

@@ -191,6 +191,11 @@ describe('benchmark records', () => {
     assert.match(rows[2]!, /\| 12\.5 \/ 9 \/ 7 \| - \/ - \/ - \| 40 \| 300 \/ 200 \|/);
   });
 
+  it('marks a contender that could not run the streams as failed, and one that did not run with a dash', () => {
+    const partial = record(100, 'test', { operator: operator(3_000), failed: { upstream: 'timed out' } });
+    assert.match(table([partial]).split('\n')[2]!, /\| 3\.0 \(1\.5, 3\.0\) \| failed \| - \|/);
+  });
+
   it('shows the newest run of each plugin and count, preferring a run of all three over a partial check', () => {
     const floorCheck = record(100, 'test', { floor: { ...result(900), apiCallsPerStream: 7 } }, 'QPS check');
     const shown = latest([all(100, 'test', 5_000), all(100, 'test', 4_000), floorCheck, all(20, 'test', 1_000)]);
