@@ -33,15 +33,20 @@ const label = (value: number) => (value >= 1_000 ? `${value / 1_000}k` : String(
 const complete = (record: BurstRecord) => Boolean(record.operator && record.upstream && record.floor);
 
 /**
- * The newest record of each plugin and stream count, ordered by plugin then count; a run of all three contenders wins
- * over a newer partial one (such as a check of one contender).
+ * The newest record of each plugin and stream count, ordered by plugin then count. A run of all three contenders wins
+ * over any partial one (such as a check of one contender); without one, the newest run of each set of contenders.
  */
 export function latest(records: readonly BurstRecord[]): BurstRecord[] {
+  const key = (record: BurstRecord) => `${record.plugin} ${record.streams}`;
+  const contenders = (record: BurstRecord) => CONTENDERS.filter((c) => record[c.key]).map((c) => c.key);
+  const withAllThree = new Set(records.filter(complete).map(key));
   const newest = new Map<string, BurstRecord>();
   for (const record of records) {
-    const key = `${record.plugin} ${record.streams}`;
-    const held = newest.get(key);
-    if (!held || complete(record) || !complete(held)) newest.set(key, record);
+    if (withAllThree.has(key(record))) {
+      if (complete(record)) newest.set(key(record), record);
+    } else {
+      newest.set(`${key(record)} ${contenders(record).join()}`, record);
+    }
   }
   return [...newest.values()].sort((a, b) => a.plugin.localeCompare(b.plugin) || a.streams - b.streams);
 }

@@ -196,7 +196,7 @@ describe('benchmark records', () => {
     assert.match(table([partial]).split('\n')[2]!, /\| 3\.0 \(1\.5, 3\.0\) \| failed \| - \|/);
   });
 
-  it('shows the newest run of each plugin and count, preferring a run of all three over a partial check', () => {
+  it('shows the newest run of each plugin and count, preferring a run of all three over partial ones', () => {
     const floorCheck = record(100, 'test', { floor: { ...result(900), apiCallsPerStream: 7 } }, 'QPS check');
     const shown = latest([all(100, 'test', 5_000), all(100, 'test', 4_000), floorCheck, all(20, 'test', 1_000)]);
     assert.deepEqual(
@@ -206,6 +206,9 @@ describe('benchmark records', () => {
         [100, 4_000],
       ],
     );
+    const operatorOnly = record(100, 'production', { operator: operator(9_000) });
+    const floorOnly = record(100, 'production', { floor: { ...result(800), apiCallsPerStream: 7 } });
+    assert.deepEqual(latest([operatorOnly, floorOnly]), [operatorOnly, floorOnly], 'no run of all three: each kind');
   });
 
   it("replaces only the README's marked section, and leaves a README without markers alone", () => {
