@@ -209,19 +209,32 @@ export async function render(): Promise<void> {
   const machineLine = `Machines: ${machines.join('; ') || 'unrecorded'}.`;
   await writeMarkdown(join(DIR, 'results.md'), `${RESULTS_HEADER}${machineLine}\n\n${table(records)}\n`);
   writeFileSync(join(DIR, 'results.svg'), plotSvg(records));
-  if (existsSync(README)) await writeMarkdown(README, withReadmeTable(readFileSync(README, 'utf8'), records));
+  if (existsSync(README)) {
+    // Formatted first, then read, spliced and written with nothing in between: others edit the README too.
+    const section = await format(readmeSection(records), { ...(await resolveConfig(README)), parser: 'markdown' });
+    writeFileSync(README, withSection(readFileSync(README, 'utf8'), section.trimEnd()));
+  }
 }
 
 const START = '<!-- bench:latest -->';
 const END = '<!-- /bench:latest -->';
 
-/** The README with the latest row of each plugin and stream count between its markers (unchanged without them). */
-export function withReadmeTable(readme: string, records: readonly BurstRecord[]): string {
+/** What goes between the README's markers: the latest row of each plugin and stream count, and the plot. */
+function readmeSection(records: readonly BurstRecord[]): string {
+  return `${START}\n\n${table(latest(records))}\n\n![Time to Running against N](bench/results.svg)\n\n${END}\n`;
+}
+
+/** The README with `section` in place of what its markers enclose (unchanged without them). */
+function withSection(readme: string, section: string): string {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
   if (start < 0 || end < start) return readme;
-  const body = `${START}\n\n${table(latest(records))}\n\n![Time to Running against N](bench/results.svg)\n`;
-  return readme.slice(0, start) + body + readme.slice(end);
+  return readme.slice(0, start) + section + readme.slice(end + END.length);
+}
+
+/** The README with the latest row of each plugin and stream count between its markers (unchanged without them). */
+export function withReadmeTable(readme: string, records: readonly BurstRecord[]): string {
+  return withSection(readme, readmeSection(records).trimEnd());
 }
 
 if (import.meta.main) await render();

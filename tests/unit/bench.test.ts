@@ -215,7 +215,7 @@ describe('benchmark records', () => {
     const readme = 'intro\n<!-- bench:latest -->\nold table\n<!-- /bench:latest -->\nafter\n';
     const updated = withReadmeTable(readme, [all(100, 'test', 3_000)]);
     assert.match(updated, /^intro\n<!-- bench:latest -->\n\n\| date \|/);
-    assert.match(updated, /!\[Time to Running against N\]\(bench\/results\.svg\)\n<!-- \/bench:latest -->\nafter\n$/);
+    assert.match(updated, /!\[Time to Running against N\]\(bench\/results\.svg\)\n\n<!-- \/bench:latest -->\nafter\n$/);
     assert.doesNotMatch(updated, /old table/);
     assert.equal(withReadmeTable('no markers', [all(100, 'test', 3_000)]), 'no markers');
   });
