@@ -107,10 +107,10 @@ export function createActivities(options: ActivityOptions) {
         } catch (error) {
           const rejection = rejectionOf(activityFailure(error, context.log));
           if (!rejection) throw error;
-          return { rejected: { index, ...rejection }, observation: await observeStream(shared, stream) };
+          return { actions, rejected: { index, ...rejection }, observation: await observeStream(shared, stream) };
         }
       }
-      return { observation: await observeStream(shared, stream) };
+      return { actions, observation: await observeStream(shared, stream) };
     });
   }
 
@@ -173,6 +173,8 @@ export interface ActRejection {
 }
 
 export interface ActResult {
+  /** The actions asked for, so the history (which keeps a local activity's result, not its input) shows them. */
+  actions: Action[];
   rejected?: ActRejection;
   /** The stream as it is after the actions. */
   observation: Observation;

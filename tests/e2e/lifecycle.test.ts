@@ -10,7 +10,7 @@ import { PLUGINS, shownCondition, type TestPlugin } from '../fixtures/plugins.ts
 import { conditionOf, jobEnv, type StreamObject } from './cluster.ts';
 import { JobLog } from './job-log.ts';
 import { scenarioOn, useOperator } from './operator.ts';
-import { callsAfter, historyOf, inOrder, waitForCompletion, waitForSettled, waitForState } from './workflow.ts';
+import { historyOf, inOrder, waitForCompletion, waitForSettled, waitForState } from './workflow.ts';
 
 /** The labels the operator puts on the Jobs (and their pods) of the plugin's stream `orders`. */
 function streamLabels(plugin: TestPlugin) {
@@ -279,18 +279,9 @@ describe('stream lifecycle', () => {
         await cluster.deleteStream(stream, { cascade: 'orphan' });
         const final = await waitForCompletion(operator.temporal, stream);
         assert.equal(final.ended, 'deleted');
+        // Orphaned, the Job can only have been removed by the workflow. (Its history need not show the call: a round
+        // whose workflow task a new signal interrupts is run again, and only the second run is recorded.)
         await waitFor('the Job gone', async () => (await cluster.job('orders')) === undefined);
-        const history = await historyOf(operator.temporal, stream);
-        const deletion = history.signals.find(
-          (signal) => signal.name === 'deleted' || /deletion requested/.test(signal.reason),
-        );
-        assert.ok(deletion, `a deletion signal in ${history.signals.map((signal) => signal.reason).join('; ')}`);
-        const deletes = callsAfter(history, deletion.position).filter((call) => call.type === 'deleteJob');
-        assert.deepEqual(
-          deletes.map((call) => [call.action, call.completed]),
-          [[{ type: 'deleteJob', uid: recreated.metadata?.uid }, true]],
-          'the workflow deleted the Job after the stream was deleted',
-        );
       }),
     );
 

@@ -88,11 +88,32 @@ function signalsIn(events: HistoryEvent[]): SignalReceived[] {
   });
 }
 
+/** What the history keeps of a local activity: its type in the marker's data, its result beside it. */
+function localCalls(event: HistoryEvent): ActivityCall[] {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_local_activity') return [];
+  const data = decode<{ activity_type?: string }>(marker.details?.data?.payloads?.[0]);
+  const position = Number(event.eventId);
+  const completed = !marker.failure;
+  const type = data?.activity_type ?? '';
+  if (type !== 'act') return [{ type, position, action: undefined, completed }];
+  // A round's actions run as one local activity whose result lists them.
+  const result = decode<{ actions?: Action[] }>(marker.details?.result?.payloads?.[0]);
+  return (result?.actions ?? []).map((action) => ({ type: action.type, position, action, completed }));
+}
+
+/** The attempt a local activity's marker records (0 for any other event). */
+function localAttempt(event: HistoryEvent): number {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_local_activity') return 0;
+  return decode<{ attempt?: number }>(marker.details?.data?.payloads?.[0])?.attempt ?? 0;
+}
+
 function callsIn(events: HistoryEvent[]): ActivityCall[] {
   const completed = new Set(events.map((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? 0)));
   return events.flatMap((event) => {
     const scheduled = event.activityTaskScheduledEventAttributes;
-    if (!scheduled) return [];
+    if (!scheduled) return localCalls(event);
     const position = Number(event.eventId);
     const argument = decode<unknown>(scheduled.input?.payloads?.[1]);
     const action = typeof argument === 'object' && argument !== null && 'type' in argument ? argument : undefined;
@@ -133,7 +154,7 @@ export async function historyOf(client: Client, stream: StreamKey): Promise<Work
     activities: calls.map((call) => call.type),
     calls,
     signals: signalsIn(events),
-    retried: events.filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 0) > 1).length,
+    retried: events.filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? localAttempt(e)) > 1).length,
     timers: timersIn(events),
   };
 }
