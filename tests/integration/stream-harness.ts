@@ -91,17 +91,24 @@ interface RunningWorker {
   shutdown(): Promise<void>;
 }
 
-async function startWorkflowsOnly(temporal: TemporalSettings): Promise<RunningWorker> {
+/** A worker for workflow tasks, and for activity tasks when given activities; `onShutdown` runs before it stops. */
+async function startPlainWorker(
+  temporal: TemporalSettings,
+  activities?: object,
+  onShutdown: () => void = () => {},
+): Promise<RunningWorker> {
   const connection = await NativeConnection.connect(connectionOptions(temporal));
   const worker = await Worker.create({
     connection,
     namespace: temporal.namespace,
     taskQueue: temporal.taskQueue,
     workflowBundle: await workflowBundle(),
+    ...(activities === undefined ? {} : { activities }),
   });
   const running = worker.run().finally(() => connection.close());
   return {
     async shutdown() {
+      onShutdown();
       worker.shutdown();
       await running;
     },
@@ -133,7 +140,7 @@ export async function startWorkerHarness(kc: KubeConfig): Promise<WorkerHarness>
       await worker?.shutdown();
       worker = undefined;
       if (part === 'all') worker = await startAll();
-      if (part === 'workflows') worker = await startWorkflowsOnly(temporal);
+      if (part === 'workflows') worker = await startPlainWorker(temporal);
     },
     async holdObservations() {
       await worker?.shutdown();
@@ -141,29 +148,12 @@ export async function startWorkerHarness(kc: KubeConfig): Promise<WorkerHarness>
       const gate = new Promise<void>((resolve) => (release = resolve));
       let observing = false;
       const activities = createActivities({ kubeConfig: kc, logger: pino({ level: 'warn' }) });
-      const connection = await NativeConnection.connect(connectionOptions(temporal));
-      const held = await Worker.create({
-        connection,
-        namespace: temporal.namespace,
-        taskQueue: temporal.taskQueue,
-        workflowBundle: await workflowBundle(),
-        activities: {
-          ...activities,
-          observeStream: async (stream: StreamKey) => {
-            observing = true;
-            await gate;
-            return activities.observeStream(stream);
-          },
-        },
-      });
-      const running = held.run().finally(() => connection.close());
-      worker = {
-        async shutdown() {
-          release();
-          held.shutdown();
-          await running;
-        },
+      const observeStream = async (stream: StreamKey) => {
+        observing = true;
+        await gate;
+        return activities.observeStream(stream);
       };
+      worker = await startPlainWorker(temporal, { ...activities, observeStream }, release);
       return { observing: () => observing, release };
     },
     async stop() {
