@@ -62,10 +62,9 @@ const retry = {
 };
 const options = { startToCloseTimeout: '1 minute', retry } as const;
 const activities = proxyActivities<StreamActivities>(options);
-// The lifecycle's rounds run as local activities: each is one marker in the history, and a wake's rounds usually fit
-// in one workflow task. Retries past a minute wait on durable timers.
-const localOptions = { startToCloseTimeout: '1 minute', retry } as const;
-const local = proxyLocalActivities<StreamActivities>(localOptions);
+// The lifecycle's rounds run as local activities, with the same options: each is one marker in the history, and a
+// wake's rounds usually fit in one workflow task. Retries past a minute wait on durable timers.
+const local = proxyLocalActivities<StreamActivities>(options);
 
 /** The patch marker of the lifecycle's second revision (see LifecycleRevision). */
 const lifecycleRevision2 = 'lifecycle-revision-2';
@@ -206,7 +205,7 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
    */
   async function reconcile(): Promise<{ wakeAt?: number; done?: boolean }> {
     let seen = await local.observeStream.executeWithOptions(
-      { ...localOptions, summary: `observe ${stream.namespace}/${stream.name}` },
+      { ...options, summary: `observe ${stream.namespace}/${stream.name}` },
       [stream],
     );
     for (let round = 0; round < maxRoundsPerWake; round++) {
@@ -216,13 +215,8 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
       state = decision.state;
       if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
       const result = await actThenObserve(decision.actions);
-      const refused = result.rejected && decision.actions[result.rejected.index];
-      if (result.rejected && refused && seen.stream) {
-        // The round is undone: Failed is recorded from the state before it, so a repeated failure repeats nothing.
-        const input = { observation: seen, stream: seen.stream, config, now: Date.now() };
-        const failed = rejectAction(before, refused, result.rejected, input);
-        state = failed.state;
-        if (failed.actions.length > 0) observation = (await actThenObserve(failed.actions)).observation;
+      if (result.rejected) {
+        await recordRefusal(before, seen, decision.actions[result.rejected.index], result.rejected);
         return {};
       }
       seen = result.observation;
@@ -231,9 +225,24 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     return { wakeAt: Date.now() + config.recheckMs };
   }
 
+  /** The round is undone: Failed is recorded from the state before it, so a repeated failure repeats nothing. */
+  async function recordRefusal(
+    before: StreamState,
+    seen: Observation,
+    refused: Action | undefined,
+    rejection: ActionRejection,
+  ): Promise<void> {
+    // Only building a workload is ever refused, and that needs the stream: it was observed.
+    if (!refused || !seen.stream) return;
+    const input = { observation: seen, stream: seen.stream, config, now: Date.now() };
+    const failed = rejectAction(before, refused, rejection, input);
+    state = failed.state;
+    if (failed.actions.length > 0) observation = (await actThenObserve(failed.actions)).observation;
+  }
+
   function actThenObserve(actions: Action[]) {
     const summary = actions.map((action) => actionSummary(stream, action)).join('; ');
-    return local.act.executeWithOptions({ ...localOptions, summary }, [stream, actions]);
+    return local.act.executeWithOptions({ ...options, summary }, [stream, actions]);
   }
 
   /** Revision 1's driver, kept so that histories recorded with it replay: one activity per observation and action. */
