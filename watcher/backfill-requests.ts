@@ -3,11 +3,12 @@
 // and stays open, so it runs if its stream appears.
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../resources/api-group.ts';
 import { parseBackfillRequest, type BackfillRequest } from '../resources/backfill-request.ts';
+import { versionKey } from '../workflows/lifecycle/versions.ts';
 import type { StreamKey } from '../workflows/messages.ts';
-import { backfillRequestChange, deletion, isCompletedRequest, type Change } from './forwarding.ts';
+import { backfillRequestChange, deletion, isCompletedRequest, type Change, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
 import { errorMessage, mergePatch, type KubernetesClients } from './kubernetes-client.ts';
-import type { SignalDispatcher } from './signals.ts';
+import { versionOf, type SignalDispatcher } from './signals.ts';
 import { statusPatch } from './status-patch.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 
@@ -97,7 +98,7 @@ export class BackfillRequestWatch {
   }
 
   private onEvent(event: InformerEvent): void {
-    const { settings, dispatcher, directory } = this.deps;
+    const { settings, directory } = this.deps;
     settings.metrics.events.inc({ kind: BACKFILL_REQUESTS.kind, type: event.type });
     if (event.fromList) return;
     let change: Change;
@@ -119,16 +120,22 @@ export class BackfillRequestWatch {
     }
     const routing = routeRequest(parsed.value, directory);
     if ('stream' in routing) {
-      const reason = `BackfillRequest ${parsed.value.name} ${change.reason}`;
-      dispatcher.send({
-        stream: routing.stream,
-        signal: 'backfillRequestObserved',
-        reason,
-        start: { kind: routing.kind },
-      });
+      this.wake(routing, event.object, `BackfillRequest ${parsed.value.name} ${change.reason}`);
     } else if (event.type !== 'deleted') {
       this.scheduleCheck(parsed.value);
     }
+  }
+
+  /** Tells the request's stream about it, with the version of the request as this event saw it. */
+  private wake(routing: { stream: StreamKey; kind: string }, request: WatchedObject, reason: string): void {
+    const versions = versionOf(versionKey.backfillRequest(request.metadata?.name ?? ''), request);
+    this.deps.dispatcher.send({
+      stream: routing.stream,
+      signal: 'backfillRequestObserved',
+      reason,
+      versions,
+      start: { kind: routing.kind },
+    });
   }
 
   private scheduleCheck(request: BackfillRequest): void {
@@ -153,13 +160,7 @@ export class BackfillRequestWatch {
       return;
     }
     if ('stream' in routing) {
-      const reason = `BackfillRequest ${name} waiting for its stream`;
-      this.deps.dispatcher.send({
-        stream: routing.stream,
-        signal: 'backfillRequestObserved',
-        reason,
-        start: { kind: routing.kind },
-      });
+      this.wake(routing, object, `BackfillRequest ${name} waiting for its stream`);
       return;
     }
     const { reason, message } = routing.unmatched;

@@ -3,7 +3,9 @@
 // when this replica stops leading (the next leader resyncs).
 import type { Logger } from 'pino';
 import { streamWorkflowId } from '../client/stream-id.ts';
+import { newest, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
 import type { ObservedWorkload, StreamKey } from '../workflows/messages.ts';
+import type { WatchedObject } from './forwarding.ts';
 import type { WatcherMetrics } from './metrics.ts';
 
 export type SignalName =
@@ -19,8 +21,17 @@ export interface Delivery {
   /** The workload the notice is about, as the lifecycle observes it; lets the workflow skip a look that shows nothing
    * new. Kept only while every merged notice is about the same workload. */
   observed?: ObservedWorkload;
+  /** The resourceVersion of the object the notice is about, so the workflow can tell whether its latest observation
+   * already shows it; merged notices keep each object's newest. Absent when the workflow must look regardless. */
+  versions?: ObjectVersions;
   /** Signal-with-start (the stream exists); otherwise a plain signal to a running workflow, if any. */
   start?: { kind: string };
+}
+
+/** A delivery's `versions` for one object: its resourceVersion under `key`, or none when it carries none. */
+export function versionOf(key: string, object: WatchedObject): ObjectVersions | undefined {
+  const version = object.metadata?.resourceVersion;
+  return version ? { [key]: version } : undefined;
 }
 
 /** Sends one delivery; `false` when there is no workflow to signal (nothing to retry). */
@@ -35,7 +46,10 @@ export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delive
   const queued = queue[index] as Delivery;
   const start = queued.start ?? delivery.start;
   // The latest notice about one workload stands for the earlier ones; about two, it does not.
-  const merged = aboutSameWorkload(queued, delivery) ? delivery : withoutObserved(delivery);
+  const latest = aboutSameWorkload(queued, delivery) ? delivery : withoutObserved(delivery);
+  // It stands for both events, so the workflow must have seen each object at least as new as either showed it.
+  const versions = newest(queued.versions, delivery.versions);
+  const merged = Object.keys(versions).length > 0 ? { ...latest, versions } : latest;
   const next = [...queue];
   next[index] = start ? { ...merged, start } : merged;
   return next;

@@ -1,10 +1,11 @@
 // The streams of one StreamClass: an informer on the class's stream CRD that forwards creations, spec changes,
 // deletion requests and pin-template changes to the stream's workflow, and keeps the template index current.
 import type { StreamClass } from '../resources/stream-class.ts';
+import { versionKey } from '../workflows/lifecycle/versions.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import { streamChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
-import type { SignalDispatcher } from './signals.ts';
+import { versionOf, type SignalDispatcher } from './signals.ts';
 import type { SourceHealth } from './stream-class-status.ts';
 import { resourceName } from './stream-class-status.ts';
 import { templateRefsOf, type TemplateIndex } from './template-index.ts';
@@ -109,6 +110,7 @@ export class StreamSource {
       return;
     }
     const reason = `${this.kind} ${stream.name} ${change.reason}`;
-    dispatcher.send({ stream, signal: 'streamObserved', reason, start: { kind: this.kind } });
+    const versions = versionOf(versionKey.stream, object);
+    dispatcher.send({ stream, signal: 'streamObserved', reason, versions, start: { kind: this.kind } });
   }
 }

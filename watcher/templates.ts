@@ -1,9 +1,10 @@
 // StreamingJobTemplates: a new, changed or deleted template wakes the workflows of the streams built from it (a
 // missing template appearing, a new plugin image rolling out).
 import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../resources/api-group.ts';
+import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { deletion, templateChange } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
-import type { SignalDispatcher } from './signals.ts';
+import { versionOf, type SignalDispatcher } from './signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import type { TemplateIndex } from './template-index.ts';
 
@@ -29,11 +30,12 @@ export function watchTemplates(deps: TemplateWatchDeps): SupervisedInformer {
       return;
     }
     const { namespace = '', name = '' } = object.metadata ?? {};
+    const reason = `${kind} ${namespace}/${name} ${change.reason}`;
+    const versions = versionOf(versionKey.template(namespace, name), object);
     for (const stream of templates.streamsUsing(namespace, name)) {
       const source = directory.source(stream.streamClass);
       if (!source?.has(stream.namespace, stream.name)) continue;
-      const reason = `${kind} ${namespace}/${name} ${change.reason}`;
-      dispatcher.send({ stream, signal: 'templateObserved', reason, start: { kind: source.kind } });
+      dispatcher.send({ stream, signal: 'templateObserved', reason, versions, start: { kind: source.kind } });
     }
   };
   const location = {

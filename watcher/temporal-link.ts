@@ -108,9 +108,11 @@ export function temporalSignalSender(options: SenderOptions): SignalSender {
 }
 
 function senderWithoutDeadline({ client, taskQueue, workflowInput }: SenderOptions): SignalSender {
-  return async ({ stream, signal, reason, observed, start }) => {
+  return async ({ stream, signal, reason, observed, versions, start }) => {
     const workflowId = streamWorkflowId(stream);
-    const notice: Notice = observed === undefined ? { reason } : { reason, observed };
+    const notice: Notice = { reason };
+    if (observed !== undefined) notice.observed = observed;
+    if (versions !== undefined) notice.versions = versions;
     const definition = SIGNALS[signal];
     if (start) {
       const input: StreamWorkflowInput = { ...workflowInput, stream };

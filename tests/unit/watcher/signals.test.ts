@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { waitFor } from '../../../stack/wait.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
-import { coalesce, SignalDispatcher, type Delivery, type SignalSender } from '../../../watcher/signals.ts';
+import { coalesce, SignalDispatcher, versionOf, type Delivery, type SignalSender } from '../../../watcher/signals.ts';
+import { versionKey } from '../../../workflows/lifecycle/versions.ts';
 
 const orders = { streamClass: 'mock', namespace: 'data', name: 'orders' };
 const notice = (signal: Delivery['signal'], reason: string = signal): Delivery => ({ stream: orders, signal, reason });
@@ -56,9 +57,74 @@ describe('coalescing', () => {
     );
   });
 
+  test('a merged notice carries each object at the newest version either notice saw it', () => {
+    const job = { ...notice('jobObserved', 'Job started'), versions: { [versionKey.job]: '120' } };
+    const cron = { ...notice('jobObserved', 'CronJob created'), versions: { [versionKey.cronJob]: '99' } };
+    const [merged] = coalesce([job], cron);
+    assert.equal(merged?.reason, 'CronJob created');
+    assert.deepEqual(merged?.versions, { [versionKey.job]: '120', [versionKey.cronJob]: '99' });
+  });
+
+  test('merged in either order, two notices about one object keep its newer version', () => {
+    const older = { ...notice('streamObserved', 'generation 1 -> 2'), versions: { [versionKey.stream]: '1000' } };
+    const newer = { ...notice('streamObserved', 'generation 2 -> 3'), versions: { [versionKey.stream]: '999' } };
+    assert.deepEqual(coalesce([older], newer)[0]?.versions, { [versionKey.stream]: '1000' });
+    assert.deepEqual(coalesce([newer], older)[0]?.versions, { [versionKey.stream]: '1000' });
+  });
+
+  test('one template notice merged with another keeps the versions of both templates', () => {
+    const first = { ...notice('templateObserved'), versions: { [versionKey.template('data', 'streaming')]: '7' } };
+    const second = { ...notice('templateObserved'), versions: { [versionKey.template('data', 'backfill')]: '8' } };
+    assert.deepEqual(coalesce([first], second)[0]?.versions, {
+      [versionKey.template('data', 'streaming')]: '7',
+      [versionKey.template('data', 'backfill')]: '8',
+    });
+  });
+
+  test('two notices about one Job merge into the later, with what it saw of the Job and its version', () => {
+    const seen = {
+      job: { uid: 'u1', backfilling: false, state: 'active' as const, terminating: false, labelled: true },
+    };
+    const first: Delivery = { ...notice('jobObserved'), observed: seen, versions: { [versionKey.job]: '5' } };
+    const second: Delivery = { ...notice('jobObserved'), observed: seen, versions: { [versionKey.job]: '6' } };
+    assert.deepEqual(coalesce([first], second), [second]);
+  });
+
+  test('notices without versions merge into one without versions', () => {
+    const [merged] = coalesce([notice('resync', 'first')], notice('resync', 'second'));
+    assert.deepEqual(merged, notice('resync', 'second'));
+    assert.equal('versions' in (merged ?? {}), false);
+  });
+
+  test('a deletion carries no versions, whatever was queued before it', () => {
+    const stream = { ...notice('streamObserved'), versions: { [versionKey.stream]: '3' } };
+    assert.deepEqual([stream, notice('deleted')].reduce(coalesce, []), [notice('deleted')]);
+  });
+
+  test('notices of different names keep their own versions', () => {
+    const stream = { ...notice('streamObserved'), versions: { [versionKey.stream]: '3' } };
+    const request = { ...notice('backfillRequestObserved'), versions: { [versionKey.backfillRequest('again')]: '4' } };
+    assert.deepEqual(
+      [stream, request].reduce(coalesce, []).map((d) => d.versions),
+      [{ [versionKey.stream]: '3' }, { [versionKey.backfillRequest('again')]: '4' }],
+    );
+  });
+
   test('a merged notice keeps signal-with-start when either had it', () => {
     const started = { ...notice('resync'), start: { kind: 'MockStream' } };
     assert.deepEqual(coalesce([started], notice('resync'))[0]?.start, { kind: 'MockStream' });
+  });
+});
+
+describe('the version a notice carries', () => {
+  test("an object's resourceVersion under the key of what it is", () => {
+    const object = { metadata: { name: 'orders', resourceVersion: '4711' } };
+    assert.deepEqual(versionOf(versionKey.stream, object), { stream: '4711' });
+  });
+
+  test('an object without a resourceVersion gives no versions', () => {
+    assert.equal(versionOf(versionKey.job, { metadata: { name: 'orders' } }), undefined);
+    assert.equal(versionOf(versionKey.job, {}), undefined);
   });
 });
 
