@@ -11,6 +11,8 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  Watch,
+  type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -21,6 +23,7 @@ import { waitFor } from '../../stack/wait.ts';
 import type { WatcherConfigInput } from '../../watcher/config.ts';
 import { formatMicroTime, nowMicros } from '../../watcher/lease-time.ts';
 import { startWatcher, type Watcher } from '../../watcher/watcher.ts';
+import type { ObjectVersions } from '../../workflows/lifecycle/versions.ts';
 import type { Notice } from '../../workflows/messages.ts';
 import { loadYaml, TEST_PLUGIN } from './kube.ts';
 import { stackEnv } from './stack-env.ts';
@@ -134,6 +137,8 @@ export interface SignalRecord {
   eventId: number;
   name: string;
   reason: string;
+  /** The resourceVersions the notice carried, when it carried any. */
+  versions?: ObjectVersions;
 }
 
 /** The signals in a workflow's history, oldest first (throws while the workflow does not exist). */
@@ -144,7 +149,13 @@ export async function signalsOf(client: Client, workflowId: string): Promise<Sig
     if (!signaled) return [];
     const payload = signaled.input?.payloads?.[0];
     const notice = payload ? defaultPayloadConverter.fromPayload<Notice>(payload) : undefined;
-    return [{ eventId: Number(event.eventId), name: signaled.signalName ?? '', reason: notice?.reason ?? '' }];
+    const record: SignalRecord = {
+      eventId: Number(event.eventId),
+      name: signaled.signalName ?? '',
+      reason: notice?.reason ?? '',
+    };
+    if (notice?.versions !== undefined) record.versions = notice.versions;
+    return [record];
   });
 }
 
@@ -217,19 +228,23 @@ export class Streams {
     this.namespace = namespace;
   }
 
-  /** Creates a stream of `kind` with the spec of the example stream `example`. */
-  async create(kind: StreamKind, name: string, example = 'mock-v0'): Promise<void> {
+  /** Creates a stream of `kind` with the spec of the example stream `example`; returns its resourceVersion. */
+  async create(kind: StreamKind, name: string, example = 'mock-v0'): Promise<string> {
     const { spec } = exampleStream(example);
     const body = { apiVersion: `${kind.group}/${kind.version}`, kind: kind.kind, metadata: { name }, spec };
-    await this.api.createNamespacedCustomObject({ ...location(kind), namespace: this.namespace, body });
+    return resourceVersionOf(
+      await this.api.createNamespacedCustomObject({ ...location(kind), namespace: this.namespace, body }),
+    );
   }
 
-  /** A spec change: a new generation. */
-  async changeSpec(kind: StreamKind, name: string, source: string): Promise<void> {
+  /** A spec change: a new generation. Returns the stream's resourceVersion after it. */
+  async changeSpec(kind: StreamKind, name: string, source: string): Promise<string> {
     const body = { spec: { source } };
-    await this.api.patchNamespacedCustomObject(
-      { ...location(kind), namespace: this.namespace, name, body },
-      mergePatch,
+    return resourceVersionOf(
+      await this.api.patchNamespacedCustomObject(
+        { ...location(kind), namespace: this.namespace, name, body },
+        mergePatch,
+      ),
     );
   }
 
@@ -253,20 +268,23 @@ export class Streams {
     await this.api.deleteNamespacedCustomObject({ ...location(kind), namespace: this.namespace, name });
   }
 
-  async createBackfillRequest(name: string, streamClass: string, streamId: string): Promise<void> {
+  /** Creates a BackfillRequest; returns its resourceVersion. */
+  async createBackfillRequest(name: string, streamClass: string, streamId: string): Promise<string> {
     const body = {
       apiVersion: `${ARCANE_GROUP}/${ARCANE_VERSION}`,
       kind: BACKFILL_REQUESTS.kind,
       metadata: { name },
       spec: { streamClass, streamId },
     };
-    await this.api.createNamespacedCustomObject({
-      group: ARCANE_GROUP,
-      version: ARCANE_VERSION,
-      plural: BACKFILL_REQUESTS.plural,
-      namespace: this.namespace,
-      body,
-    });
+    return resourceVersionOf(
+      await this.api.createNamespacedCustomObject({
+        group: ARCANE_GROUP,
+        version: ARCANE_VERSION,
+        plural: BACKFILL_REQUESTS.plural,
+        namespace: this.namespace,
+        body,
+      }),
+    );
   }
 
   async readBackfillRequest(name: string): Promise<{ spec: { completed?: boolean }; status?: RequestStatus }> {
@@ -283,6 +301,46 @@ export class Streams {
 export interface RequestStatus {
   phase?: string;
   conditions?: { type: string; status: string; reason: string; message: string }[];
+}
+
+/** The resourceVersion of an object the API server answered with (a write's response). */
+export function resourceVersionOf(object: unknown): string {
+  const version = (object as KubernetesObject).metadata?.resourceVersion;
+  if (!version) throw new Error('the API server answered with an object without metadata.resourceVersion');
+  return version;
+}
+
+/** One event of a watch on one object: what happened and the resourceVersion the API server gave it. */
+export interface VersionEvent {
+  type: string;
+  resourceVersion: string;
+}
+
+/**
+ * Every event the API server reports for the object `name` under the collection `path`, from now until the test ends:
+ * the resourceVersions a notice about it can carry, including the one of its deletion (no read shows that one).
+ */
+export async function watchVersions(t: TestContext, kc: KubeConfig, path: string, name: string) {
+  const events: VersionEvent[] = [];
+  const watch = await new Watch(kc).watch(
+    path,
+    { fieldSelector: `metadata.name=${name}` },
+    (type: string, object: KubernetesObject) => {
+      events.push({ type, resourceVersion: object.metadata?.resourceVersion ?? '' });
+    },
+    () => undefined,
+  );
+  t.after(() => watch.abort());
+  return {
+    /** The version of the first event of that type (ADDED, MODIFIED, DELETED), once the watch has reported it. */
+    of: (type: string) =>
+      waitFor(`a ${type} event of ${name}`, () => events.find((event) => event.type === type)?.resourceVersion),
+    /** The event the API server gave that version, once the watch has reported it (none: the wait fails). */
+    at: (version: string) =>
+      waitFor(`an event of ${name} at resourceVersion ${version}`, () =>
+        events.find((event) => event.resourceVersion === version),
+      ),
+  };
 }
 
 function location(kind: StreamKind) {

@@ -64,11 +64,18 @@ test('streams created, changed and deleted while the watcher was stopped are res
     waitFor(`${name} on ${id}`, async () =>
       (await signalsOf(client, id)).find((signal) => signal.eventId > mark && signal.name === name),
     );
-  await signalAfter(v0('payments', namespace), 0, 'resync');
-  await signalAfter(v0('orders', namespace), marks.orders, 'resync');
-  await signalAfter(v0('unchanged', namespace), marks.unchanged, 'resync');
+  const resyncs = [
+    await signalAfter(v0('payments', namespace), 0, 'resync'),
+    await signalAfter(v0('orders', namespace), marks.orders, 'resync'),
+    await signalAfter(v0('unchanged', namespace), marks.unchanged, 'resync'),
+  ];
   const deleted = await signalAfter(v2('invoices', namespace), marks.invoices, 'deleted');
   assert.match(deleted.reason, /stream no longer exists/);
+  // Nothing was seen of these objects as they changed: the workflows must look, whatever they saw before.
+  assert.deepEqual(
+    [...resyncs, deleted].map((signal) => signal.versions),
+    [undefined, undefined, undefined, undefined],
+  );
 });
 
 test('watches cut while the API server stays up are restored, and a change made meanwhile arrives', async (t) => {

@@ -12,6 +12,7 @@ import {
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
+import { versionKey } from '../../workflows/lifecycle/versions.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 import {
@@ -19,12 +20,14 @@ import {
   lastEventId,
   MOCK_STREAMS,
   MOCK_STREAMS_V2,
+  resourceVersionOf,
   signalsOf,
   startTestWatcher,
   Streams,
   temporalClient,
   uniqueTaskQueue,
   waitForSignal,
+  watchVersions,
 } from './watcher-harness.ts';
 
 let kc: KubeConfig;
@@ -50,13 +53,28 @@ async function setup(t: TestContext, name: string) {
   return { namespace, taskQueue, watcher, client, streams, id };
 }
 
+/** What makes a Job or CronJob the workload of the MockStream `orders` (labels the operator sets, its class). */
+const ordersWorkload = (name: string) => ({
+  name,
+  labels: { 'arcane/stream-id': 'orders', 'arcane/stream-kind': 'MockStream', 'arcane/backfilling': 'false' },
+  annotations: { 'arcane.sneaksanddata.com/stream-class': 'mock-stream' },
+});
+
+/** A pod spec kwok runs (its fake nodes are tainted). */
+const kwokPod = {
+  restartPolicy: 'Never',
+  tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+  containers: [{ name: 'stream', image: 'busybox:1.37' }],
+};
+
 describe('watcher forwarding', () => {
   test('a new stream gets a workflow named after it, started by the signal, findable by its search attributes', async (t) => {
     const { namespace, taskQueue, client, streams, id } = await setup(t, 'new');
-    await streams.create(MOCK_STREAMS, 'orders');
+    const created = await streams.create(MOCK_STREAMS, 'orders');
 
     const signal = await waitForSignal(client, id('orders'), 'streamObserved', { reason: /MockStream orders created/ });
     assert.match(signal.reason, /generation 1/);
+    assert.deepEqual(signal.versions, { [versionKey.stream]: created }, 'the stream as it was created');
     const description = await client.workflow.getHandle(id('orders')).describe();
     assert.equal(description.type, 'streamWorkflow');
     assert.equal(description.taskQueue, taskQueue);
@@ -80,13 +98,13 @@ describe('watcher forwarding', () => {
 
     await streams.writeStatus(MOCK_STREAMS, 'orders', 'Running');
     await waitFor('the status update to be seen and suppressed', async () => (await suppressed()) > before);
-    await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/changed');
+    const changed = await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/changed');
     await waitForSignal(client, id('orders'), 'streamObserved', { after: mark, reason: /generation 1 -> 2/ });
 
     const after = (await signalsOf(client, id('orders'))).filter((signal) => signal.eventId > mark);
     assert.deepEqual(
-      after.map((signal) => [signal.name, signal.reason]),
-      [['streamObserved', 'MockStream orders generation 1 -> 2']],
+      after.map((signal) => [signal.name, signal.reason, signal.versions]),
+      [['streamObserved', 'MockStream orders generation 1 -> 2', { [versionKey.stream]: changed }]],
     );
   });
 
@@ -96,7 +114,8 @@ describe('watcher forwarding', () => {
     const invoices = id('invoices', MOCK_STREAMS_V2.streamClass);
     await waitForSignal(client, invoices, 'streamObserved');
     await streams.delete(MOCK_STREAMS_V2, 'invoices');
-    await waitForSignal(client, invoices, 'deleted', { reason: /MockStreamV2 invoices deleted/ });
+    const deleted = await waitForSignal(client, invoices, 'deleted', { reason: /MockStreamV2 invoices deleted/ });
+    assert.equal(deleted.versions, undefined, 'a deletion carries no versions: the workflow always looks');
   });
 
   test('the Job named after a stream wakes its workflow when it appears, finishes and goes', async (t) => {
@@ -105,31 +124,25 @@ describe('watcher forwarding', () => {
     await waitForSignal(client, id('orders'), 'streamObserved');
     const batch = kc.makeApiClient(BatchV1Api);
     const job = (name: string) => ({
-      metadata: {
-        name,
-        labels: { 'arcane/stream-id': 'orders', 'arcane/stream-kind': 'MockStream', 'arcane/backfilling': 'false' },
-        annotations: { 'arcane.sneaksanddata.com/stream-class': 'mock-stream' },
-      },
-      spec: {
-        backoffLimit: 0,
-        template: {
-          metadata: { labels: { 'arcane/backfilling': 'true' } },
-          spec: {
-            restartPolicy: 'Never',
-            tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
-            containers: [{ name: 'stream', image: 'busybox:1.37' }],
-          },
-        },
-      },
+      metadata: ordersWorkload(name),
+      spec: { backoffLimit: 0, template: { metadata: { labels: { 'arcane/backfilling': 'true' } }, spec: kwokPod } },
     });
+    const versions = await watchVersions(t, kc, `/apis/batch/v1/namespaces/${namespace}/jobs`, 'orders');
     // A Job of a CronJob run carries the label too, but is not named after the stream: it wakes nobody.
     await batch.createNamespacedJob({ namespace, body: job('orders-29000000') });
-    await batch.createNamespacedJob({ namespace, body: job('orders') });
-    await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^Job orders created/ });
+    const created = resourceVersionOf(await batch.createNamespacedJob({ namespace, body: job('orders') }));
+    const appeared = await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^Job orders created/ });
+    assert.deepEqual(appeared.versions, { [versionKey.job]: created }, 'the Job as it was created');
     // kwok completes backfill pods at once: the Job's completion is forwarded.
-    await waitForSignal(client, id('orders'), 'jobObserved', { reason: /succeeded=1/, timeoutMs: 60_000 });
+    const completed = await waitForSignal(client, id('orders'), 'jobObserved', {
+      reason: /succeeded=1/,
+      timeoutMs: 60_000,
+    });
+    const completedAt = completed.versions?.[versionKey.job] ?? 'none';
+    assert.equal((await versions.at(completedAt)).type, 'MODIFIED', 'a version the API server gave the Job');
     await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
-    await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^Job orders deleted/ });
+    const gone = await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^Job orders deleted/ });
+    assert.deepEqual(gone.versions, { [versionKey.job]: await versions.of('DELETED') }, 'the version of its deletion');
 
     // The CronJob run's Job goes too, its last event; once the watcher has handled both deletions, a spec change is
     // signalled after anything that Job could have caused, so its arrival makes the check below final.
@@ -146,6 +159,25 @@ describe('watcher forwarding', () => {
     );
   });
 
+  test('the CronJob named after a stream wakes its workflow with its version when it appears and goes', async (t) => {
+    const { namespace, client, streams, id } = await setup(t, 'cronjob');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    const batch = kc.makeApiClient(BatchV1Api);
+    const versions = await watchVersions(t, kc, `/apis/batch/v1/namespaces/${namespace}/cronjobs`, 'orders');
+    // Suspended: no run starts whose Job could add notices of its own.
+    const body = {
+      metadata: ordersWorkload('orders'),
+      spec: { schedule: '0 0 1 1 *', suspend: true, jobTemplate: { spec: { template: { spec: kwokPod } } } },
+    };
+    const created = resourceVersionOf(await batch.createNamespacedCronJob({ namespace, body }));
+    const appeared = await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^CronJob orders created/ });
+    assert.deepEqual(appeared.versions, { [versionKey.cronJob]: created });
+    await batch.deleteNamespacedCronJob({ namespace, name: 'orders' });
+    const gone = await waitForSignal(client, id('orders'), 'jobObserved', { reason: /^CronJob orders deleted/ });
+    assert.deepEqual(gone.versions, { [versionKey.cronJob]: await versions.of('DELETED') });
+  });
+
   test('a template change wakes the workflows of the streams built from it, and only those', async (t) => {
     const { namespace, client, streams, id } = await setup(t, 'template');
     await streams.create(MOCK_STREAMS, 'orders');
@@ -155,7 +187,7 @@ describe('watcher forwarding', () => {
     await waitForSignal(client, ledger, 'streamObserved');
 
     const custom = kc.makeApiClient(CustomObjectsApi);
-    await custom.patchNamespacedCustomObject(
+    const patched: unknown = await custom.patchNamespacedCustomObject(
       {
         group: ARCANE_GROUP,
         version: ARCANE_VERSION,
@@ -166,8 +198,11 @@ describe('watcher forwarding', () => {
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    await waitForSignal(client, id('orders'), 'templateObserved', {
+    const changed = await waitForSignal(client, id('orders'), 'templateObserved', {
       reason: new RegExp(`StreamingJobTemplate ${namespace}/mock-streaming-job generation 1 -> 2`),
+    });
+    assert.deepEqual(changed.versions, {
+      [versionKey.template(namespace, 'mock-streaming-job')]: resourceVersionOf(patched),
     });
     // The CronJob stream is built from mock-backfill-job only. The template change has been handled (orders heard of
     // it), so a spec change of ledger is signalled after anything it could have sent ledger: wait for that first.
@@ -187,10 +222,11 @@ describe('watcher and BackfillRequests', () => {
     const { client, streams, id } = await setup(t, 'bfr');
     await streams.create(MOCK_STREAMS, 'orders');
     await waitForSignal(client, id('orders'), 'streamObserved');
-    await streams.createBackfillRequest('orders-again', 'mock-stream', 'orders');
-    await waitForSignal(client, id('orders'), 'backfillRequestObserved', {
+    const created = await streams.createBackfillRequest('orders-again', 'mock-stream', 'orders');
+    const signal = await waitForSignal(client, id('orders'), 'backfillRequestObserved', {
       reason: /BackfillRequest orders-again created/,
     });
+    assert.deepEqual(signal.versions, { [versionKey.backfillRequest('orders-again')]: created });
   });
 
   test('a request for an unknown stream is Failed with StreamNotFound and stays open', async (t) => {
