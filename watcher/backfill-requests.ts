@@ -4,7 +4,7 @@
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../resources/api-group.ts';
 import { parseBackfillRequest, type BackfillRequest } from '../resources/backfill-request.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
-import type { StreamKey } from '../workflows/messages.ts';
+import { backfillRequestObservedSignal, type StreamKey } from '../workflows/messages.ts';
 import { backfillRequestChange, deletion, isCompletedRequest, type Change, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
 import { errorMessage, mergePatch, type KubernetesClients } from './kubernetes-client.ts';
@@ -131,7 +131,7 @@ export class BackfillRequestWatch {
     const versions = versionOf(versionKey.backfillRequest(request.metadata?.name ?? ''), request);
     this.deps.dispatcher.send({
       stream: routing.stream,
-      signal: 'backfillRequestObserved',
+      signal: backfillRequestObservedSignal,
       reason,
       versions,
       start: { kind: routing.kind },

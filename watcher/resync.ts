@@ -4,6 +4,7 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { parseStreamWorkflowId } from '../client/stream-id.ts';
+import { deletedSignal, detachedSignal, resyncSignal } from '../workflows/messages.ts';
 import type { WatcherMetrics } from './metrics.ts';
 import type { SignalDispatcher } from './signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
@@ -115,7 +116,12 @@ export class Resyncer {
       for (const stream of source.streams()) {
         // The generation seen shows in the workflow's history what this resync knew of the stream.
         const seen = `${reason}; generation ${stream.metadata?.generation ?? 0}`;
-        dispatcher.send({ stream: source.keyOf(stream), signal: 'resync', reason: seen, start: { kind: source.kind } });
+        dispatcher.send({
+          stream: source.keyOf(stream),
+          signal: resyncSignal,
+          reason: seen,
+          start: { kind: source.kind },
+        });
         resynced++;
       }
     }
@@ -141,13 +147,13 @@ export class Resyncer {
         if (!directory.classExists(stream.streamClass)) {
           dispatcher.send({
             stream,
-            signal: 'detached',
+            signal: detachedSignal,
             reason: `${reason}; StreamClass ${stream.streamClass} is gone`,
           });
           counts.detached++;
         } else if (source?.listed && !source.has(stream.namespace, stream.name)) {
           // Only a cache listed from the class's current target proves a stream gone; a 404 proves nothing.
-          dispatcher.send({ stream, signal: 'deleted', reason: `${reason}; stream no longer exists` });
+          dispatcher.send({ stream, signal: deletedSignal, reason: `${reason}; stream no longer exists` });
           counts.deleted++;
         }
       }

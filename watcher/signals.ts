@@ -1,22 +1,33 @@
 // Delivers notices to stream workflows: one queue per workflow, so a burst of events to one stream coalesces into
 // one signal per name; sends are bounded in number, retried with a capped exponential backoff, and dropped at once
 // when this replica stops leading (the next leader resyncs).
+import type { SignalDefinition } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { streamWorkflowId } from '../client/stream-id.ts';
 import { newest, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
-import type { ObservedWorkload, StreamKey } from '../workflows/messages.ts';
+import {
+  deletedSignal,
+  detachedSignal,
+  type Notice,
+  type ObservedWorkload,
+  type StreamKey,
+} from '../workflows/messages.ts';
 import type { WatchedObject } from './forwarding.ts';
 import type { WatcherMetrics } from './metrics.ts';
 
-export type SignalName =
-  'streamObserved' | 'resync' | 'jobObserved' | 'backfillRequestObserved' | 'templateObserved' | 'deleted' | 'detached';
+/** One of the watcher's signals, as the workflow defines it (workflows/messages.ts): sent as it is, named by it. */
+export type StreamSignal = SignalDefinition<[Notice]>;
 
 /** After these the workflow completes; anything queued before them is pointless. */
-const TERMINAL: ReadonlySet<SignalName> = new Set(['deleted', 'detached']);
+const TERMINAL: ReadonlySet<string> = new Set([deletedSignal.name, detachedSignal.name]);
+
+function terminal(delivery: Delivery): boolean {
+  return TERMINAL.has(delivery.signal.name);
+}
 
 export interface Delivery {
   stream: StreamKey;
-  signal: SignalName;
+  signal: StreamSignal;
   reason: string;
   /** The workload the notice is about, as the lifecycle observes it; lets the workflow skip a look that shows nothing
    * new. Kept only while every merged notice is about the same workload. */
@@ -39,9 +50,9 @@ export type SignalSender = (delivery: Delivery) => Promise<boolean>;
 
 /** The queue of one workflow after `delivery` arrives: same-named notices merge, a terminal one clears the rest. */
 export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delivery[] {
-  if (TERMINAL.has(delivery.signal)) return [delivery];
-  const lastTerminal = queue.findLastIndex((queued) => TERMINAL.has(queued.signal));
-  const index = queue.findIndex((queued, i) => i > lastTerminal && queued.signal === delivery.signal);
+  if (terminal(delivery)) return [delivery];
+  const lastTerminal = queue.findLastIndex(terminal);
+  const index = queue.findIndex((queued, i) => i > lastTerminal && queued.signal.name === delivery.signal.name);
   if (index === -1) return [...queue, delivery];
   const queued = queue[index] as Delivery;
   const start = queued.start ?? delivery.start;
@@ -166,10 +177,10 @@ export class SignalDispatcher {
     try {
       const found = await this.options.send(delivery);
       delivered = true;
-      if (found) this.options.metrics.signalsSent.inc({ signal: delivery.signal });
-      else this.options.log.debug({ workflowId: id, signal: delivery.signal }, 'no running workflow to signal');
+      if (found) this.options.metrics.signalsSent.inc({ signal: delivery.signal.name });
+      else this.options.log.debug({ workflowId: id, signal: delivery.signal.name }, 'no running workflow to signal');
     } catch (error) {
-      this.options.metrics.signalFailures.inc({ signal: delivery.signal });
+      this.options.metrics.signalFailures.inc({ signal: delivery.signal.name });
       retryMs = this.backoff(queue.attempt++);
       this.warn(id, delivery, error, retryMs);
     }
@@ -199,7 +210,7 @@ export class SignalDispatcher {
   // One line every few seconds, not one per stream, while Temporal is down.
   private warn(id: string, delivery: Delivery, error: unknown, retryMs: number): void {
     const now = Date.now();
-    const fields = { workflowId: id, signal: delivery.signal, retryInMs: retryMs, pending: this.pending + 1 };
+    const fields = { workflowId: id, signal: delivery.signal.name, retryInMs: retryMs, pending: this.pending + 1 };
     const message = error instanceof Error ? error.message : String(error);
     if (now - this.lastWarning < 5_000) {
       this.options.log.debug({ ...fields, error: message }, 'signal failed; retrying');

@@ -2,7 +2,7 @@
 // deletion requests and pin-template changes to the stream's workflow, and keeps the template index current.
 import type { StreamClass } from '../resources/stream-class.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
-import type { StreamKey } from '../workflows/messages.ts';
+import { deletedSignal, detachedSignal, streamObservedSignal, type StreamKey } from '../workflows/messages.ts';
 import { streamChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
 import { versionOf, type SignalDispatcher } from './signals.ts';
@@ -88,7 +88,7 @@ export class StreamSource {
       const key = this.keyOf(stream);
       this.deps.templates.set(key, []);
       if (detachReason !== undefined)
-        this.deps.dispatcher.send({ stream: key, signal: 'detached', reason: detachReason });
+        this.deps.dispatcher.send({ stream: key, signal: detachedSignal, reason: detachReason });
     }
     await stopping;
   }
@@ -101,7 +101,7 @@ export class StreamSource {
     templates.set(stream, event.type === 'deleted' ? [] : templateRefsOf(object, stream.namespace));
     if (event.fromList) return;
     if (event.type === 'deleted') {
-      dispatcher.send({ stream, signal: 'deleted', reason: `${this.kind} ${stream.name} deleted` });
+      dispatcher.send({ stream, signal: deletedSignal, reason: `${this.kind} ${stream.name} deleted` });
       return;
     }
     const change = streamChange(previous, object);
@@ -111,6 +111,6 @@ export class StreamSource {
     }
     const reason = `${this.kind} ${stream.name} ${change.reason}`;
     const versions = versionOf(versionKey.stream, object);
-    dispatcher.send({ stream, signal: 'streamObserved', reason, versions, start: { kind: this.kind } });
+    dispatcher.send({ stream, signal: streamObservedSignal, reason, versions, start: { kind: this.kind } });
   }
 }

@@ -2,6 +2,7 @@
 // missing template appearing, a new plugin image rolling out).
 import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../resources/api-group.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
+import { templateObservedSignal } from '../workflows/messages.ts';
 import { deletion, templateChange } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
 import { versionOf, type SignalDispatcher } from './signals.ts';
@@ -35,7 +36,7 @@ export function watchTemplates(deps: TemplateWatchDeps): SupervisedInformer {
     for (const stream of templates.streamsUsing(namespace, name)) {
       const source = directory.source(stream.streamClass);
       if (!source?.has(stream.namespace, stream.name)) continue;
-      dispatcher.send({ stream, signal: 'templateObserved', reason, versions, start: { kind: source.kind } });
+      dispatcher.send({ stream, signal: templateObservedSignal, reason, versions, start: { kind: source.kind } });
     }
   };
   const location = {

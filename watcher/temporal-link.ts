@@ -4,30 +4,10 @@ import { Client, WorkflowNotFoundError, type Connection } from '@temporalio/clie
 import type { Logger } from 'pino';
 import { namespaceKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
 import { streamWorkflowId } from '../client/stream-id.ts';
-import {
-  backfillRequestObservedSignal,
-  deletedSignal,
-  detachedSignal,
-  jobObservedSignal,
-  resyncSignal,
-  streamObservedSignal,
-  templateObservedSignal,
-  type Notice,
-  type StreamWorkflowInput,
-} from '../workflows/messages.ts';
-import type { SignalName, SignalSender } from './signals.ts';
+import type { Notice, StreamWorkflowInput } from '../workflows/messages.ts';
+import type { SignalSender } from './signals.ts';
 
 export const STREAM_WORKFLOW_TYPE = 'streamWorkflow';
-
-const SIGNALS = {
-  streamObserved: streamObservedSignal,
-  resync: resyncSignal,
-  jobObserved: jobObservedSignal,
-  backfillRequestObserved: backfillRequestObservedSignal,
-  templateObserved: templateObservedSignal,
-  deleted: deletedSignal,
-  detached: detachedSignal,
-} as const satisfies Record<SignalName, unknown>;
 
 const PROBE_TIMEOUT_MS = 3_000;
 
@@ -113,14 +93,13 @@ function senderWithoutDeadline({ client, taskQueue, workflowInput }: SenderOptio
     const notice: Notice = { reason };
     if (observed !== undefined) notice.observed = observed;
     if (versions !== undefined) notice.versions = versions;
-    const definition = SIGNALS[signal];
     if (start) {
       const input: StreamWorkflowInput = { ...workflowInput, stream };
       await client.workflow.signalWithStart(STREAM_WORKFLOW_TYPE, {
         workflowId,
         taskQueue,
         args: [input],
-        signal: definition,
+        signal,
         signalArgs: [notice],
         typedSearchAttributes: [
           { key: streamClassKey, value: stream.streamClass },
@@ -132,7 +111,7 @@ function senderWithoutDeadline({ client, taskQueue, workflowInput }: SenderOptio
       return true;
     }
     try {
-      await client.workflow.getHandle(workflowId).signal(definition, notice);
+      await client.workflow.getHandle(workflowId).signal(signal, notice);
       return true;
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return false;

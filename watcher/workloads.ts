@@ -4,7 +4,7 @@ import type { V1CronJob, V1Job } from '@kubernetes/client-node';
 import { observeCronJob, observeJob } from '../activities/observed-workloads.ts';
 import { STREAM_CLASS_ANNOTATION, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
-import type { ObservedWorkload } from '../workflows/messages.ts';
+import { jobObservedSignal, type ObservedWorkload } from '../workflows/messages.ts';
 import { deletion, workloadChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
 import { versionOf, type SignalDispatcher } from './signals.ts';
@@ -65,7 +65,7 @@ export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatch
     const observed = observedWorkload(kind, event.type === 'deleted' ? undefined : object);
     // A deleted workload's object is as it was at its deletion: that is the version the workflow must see gone.
     const versions = versionOf(kind === 'Job' ? versionKey.job : versionKey.cronJob, object);
-    dispatcher.send({ stream, signal: 'jobObserved', reason, observed, versions, start: { kind: source.kind } });
+    dispatcher.send({ stream, signal: jobObservedSignal, reason, observed, versions, start: { kind: source.kind } });
   };
   const location = { ...WORKLOADS[kind], namespace: deps.watchNamespace, labelSelector: STREAM_ID_LABEL };
   return new SupervisedInformer(

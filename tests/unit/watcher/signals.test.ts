@@ -4,17 +4,32 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { waitFor } from '../../../stack/wait.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
-import { coalesce, SignalDispatcher, versionOf, type Delivery, type SignalSender } from '../../../watcher/signals.ts';
+import {
+  coalesce,
+  SignalDispatcher,
+  versionOf,
+  type Delivery,
+  type SignalSender,
+  type StreamSignal,
+} from '../../../watcher/signals.ts';
 import { versionKey } from '../../../workflows/lifecycle/versions.ts';
+import {
+  backfillRequestObservedSignal,
+  deletedSignal,
+  jobObservedSignal,
+  resyncSignal,
+  streamObservedSignal,
+  templateObservedSignal,
+} from '../../../workflows/messages.ts';
 
 const orders = { streamClass: 'mock', namespace: 'data', name: 'orders' };
-const notice = (signal: Delivery['signal'], reason: string = signal): Delivery => ({ stream: orders, signal, reason });
+const notice = (signal: StreamSignal, reason: string = signal.name): Delivery => ({ stream: orders, signal, reason });
 
 describe('coalescing', () => {
   test('notices of one name merge into the latest', () => {
-    const queue = [notice('streamObserved', 'generation 1 -> 2')].reduce(coalesce, []);
-    assert.deepEqual(coalesce(queue, notice('streamObserved', 'generation 2 -> 3')), [
-      notice('streamObserved', 'generation 2 -> 3'),
+    const queue = [notice(streamObservedSignal, 'generation 1 -> 2')].reduce(coalesce, []);
+    assert.deepEqual(coalesce(queue, notice(streamObservedSignal, 'generation 2 -> 3')), [
+      notice(streamObservedSignal, 'generation 2 -> 3'),
     ]);
   });
 
@@ -22,59 +37,62 @@ describe('coalescing', () => {
     const job = (state: 'active' | 'complete') => ({
       job: { uid: 'u1', backfilling: false, state, terminating: false, labelled: true },
     });
-    const first: Delivery = { ...notice('jobObserved', 'Job started'), observed: job('active') };
-    const second: Delivery = { ...notice('jobObserved', 'Job completed'), observed: job('complete') };
+    const first: Delivery = { ...notice(jobObservedSignal, 'Job started'), observed: job('active') };
+    const second: Delivery = { ...notice(jobObservedSignal, 'Job completed'), observed: job('complete') };
     assert.deepEqual(coalesce([first], second), [second]);
-    const cron: Delivery = { ...notice('jobObserved', 'CronJob created'), observed: { cronJob: null } };
+    const cron: Delivery = { ...notice(jobObservedSignal, 'CronJob created'), observed: { cronJob: null } };
     const [merged] = coalesce([first], cron);
     assert.equal(merged?.reason, 'CronJob created');
     assert.equal(merged?.observed, undefined, 'the Job notice must not be taken as seen');
-    const [plain] = coalesce([notice('jobObserved')], second);
+    const [plain] = coalesce([notice(jobObservedSignal)], second);
     assert.equal(plain?.observed, undefined, 'a notice that saw nothing stands for one that did');
   });
 
   test('notices of different names keep their order', () => {
-    const queue = [notice('streamObserved'), notice('jobObserved'), notice('streamObserved')].reduce(coalesce, []);
+    const queue = [notice(streamObservedSignal), notice(jobObservedSignal), notice(streamObservedSignal)].reduce(
+      coalesce,
+      [],
+    );
     assert.deepEqual(
-      queue.map((d) => d.signal),
+      queue.map((d) => d.signal.name),
       ['streamObserved', 'jobObserved'],
     );
   });
 
   test('a deletion makes everything queued before it pointless', () => {
-    const queue = [notice('streamObserved'), notice('jobObserved'), notice('deleted')].reduce(coalesce, []);
+    const queue = [notice(streamObservedSignal), notice(jobObservedSignal), notice(deletedSignal)].reduce(coalesce, []);
     assert.deepEqual(
-      queue.map((d) => d.signal),
+      queue.map((d) => d.signal.name),
       ['deleted'],
     );
   });
 
   test('a stream recreated after its deletion is signalled after the deletion', () => {
-    const queue = [notice('deleted'), notice('streamObserved')].reduce(coalesce, []);
+    const queue = [notice(deletedSignal), notice(streamObservedSignal)].reduce(coalesce, []);
     assert.deepEqual(
-      queue.map((d) => d.signal),
+      queue.map((d) => d.signal.name),
       ['deleted', 'streamObserved'],
     );
   });
 
   test('a merged notice carries each object at the newest version either notice saw it', () => {
-    const job = { ...notice('jobObserved', 'Job started'), versions: { [versionKey.job]: '120' } };
-    const cron = { ...notice('jobObserved', 'CronJob created'), versions: { [versionKey.cronJob]: '99' } };
+    const job = { ...notice(jobObservedSignal, 'Job started'), versions: { [versionKey.job]: '120' } };
+    const cron = { ...notice(jobObservedSignal, 'CronJob created'), versions: { [versionKey.cronJob]: '99' } };
     const [merged] = coalesce([job], cron);
     assert.equal(merged?.reason, 'CronJob created');
     assert.deepEqual(merged?.versions, { [versionKey.job]: '120', [versionKey.cronJob]: '99' });
   });
 
   test('merged in either order, two notices about one object keep its newer version', () => {
-    const older = { ...notice('streamObserved', 'generation 1 -> 2'), versions: { [versionKey.stream]: '1000' } };
-    const newer = { ...notice('streamObserved', 'generation 2 -> 3'), versions: { [versionKey.stream]: '999' } };
+    const older = { ...notice(streamObservedSignal, 'generation 1 -> 2'), versions: { [versionKey.stream]: '1000' } };
+    const newer = { ...notice(streamObservedSignal, 'generation 2 -> 3'), versions: { [versionKey.stream]: '999' } };
     assert.deepEqual(coalesce([older], newer)[0]?.versions, { [versionKey.stream]: '1000' });
     assert.deepEqual(coalesce([newer], older)[0]?.versions, { [versionKey.stream]: '1000' });
   });
 
   test('one template notice merged with another keeps the versions of both templates', () => {
-    const first = { ...notice('templateObserved'), versions: { [versionKey.template('data', 'streaming')]: '7' } };
-    const second = { ...notice('templateObserved'), versions: { [versionKey.template('data', 'backfill')]: '8' } };
+    const first = { ...notice(templateObservedSignal), versions: { [versionKey.template('data', 'streaming')]: '7' } };
+    const second = { ...notice(templateObservedSignal), versions: { [versionKey.template('data', 'backfill')]: '8' } };
     assert.deepEqual(coalesce([first], second)[0]?.versions, {
       [versionKey.template('data', 'streaming')]: '7',
       [versionKey.template('data', 'backfill')]: '8',
@@ -85,25 +103,28 @@ describe('coalescing', () => {
     const seen = {
       job: { uid: 'u1', backfilling: false, state: 'active' as const, terminating: false, labelled: true },
     };
-    const first: Delivery = { ...notice('jobObserved'), observed: seen, versions: { [versionKey.job]: '5' } };
-    const second: Delivery = { ...notice('jobObserved'), observed: seen, versions: { [versionKey.job]: '6' } };
+    const first: Delivery = { ...notice(jobObservedSignal), observed: seen, versions: { [versionKey.job]: '5' } };
+    const second: Delivery = { ...notice(jobObservedSignal), observed: seen, versions: { [versionKey.job]: '6' } };
     assert.deepEqual(coalesce([first], second), [second]);
   });
 
   test('notices without versions merge into one without versions', () => {
-    const [merged] = coalesce([notice('resync', 'first')], notice('resync', 'second'));
-    assert.deepEqual(merged, notice('resync', 'second'));
+    const [merged] = coalesce([notice(resyncSignal, 'first')], notice(resyncSignal, 'second'));
+    assert.deepEqual(merged, notice(resyncSignal, 'second'));
     assert.equal('versions' in (merged ?? {}), false);
   });
 
   test('a deletion carries no versions, whatever was queued before it', () => {
-    const stream = { ...notice('streamObserved'), versions: { [versionKey.stream]: '3' } };
-    assert.deepEqual([stream, notice('deleted')].reduce(coalesce, []), [notice('deleted')]);
+    const stream = { ...notice(streamObservedSignal), versions: { [versionKey.stream]: '3' } };
+    assert.deepEqual([stream, notice(deletedSignal)].reduce(coalesce, []), [notice(deletedSignal)]);
   });
 
   test('notices of different names keep their own versions', () => {
-    const stream = { ...notice('streamObserved'), versions: { [versionKey.stream]: '3' } };
-    const request = { ...notice('backfillRequestObserved'), versions: { [versionKey.backfillRequest('again')]: '4' } };
+    const stream = { ...notice(streamObservedSignal), versions: { [versionKey.stream]: '3' } };
+    const request = {
+      ...notice(backfillRequestObservedSignal),
+      versions: { [versionKey.backfillRequest('again')]: '4' },
+    };
     assert.deepEqual(
       [stream, request].reduce(coalesce, []).map((d) => d.versions),
       [{ [versionKey.stream]: '3' }, { [versionKey.backfillRequest('again')]: '4' }],
@@ -111,8 +132,8 @@ describe('coalescing', () => {
   });
 
   test('a merged notice keeps signal-with-start when either had it', () => {
-    const started = { ...notice('resync'), start: { kind: 'MockStream' } };
-    assert.deepEqual(coalesce([started], notice('resync'))[0]?.start, { kind: 'MockStream' });
+    const started = { ...notice(resyncSignal), start: { kind: 'MockStream' } };
+    assert.deepEqual(coalesce([started], notice(resyncSignal))[0]?.start, { kind: 'MockStream' });
   });
 });
 
@@ -147,7 +168,7 @@ function dispatcher(send: SignalSender) {
  * that makes "nothing more was sent" checkable.
  */
 async function sendMarker(signals: SignalDispatcher, metrics: WatcherMetrics): Promise<void> {
-  signals.send(notice('jobObserved', 'marker'));
+  signals.send(notice(jobObservedSignal, 'marker'));
   await waitFor(
     'the marker delivered',
     async () => (await metrics.value(metrics.signalsSent, { signal: 'jobObserved' })) === 1,
@@ -164,9 +185,9 @@ describe('delivery', () => {
       if (sent.length === 1) await firstSent;
       return true;
     });
-    signals.send(notice('streamObserved', 'generation 1'));
+    signals.send(notice(streamObservedSignal, 'generation 1'));
     for (let generation = 2; generation <= 10; generation++)
-      signals.send(notice('streamObserved', `generation ${generation}`));
+      signals.send(notice(streamObservedSignal, `generation ${generation}`));
     release();
     await waitFor('both signals sent', async () => (await metrics.value(metrics.signalsSent)) === 2);
     await sendMarker(signals, metrics);
@@ -176,10 +197,10 @@ describe('delivery', () => {
   test('a failed signal is retried until it is delivered', async () => {
     const attempts: string[] = [];
     const { signals, metrics } = dispatcher((d) => {
-      attempts.push(d.signal);
+      attempts.push(d.signal.name);
       return attempts.length < 3 ? Promise.reject(new Error('UNAVAILABLE')) : Promise.resolve(true);
     });
-    signals.send(notice('resync'));
+    signals.send(notice(resyncSignal));
     await waitFor(
       'the signal delivered',
       async () => (await metrics.value(metrics.signalsSent, { signal: 'resync' })) === 1,
@@ -192,15 +213,15 @@ describe('delivery', () => {
   test('a replica that stops leading drops what it has not sent', async () => {
     const attempts: string[] = [];
     const { signals, metrics } = dispatcher((d) => {
-      attempts.push(d.signal);
-      return d.signal === 'resync' ? Promise.reject(new Error('UNAVAILABLE')) : Promise.resolve(true);
+      attempts.push(d.signal.name);
+      return d.signal.name === 'resync' ? Promise.reject(new Error('UNAVAILABLE')) : Promise.resolve(true);
     });
-    signals.send(notice('resync'));
+    signals.send(notice(resyncSignal));
     await waitFor('a first attempt', async () => (await metrics.value(metrics.signalFailures)) >= 1);
     signals.setEnabled(false);
     const attemptsWhileLeading = attempts.length;
     assert.equal(signals.pending, 0);
-    signals.send(notice('resync'));
+    signals.send(notice(resyncSignal));
     assert.equal(signals.pending, 0);
     // Leading again: a resync kept (or retried late) would be attempted before the marker.
     signals.setEnabled(true);
