@@ -2,12 +2,15 @@
 // production starts it, configured by environment variables, with its log in the stack's log folder. The end-to-end
 // tests and the benchmark run the operator this way.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { freePort } from '../operations/ports.ts';
 import { launch, type ManagedProcess } from './process.ts';
 
-/** The production entry point of each process: the one place that says how the operator is started. */
-const CLI = join(import.meta.dirname, '../cli/arcane.ts');
+/**
+ * The production entry point of each process: the one place that says how the operator is started. Its extension is
+ * this module's own: the sources start the sources, the package's compiled dist/ starts the compiled CLI.
+ */
+const CLI = join(import.meta.dirname, `../cli/arcane${extname(import.meta.filename)}`);
 type Role = 'watcher' | 'worker';
 
 /** Two distinct free loopback ports. */

@@ -1,23 +1,27 @@
 // The workflow code bundle, built once per version of the code and kept on disk. Bundling runs webpack, which costs
 // seconds of CPU and hundreds of MiB that a Node process never hands back; a short-lived child process does it, so the
 // worker's own memory holds only the bundle, and later starts of the same code read the file.
-//   node worker/workflow-bundle.ts <output file>    (what the worker runs as the child; also usable at image build)
+//   node worker/workflow-bundle.ts <output file>    (what the worker runs as the child; also usable at image build;
+//   node dist/worker/workflow-bundle.js <output file> from the package)
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
 const ROOT = join(import.meta.dirname, '..');
-export const workflowsPath = join(ROOT, 'workflows/index.ts');
+/** `.ts` when this runs from the sources, `.js` when it runs from the package's compiled dist/. */
+const EXTENSION = extname(import.meta.filename);
+export const workflowsPath = join(ROOT, `workflows/index${EXTENSION}`);
 /** What the workflow code may import: the workflows, and the pure modules and types they use. */
 const SOURCE_FOLDERS = ['workflows', 'resources', 'client', 'activities'];
 
 function sourceFiles(folder: string): string[] {
   return readdirSync(folder, { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.ts'))
+    .filter((file) => file.endsWith(EXTENSION))
     .map((file) => join(folder, file))
     .filter((file) => statSync(file).isFile())
     .sort();
@@ -26,8 +30,9 @@ function sourceFiles(folder: string): string[] {
 /** A digest of the code the bundle is built from and of the SDK that builds it: a new digest means a new bundle. */
 export function workflowCodeDigest(): string {
   const hash = createHash('sha256');
-  const sdk = join(ROOT, 'node_modules/@temporalio/workflow/package.json');
-  hash.update(existsSync(sdk) ? (JSON.parse(readFileSync(sdk, 'utf8')) as { version: string }).version : 'unknown');
+  // Resolved as the bundler resolves it: an installed package finds the SDK beside it, not in a node_modules of its own.
+  const sdk = createRequire(import.meta.url).resolve('@temporalio/workflow/package.json');
+  hash.update((JSON.parse(readFileSync(sdk, 'utf8')) as { version: string }).version);
   for (const file of SOURCE_FOLDERS.flatMap((folder) => sourceFiles(join(ROOT, folder)))) {
     hash.update(file.slice(ROOT.length)).update(readFileSync(file));
   }
@@ -86,6 +91,6 @@ export async function workflowBundlePath(
 
 if (import.meta.main) {
   const output = process.argv[2];
-  if (!output) throw new Error('usage: node worker/workflow-bundle.ts <output file>');
+  if (!output) throw new Error(`usage: node ${import.meta.filename} <output file>`);
   await writeWorkflowBundle(output);
 }

@@ -1,14 +1,19 @@
 // The npm package as users get it: `npm pack` builds dist/ (prepack), the tarball installs into an empty folder
-// outside the checkout, and its `arcane` runs there from node_modules, where Node does not strip types.
+// outside the checkout, and its `arcane` runs there from node_modules, where Node does not strip types. Its worker
+// (which bundles the compiled workflows with webpack) and its watcher run a stream to Running on a stack of their own.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { startTemporalOnly } from '../../stack/index.ts';
-import type { TemporalServer } from '../../stack/temporal.ts';
+import { applyYaml, installArcaneCrds, installTestPluginClasses, TEST_PLUGIN } from '../../stack/manifests.ts';
+import type { OperatorProcess } from '../../stack/operator-process.ts';
+import { Cluster } from './cluster.ts';
+import { createStreams } from './fleet.ts';
+import { useOwnStack } from './own-stack.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
@@ -28,7 +33,16 @@ async function attempt(file: string, args: string[], cwd: string) {
 describe('arcane from a packed tarball', () => {
   const work = mkdtempSync(join(tmpdir(), 'arcane-package-'));
   const app = join(work, 'app');
-  let temporal: { temporal: TemporalServer } | undefined;
+  const installed = join(app, 'node_modules/arcane-temporal');
+  let packed: OperatorProcess[] = [];
+  // Registered before the stack's own teardown, so the packed processes stop while the stack still answers.
+  after(async () => {
+    await Promise.allSettled(packed.map((proc) => proc.stop()));
+  });
+  const own = useOwnStack(async (own) => {
+    await installArcaneCrds(own.admin);
+    await installTestPluginClasses(own.admin, [TEST_PLUGIN]);
+  });
 
   before(async () => {
     const packed = await attempt(npm, ['pack', '--pack-destination', work], root);
@@ -47,15 +61,15 @@ describe('arcane from a packed tarball', () => {
     assert.equal(installed.code, 0, `npm install of the tarball failed:\n${installed.stderr}`);
   });
 
-  after(async () => {
-    await temporal?.temporal.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  after(() => rmSync(work, { recursive: true, force: true }));
 
   it('ships compiled JavaScript and no TypeScript sources', () => {
-    const files = readdirSync(join(app, 'node_modules/arcane-temporal'), { recursive: true, encoding: 'utf8' });
+    const files = readdirSync(installed, { recursive: true, encoding: 'utf8' });
     assert.ok(files.includes(join('dist', 'cli', 'arcane.js')));
     assert.ok(files.includes(join('bin', 'arcane.js')));
+    // What the worker hands webpack at start: the compiled workflows and the pure modules they import.
+    assert.ok(files.includes(join('dist', 'workflows', 'index.js')));
+    assert.ok(files.includes(join('dist', 'worker', 'workflow-bundle.js')));
     assert.deepEqual(
       files.filter((file) => file.endsWith('.ts')),
       [],
@@ -71,8 +85,7 @@ describe('arcane from a packed tarball', () => {
   });
 
   it('lists streams from a real Temporal server, and fails in one line when none answers', async () => {
-    temporal = await startTemporalOnly({ dir: join(work, 'temporal') });
-    const { address, namespace } = temporal.temporal;
+    const { temporalAddress: address, temporalNamespace: namespace } = own.stack;
     const arcane = join(app, 'node_modules/.bin/arcane');
     const listed = await attempt(
       arcane,
@@ -86,4 +99,34 @@ describe('arcane from a packed tarball', () => {
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /^arcane: cannot reach Temporal at 127\.0\.0\.1:1 \(namespace default\): .+\n$/);
   });
+
+  it(
+    'runs a stream to Running with the packed `arcane worker` and `arcane watcher`',
+    own.step(async () => {
+      // The package's own process starter, which starts the package's compiled CLI as production does.
+      const entry = pathToFileURL(join(installed, 'dist/stack/operator-process.js')).href;
+      const { OperatorProcess: PackedProcess } = (await import(
+        entry
+      )) as typeof import('../../stack/operator-process.ts');
+      // An empty temporary folder: the worker finds no cached workflow bundle there and builds one with webpack.
+      const bundles = mkdtempSync(join(work, 'tmp-'));
+      const env = { ...own.operatorEnv('arcane-packed'), TMPDIR: bundles };
+      const worker = new PackedProcess('worker', env, own.stack.logDir);
+      const watcher = new PackedProcess('watcher', env, own.stack.logDir);
+      packed = [worker, watcher];
+      await worker.start();
+      const built = readdirSync(join(bundles, 'arcane-temporal'));
+      assert.equal(built.filter((file) => /^workflows-[0-9a-f]{16}\.js$/.test(file)).length, 1, built.join(', '));
+      await watcher.start();
+
+      const namespace = await Cluster.createNamespace(own.admin, 'packed');
+      await applyYaml(own.admin, TEST_PLUGIN.namespacedFiles, namespace);
+      const cluster = new Cluster(own.admin, namespace);
+      const [stream] = await createStreams(cluster, ['packed-stream']);
+      await cluster.waitForPhase(stream!, 'Running', 120_000);
+      // Both stop as on a rolling update: SIGTERM, exit 0.
+      await watcher.stop();
+      await worker.stop();
+    }),
+  );
 });
