@@ -5,7 +5,7 @@ import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Action, Observation } from '../workflows/lifecycle.ts';
+import { newest, versionKey, type Action, type ObjectVersions, type Observation } from '../workflows/lifecycle.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import {
   completeBackfillRequest,
@@ -14,14 +14,16 @@ import {
   requestBackfill,
   type BackfillInput,
 } from './backfill-requests.ts';
+import type { ClusterCache } from './cluster-cache.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, activityFailure, nonRetryableReasons, type NonRetryableReason } from './errors.ts';
 import { recordEvent } from './events.ts';
-import { createKubernetesApi, sharedReads } from './kubernetes.ts';
+import { createKubernetesApi, sharedReads, type KubernetesApi } from './kubernetes.ts';
 import { kubernetesApiCalls } from './metrics.ts';
 import { observeStream } from './observe.ts';
 import { writeStatus } from './status.ts';
 import { setSuspended } from './suspension.ts';
+import { cachedReads, recordVersions, type ReadGuard } from './versioned-reads.ts';
 import {
   adoptCronJob,
   adoptJob,
@@ -42,6 +44,8 @@ export interface ActivityOptions {
   logger: Logger;
   /** Where `arcane_kubernetes_api_calls_total` is registered; prom-client's default registry when absent. */
   registry?: Registry;
+  /** The worker's cache of what observations read; without it every observation reads from the API server. */
+  cache?: ClusterCache;
 }
 
 /** The invocation across retries, when running in a Temporal worker: a retry is the same occurrence. */
@@ -72,6 +76,28 @@ export function createActivities(options: ActivityOptions) {
     }
   }
 
+  /** Reads through the worker's cache when it has one. */
+  function withCache(context: ActivityContext, stream: StreamKey, guard: ReadGuard): KubernetesApi {
+    return options.cache ? cachedReads(context.kube, options.cache, stream, guard) : context.kube;
+  }
+
+  /**
+   * The stream as it is now, with the version each object was read at: from the cache when it holds every object at
+   * the `required` version or newer (what the workflow has seen, and this activity's own writes), else from the API
+   * server. Objects in `mustRead` are read from the API server.
+   */
+  async function observe(
+    context: ActivityContext,
+    stream: StreamKey,
+    required: ObjectVersions = {},
+    mustRead: ReadonlySet<string> = new Set(),
+  ): Promise<Observation> {
+    const guard = { required: () => required, mustRead: () => mustRead };
+    const record = recordVersions(withCache(context, stream, guard), stream);
+    const observation = await observeStream({ ...context, kube: sharedReads(record.kube) }, stream);
+    return { ...observation, versions: shownVersions(observation, record.versions()) };
+  }
+
   /** A lifecycle action: when what it acts on changed since the decision it does nothing and says why. */
   async function perform<T extends Action['type']>(
     context: ActivityContext,
@@ -98,26 +124,30 @@ export function createActivities(options: ActivityOptions) {
    * It stops at an action refused for a reason no retry can fix and says which; any other failure fails the call and
    * the whole list is retried (every action is idempotent). Reads are shared within the call.
    */
-  function act(stream: StreamKey, actions: Action[]): Promise<ActResult> {
+  function act(stream: StreamKey, actions: Action[], required?: ObjectVersions): Promise<ActResult> {
     return run('act', stream, async (context) => {
-      const shared = { ...context, kube: sharedReads(context.kube) };
+      // The actions read what the decision was made on, or newer; the observation after them shows what they wrote.
+      const guard = { required: () => newest(required, seen.versions()), mustRead: () => seen.unknown() };
+      const seen = recordVersions(withCache(context, stream, guard), stream);
+      const shared = { ...context, kube: sharedReads(seen.kube) };
+      const after = () => observe(context, stream, newest(required, seen.versions()), seen.unknown());
       for (const [index, input] of actions.entries()) {
         try {
           await perform({ ...shared, occurrence: `${shared.occurrence}/${index}` }, stream, input);
         } catch (error) {
           const rejection = rejectionOf(activityFailure(error, context.log));
           if (!rejection) throw error;
-          return { actions, rejected: { index, ...rejection }, observation: await observeStream(shared, stream) };
+          return { actions, rejected: { index, ...rejection }, observation: await after() };
         }
       }
-      return { actions, observation: await observeStream(shared, stream) };
+      return { actions, observation: await after() };
     });
   }
 
   return {
     /** Everything the lifecycle decides on; never a spec value or a secret. */
-    observeStream: (stream: StreamKey) =>
-      run('observeStream', stream, (context) => observeStream({ ...context, kube: sharedReads(context.kube) }, stream)),
+    observeStream: (stream: StreamKey, required?: ObjectVersions) =>
+      run('observeStream', stream, (context) => observe(context, stream, required)),
     act,
     applyStreamingJob: action('applyStreamingJob'),
     applyBackfillJob: action('applyBackfillJob'),
@@ -178,6 +208,13 @@ export interface ActResult {
   rejected?: ActRejection;
   /** The stream as it is after the actions. */
   observation: Observation;
+}
+
+/** The versions of what the observation shows: of the requests, only those it lists. */
+function shownVersions(observation: Observation, versions: ObjectVersions): ObjectVersions {
+  const requests = new Set(observation.backfillRequests.map((request) => versionKey.backfillRequest(request.name)));
+  const prefix = versionKey.backfillRequest('');
+  return Object.fromEntries(Object.entries(versions).filter(([key]) => !key.startsWith(prefix) || requests.has(key)));
 }
 
 function rejectionOf(failure: unknown): Omit<ActRejection, 'index'> | undefined {

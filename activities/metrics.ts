@@ -16,3 +16,17 @@ export function kubernetesApiCalls(registry: Registry = register): ApiCallCounte
     registers: [registry],
   });
 }
+
+const CACHE_RESTARTS = 'arcane_observation_cache_restarts_total';
+
+/** Restarts of the observation cache's watches, by resource and cause (error, watchdog, listTimeout). */
+export function cacheRestarts(registry: Registry = register): Counter<'resource' | 'cause'> {
+  const existing = registry.getSingleMetric(CACHE_RESTARTS);
+  if (existing) return existing as Counter<'resource' | 'cause'>;
+  return new Counter({
+    name: CACHE_RESTARTS,
+    help: "Restarts of the worker's observation cache watches, by resource and cause",
+    labelNames: ['resource', 'cause'],
+    registers: [registry],
+  });
+}

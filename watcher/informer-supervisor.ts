@@ -52,10 +52,19 @@ export interface InformerSettings {
   listTimeoutMs: number;
 }
 
-export interface InformerOptions extends InformerSettings {
+/** The counters an informer reports to (the watcher's metrics have them, and so does the worker's cache). */
+export interface InformerMetrics {
+  apiCalls: Pick<WatcherMetrics['apiCalls'], 'inc'>;
+  informerRestarts: Pick<WatcherMetrics['informerRestarts'], 'inc'>;
+}
+
+export interface InformerOptions extends Omit<InformerSettings, 'metrics'> {
+  metrics: InformerMetrics;
   /** For logs and metrics, e.g. `jobs.batch` or `mockstreams.streaming.sneaksanddata.com`. */
   resource: string;
   location: ResourceLocation;
+  /** What of each object is kept (all of it when absent): a cache holds only what its readers read. */
+  keep?: (object: WatchedObject) => WatchedObject;
 }
 
 interface WatchHooks {
@@ -212,7 +221,8 @@ export class SupervisedInformer {
     informer.start().catch((error: unknown) => isCurrent() && this.fail(error));
   }
 
-  private upsert(object: WatchedObject): void {
+  private upsert(received: WatchedObject): void {
+    const object = this.options.keep ? this.options.keep(received) : received;
     const key = objectKey(object);
     const previous = this.objects.get(key);
     this.objects.set(key, object);

@@ -1,7 +1,16 @@
 // The worker's configuration: the connections, probes, metrics and logs every process has.
 import { z } from 'zod';
 import { temporalSettingsSchema } from '../client/connection.ts';
-import { integer, kubernetesSchema, listenerSchema, logSchema, parseConfig } from '../operations/config-schema.ts';
+import {
+  dnsLabel,
+  flag,
+  integer,
+  kubernetesSchema,
+  listenerSchema,
+  logSchema,
+  parseConfig,
+  positiveDuration,
+} from '../operations/config-schema.ts';
 import { processSettings, type Setting } from '../operations/settings.ts';
 
 export const workerConfigSchema = z.strictObject({
@@ -16,6 +25,16 @@ export const workerConfigSchema = z.strictObject({
       memoryMib: integer(0, 1_048_576).default(256),
     })
     .prefault({}),
+  /** The namespace the watcher watches (its setting of the same name): the worker caches only what is in it. */
+  watchNamespace: dnsLabel.optional(),
+  observationCache: z
+    .strictObject({
+      // Observations read a cache kept by watches instead of the API server.
+      enabled: flag.default(true),
+      // How long an observation waits for the cache to show what the workflow has seen before it reads the API server.
+      catchUp: positiveDuration.default(2_000),
+    })
+    .prefault({}),
 });
 
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
@@ -25,6 +44,15 @@ export const WORKER_SETTINGS: readonly Setting[] = [
   {
     path: 'workflowCache.memoryMib',
     help: 'memory (MiB) the cached workflows may take; sets how many stay cached, 0 turns the cache off',
+  },
+  { path: 'watchNamespace', help: "only this namespace's streams (the watcher's setting); default: all namespaces" },
+  {
+    path: 'observationCache.enabled',
+    help: 'observe streams through a cache kept by watches (false: every observation reads the API server)',
+  },
+  {
+    path: 'observationCache.catchUp',
+    help: 'how long an observation waits for the cache to catch up before it reads the API server, e.g. 2s',
   },
 ];
 

@@ -32,6 +32,9 @@ export async function runWorker(config: WorkerConfig): Promise<Running> {
     logger: log,
     registry,
     workflowCacheMib: config.workflowCache.memoryMib,
+    observationCache: config.observationCache.enabled
+      ? { catchUpMs: config.observationCache.catchUp, watchNamespace: config.watchNamespace }
+      : undefined,
   });
   running = true;
   worker.running.catch((error: unknown) => {

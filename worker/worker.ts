@@ -4,7 +4,9 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { ClusterCache } from '../activities/cluster-cache.ts';
 import { createActivities } from '../activities/index.ts';
+import { cacheRestarts, kubernetesApiCalls } from '../activities/metrics.ts';
 import { connectionOptions, type TemporalSettings } from '../client/connection.ts';
 import { activityLatency } from './activity-latency.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
@@ -41,6 +43,30 @@ export interface StreamWorkerOptions {
   registry?: Registry;
   /** Memory (MiB) the cached workflows may take; the SDK's heap-derived default when not given. */
   workflowCacheMib?: number;
+  /** Observations read a cache kept by watches (absent: every observation reads the API server). */
+  observationCache?: ObservationCacheOptions;
+}
+
+export interface ObservationCacheOptions {
+  /** How long an observation waits for the cache to catch up before it reads the API server. */
+  catchUpMs: number;
+  /** Only this namespace's objects (StreamClasses are cluster-wide). */
+  watchNamespace?: string;
+}
+
+function startCache(options: StreamWorkerOptions): ClusterCache | undefined {
+  const settings = options.observationCache;
+  if (!settings) return undefined;
+  return new ClusterCache({
+    kubeConfig: options.kubeConfig,
+    log: options.logger.child({ component: 'observation-cache' }),
+    metrics: { apiCalls: kubernetesApiCalls(options.registry), informerRestarts: cacheRestarts(options.registry) },
+    watchNamespace: settings.watchNamespace,
+    catchUpMs: settings.catchUpMs,
+    watchdogMs: 300_000,
+    listTimeoutMs: 60_000,
+    restartBackoff: { initialMs: 1_000, maxMs: 60_000 },
+  });
 }
 
 export interface StreamWorker {
@@ -67,17 +93,21 @@ export async function startStreamWorker(options: StreamWorkerOptions): Promise<S
     await connection.close();
   }
   const nativeConnection = await NativeConnection.connect(connectionOptions(temporal));
+  const cache = startCache(options);
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: temporal.namespace,
     taskQueue: temporal.taskQueue,
     workflowBundle: options.workflowBundle ?? { codePath: await workflowBundlePath(logger) },
-    activities: createActivities({ kubeConfig, logger, registry: options.registry }),
+    activities: createActivities({ kubeConfig, logger, registry: options.registry, cache }),
     interceptors: { activity: [activityLatency(options.registry)] },
     ...cacheOptions(options.workflowCacheMib),
   });
   logger.info({ taskQueue: temporal.taskQueue, namespace: temporal.namespace }, 'worker started');
-  const running = worker.run().finally(() => nativeConnection.close());
+  const running = worker.run().finally(async () => {
+    await cache?.stop();
+    await nativeConnection.close();
+  });
   return {
     running,
     async shutdown() {

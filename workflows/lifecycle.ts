@@ -5,7 +5,8 @@ export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.
 export { requestRestart, validateUpdate, type StreamUpdate } from './lifecycle/updates.ts';
 export { defaultLifecycleConfig, nonRetryableReasons } from './lifecycle/types.ts';
 export { statusShows, type DesiredStatus } from './lifecycle/settle.ts';
-export { alreadyShown, type WorkloadNotice } from './lifecycle/shown.ts';
+export { alreadyShown, type NoticeContent, type WorkloadNotice } from './lifecycle/shown.ts';
+export { covers, newest, versionKey, type ObjectVersions } from './lifecycle/versions.ts';
 export type {
   Action,
   Backend,

@@ -1,7 +1,14 @@
 // The stream workflow's message API: signals from the watcher, public updates and the state query (SPEC 5).
 // Clients import these same definitions; see client/ for typed helpers.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { LifecycleConfig, WorkloadNotice, StreamPhase, StreamState, Transition } from './lifecycle.ts';
+import type {
+  LifecycleConfig,
+  ObjectVersions,
+  StreamPhase,
+  StreamState,
+  Transition,
+  WorkloadNotice,
+} from './lifecycle.ts';
 
 /** The stream a workflow is about; the workflow id is derived from it (client/stream-id.ts). */
 export interface StreamKey {
@@ -25,6 +32,8 @@ export interface CarriedState {
   /** Inputs received but not yet handled when the previous run continued as new. */
   wakeReasons: string[];
   ended?: 'deleted' | 'detached';
+  /** The versions the previous run's last observation was read at: the next run's observations show at least these. */
+  versions?: ObjectVersions;
 }
 
 /** Why the watcher woke the workflow; the workflow re-observes the cluster unless the notice shows nothing new. */
@@ -34,6 +43,9 @@ export interface Notice {
   /** The workload as the watcher saw it (null: gone), observed as the lifecycle observes it. When the workflow's
    * latest observation already shows exactly this (its own write coming back, say), it need not look again. */
   observed?: ObservedWorkload;
+  /** The resourceVersion of each object the notice is about (keys: `versionKey`), as the watcher saw it. When the
+   * latest observation was read at these or newer, it need not look again; a cached read must be at least this new. */
+  versions?: ObjectVersions;
 }
 
 /** The stream's Job or CronJob as one notice shows it. */

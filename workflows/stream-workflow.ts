@@ -23,16 +23,18 @@ import {
   defaultLifecycleConfig,
   alreadyShown,
   initialStreamState,
+  newest,
   nonRetryableReasons,
   rejectAction,
   requestRestart,
   validateUpdate,
   type Action,
   type ActionRejection,
+  type NoticeContent,
+  type ObjectVersions,
   type Observation,
   type StreamState,
   type StreamUpdate,
-  type WorkloadNotice,
 } from './lifecycle.ts';
 import {
   backfillRequestObservedSignal,
@@ -83,13 +85,15 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   // A new run always looks at the cluster first; reasons carried over say why the last run was woken.
   let wakeReasons: string[] = [...(input.carried?.wakeReasons ?? []), 'workflow started'];
   // What the notices behind the wake reasons showed; a wake whose notices all show nothing new skips its round.
-  let notices: (WorkloadNotice | undefined)[] = wakeReasons.map(() => undefined);
+  let notices: (NoticeContent | undefined)[] = wakeReasons.map(() => undefined);
   let observation: Observation | undefined;
+  // The versions every later observation must show at least (a cache may lag): the latest observation's, carried over.
+  let seenVersions: ObjectVersions = input.carried?.versions ?? {};
   let wakeAt: number | undefined;
 
-  const wake = (reason: string, observed?: WorkloadNotice): void => {
+  const wake = (reason: string, notice?: NoticeContent): void => {
     wakeReasons.push(reason);
-    notices.push(observed);
+    notices.push(notice);
   };
   for (const signal of [
     streamObservedSignal,
@@ -100,7 +104,9 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     deletedSignal,
     detachedSignal,
   ]) {
-    setHandler(signal, (notice) => wake(`${signal.name}: ${notice.reason}`, notice.observed));
+    setHandler(signal, (notice) =>
+      wake(`${signal.name}: ${notice.reason}`, { observed: notice.observed, versions: notice.versions }),
+    );
   }
 
   const accepted = (message: string): UpdateAccepted => ({ phase: state.phase, message });
@@ -183,7 +189,8 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     // back, mostly) has nothing to decide on, so it costs no observation. A timer's wake has no notice: it decides.
     const nothingNew = woken.length > 0 && woken.every((notice) => alreadyShown(notice, observation));
     if (revision === 1 || !nothingNew) {
-      const steady = revision === 1 ? await reconcileRevision1() : await reconcile();
+      const required = woken.reduce((versions, notice) => newest(versions, notice?.versions), seenVersions);
+      const steady = revision === 1 ? await reconcileRevision1() : await reconcile(required);
       wakeAt = steady.wakeAt;
       show();
       if (steady.done) {
@@ -195,7 +202,10 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? defaultMaxHistoryEvents)) {
       await condition(allHandlersFinished);
       // Anything that woke us while handlers finished is carried over, so no signal is lost.
-      return continueAsNew<typeof streamWorkflow>({ ...input, carried: { state, wakeReasons } });
+      return continueAsNew<typeof streamWorkflow>({
+        ...input,
+        carried: { state, wakeReasons, versions: seenVersions },
+      });
     }
   }
 
@@ -203,13 +213,14 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
    * Observe, then decide and act until the decision asks for nothing more. Each round's actions and the observation
    * after them are one local activity.
    */
-  async function reconcile(): Promise<{ wakeAt?: number; done?: boolean }> {
+  async function reconcile(required: ObjectVersions): Promise<{ wakeAt?: number; done?: boolean }> {
     let seen = await local.observeStream.executeWithOptions(
       { ...options, summary: `observe ${stream.namespace}/${stream.name}` },
-      [stream],
+      [stream, required],
     );
     for (let round = 0; round < maxRoundsPerWake; round++) {
       observation = seen;
+      seenVersions = newest(seenVersions, seen.versions);
       const before = state;
       const decision = decide(before, seen, config, Date.now());
       state = decision.state;
@@ -237,12 +248,14 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     const input = { observation: seen, stream: seen.stream, config, now: Date.now() };
     const failed = rejectAction(before, refused, rejection, input);
     state = failed.state;
-    if (failed.actions.length > 0) observation = (await actThenObserve(failed.actions)).observation;
+    if (failed.actions.length === 0) return;
+    observation = (await actThenObserve(failed.actions)).observation;
+    seenVersions = newest(seenVersions, observation.versions);
   }
 
   function actThenObserve(actions: Action[]) {
     const summary = actions.map((action) => actionSummary(stream, action)).join('; ');
-    return local.act.executeWithOptions({ ...options, summary }, [stream, actions]);
+    return local.act.executeWithOptions({ ...options, summary }, [stream, actions, seenVersions]);
   }
 
   /** Revision 1's driver, kept so that histories recorded with it replay: one activity per observation and action. */

@@ -148,7 +148,15 @@ describe('observeStream', () => {
   test('a new stream is observed with its hash, templates and initial backfill name', async (t) => {
     const namespace = await pluginNamespace(t, 'observe-new');
     const { key, stored } = await createStream(namespace, 'mock-v0');
-    const observation = await activities.observeStream(key);
+    const { versions, ...observation } = await activities.observeStream(key);
+    // The version of each object it read: the stream as created (nothing has written it since), class and templates.
+    assert.equal(versions?.stream, stored.metadata.resourceVersion);
+    assert.deepEqual(Object.keys(versions ?? {}).sort(), [
+      'stream',
+      'streamClass',
+      `template/${namespace}/mock-backfill-job`,
+      `template/${namespace}/mock-streaming-job`,
+    ]);
     assert.deepEqual(observation, {
       kind: { group: PLUGIN_GROUP, kind: 'MockStream', plural: 'mockstreams' },
       stream: {

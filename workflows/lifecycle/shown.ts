@@ -1,5 +1,6 @@
 // Whether a notice from the watcher shows anything the lifecycle's latest observation does not already show.
 import type { Observation, ObservedCronJob, ObservedJob } from './types.ts';
+import { covers, type ObjectVersions } from './versions.ts';
 
 /** What a notice says the stream's Job or CronJob is now (null: gone). */
 export type WorkloadNotice = { job: ObservedJob | null } | { cronJob: ObservedCronJob | null };
@@ -15,9 +16,26 @@ function sameData(a: unknown, b: unknown): boolean {
   return keysA.every((key) => sameData((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
 }
 
+/** What one notice showed the workflow: the workload as the watcher saw it, and the versions of what changed. */
+export interface NoticeContent {
+  observed?: WorkloadNotice;
+  versions?: ObjectVersions;
+}
+
 /** Whether `observation` already shows the workload exactly as `notice` does. */
-export function alreadyShown(notice: WorkloadNotice | undefined, observation: Observation | undefined): boolean {
-  if (notice === undefined || observation === undefined) return false;
+function workloadShown(notice: WorkloadNotice, observation: Observation): boolean {
   if ('job' in notice) return sameData(notice.job ?? undefined, observation.job);
   return sameData(notice.cronJob ?? undefined, observation.cronJob);
+}
+
+/**
+ * Whether `observation` already shows what the notice is about: the workload exactly as the notice shows it, or every
+ * object it names at the version the notice saw or a newer one (the workflow's own writes coming back, mostly). A
+ * notice that says neither (a timer, an update, a resync) always needs a look.
+ */
+export function alreadyShown(notice: NoticeContent | undefined, observation: Observation | undefined): boolean {
+  if (notice === undefined || observation === undefined) return false;
+  if (notice.observed !== undefined && workloadShown(notice.observed, observation)) return true;
+  const { versions } = notice;
+  return versions !== undefined && Object.keys(versions).length > 0 && covers(observation.versions, versions);
 }

@@ -1,4 +1,5 @@
 // The data the stream lifecycle decides on and produces: plain, JSON-serialisable, carried through continue-as-new.
+import type { ObjectVersions } from './versions.ts';
 
 /** A lifecycle phase as written to `status.phase`; '' is a stream that has none yet (new, or no valid backend). */
 export type StreamPhase = '' | 'Pending' | 'Backfilling' | 'Running' | 'Scheduled' | 'Suspended' | 'Failed';
@@ -133,6 +134,8 @@ export interface Observation {
   /** Why the lifecycle must let go of the stream without touching it (its StreamClass is gone, or the API server no
    * longer serves its kind); absent while the stream is managed. */
   detached?: string;
+  /** The resourceVersion each object shown was read at (observations recorded before these were kept lack it). */
+  versions?: ObjectVersions;
 }
 
 /** The condition this operator keeps on the stream; its type follows from the phase. */

@@ -1,0 +1,273 @@
+// The worker's cache of what observing a stream reads: StreamClasses, templates, BackfillRequests, Jobs, CronJobs and
+// every stream kind a class serves, kept current by watches, so an observation costs no API call. It answers only when
+// it is at least as new as the versions the reader requires (what the workflow has already seen, and the activity's
+// own writes); otherwise the reader goes to the API server, as it would without a cache.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  ARCANE_GROUP,
+  ARCANE_VERSION,
+  BACKFILL_REQUESTS,
+  STREAM_CLASSES,
+  STREAMING_JOB_TEMPLATES,
+} from '../resources/api-group.ts';
+import type { StreamClass } from '../resources/stream-class.ts';
+import type { WatchedObject } from '../watcher/forwarding.ts';
+import {
+  SupervisedInformer,
+  type InformerEvent,
+  type InformerMetrics,
+  type ResourceLocation,
+} from '../watcher/informer-supervisor.ts';
+import { listObjects } from '../watcher/kubernetes-client.ts';
+import { atLeast } from '../workflows/lifecycle/versions.ts';
+import { makeKeepAliveClient } from '../operations/keep-alive.ts';
+import { customResource } from './kubernetes.ts';
+
+export interface ClusterCacheOptions {
+  kubeConfig: KubeConfig;
+  log: Logger;
+  metrics: InformerMetrics;
+  /** Only this namespace's streams, requests, templates and workloads (StreamClasses are cluster-wide). */
+  watchNamespace?: string;
+  /** How long a read waits for the cache to catch up with a version it requires before it asks the API server. */
+  catchUpMs: number;
+  watchdogMs: number;
+  listTimeoutMs: number;
+  restartBackoff: { initialMs: number; maxMs: number };
+}
+
+/** A cached answer: the object, or null when the cache knows there is none. */
+export type CachedObject = WatchedObject | null;
+
+/** How many deletions each resource remembers; an older one is answered by the API server. */
+const TOMBSTONES = 10_000;
+
+function withoutManagedFields(object: WatchedObject): WatchedObject {
+  if (!object.metadata?.managedFields) return object;
+  const metadata = { ...object.metadata };
+  delete metadata.managedFields;
+  return { ...object, metadata };
+}
+
+interface Container {
+  name?: string;
+  env?: unknown;
+}
+
+/** A Job or CronJob as observing it needs it: metadata, status, and the containers' environment (backfill marks). */
+function workloadAsObserved(object: WatchedObject): WatchedObject {
+  const { metadata, status } = withoutManagedFields(object);
+  const spec = object.spec as { template?: { spec?: { containers?: Container[] } }; jobTemplate?: unknown } | undefined;
+  const containers = (spec?.template?.spec?.containers ?? []).map(({ name, env }) => ({ name, env }));
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata,
+    spec: { template: { spec: { containers } } },
+    status,
+  };
+}
+
+function keyOf(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+/** One watched resource, with what it takes to tell whether its answer is new enough. */
+class CachedResource {
+  readonly informer: SupervisedInformer;
+  /** Deleted objects by `namespace/name`, with the last version seen of each. */
+  private readonly tombstones = new Map<string, string>();
+  /** The newest version of any of its objects seen: the cache holds every change up to it (a watch is ordered). */
+  private highWater: string | undefined;
+  private readonly waiters = new Set<() => void>();
+  private readonly onChange: ((event: InformerEvent) => void) | undefined;
+
+  constructor(
+    options: ClusterCacheOptions,
+    resource: string,
+    location: ResourceLocation,
+    keep: (object: WatchedObject) => WatchedObject,
+    onChange?: (event: InformerEvent) => void,
+  ) {
+    this.onChange = onChange;
+    const custom = makeKeepAliveClient(options.kubeConfig, CustomObjectsApi);
+    this.informer = new SupervisedInformer(
+      {
+        kubeConfig: options.kubeConfig,
+        list: listObjects(custom),
+        log: options.log,
+        metrics: options.metrics,
+        restartBackoff: options.restartBackoff,
+        watchdogMs: options.watchdogMs,
+        listTimeoutMs: options.listTimeoutMs,
+        resource,
+        location,
+        keep,
+      },
+      { event: (event) => this.seen(event), listed: () => this.wake() },
+    );
+    this.informer.start();
+  }
+
+  private seen(event: InformerEvent): void {
+    const { metadata } = event.object;
+    const version = metadata?.resourceVersion;
+    const key = keyOf(metadata?.namespace, metadata?.name ?? '');
+    if (event.type === 'deleted') {
+      this.tombstones.delete(key);
+      if (version !== undefined) this.tombstones.set(key, version);
+      if (this.tombstones.size > TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value as string);
+    } else {
+      this.tombstones.delete(key);
+    }
+    if (version !== undefined && !atLeast(this.highWater, version)) this.highWater = version;
+    this.onChange?.(event);
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /** The object or null, when the cache can say so at `required` or newer; undefined when it cannot (yet). */
+  answer(namespace: string | undefined, name: string, required?: string): CachedObject | undefined {
+    if (!this.informer.synced) return undefined;
+    const object = this.informer.get(namespace ?? '', name);
+    if (required === undefined || atLeast(this.highWater, required)) return object ?? null;
+    if (object) return atLeast(object.metadata?.resourceVersion, required) ? object : undefined;
+    return atLeast(this.tombstones.get(keyOf(namespace, name)), required) ? null : undefined;
+  }
+
+  /** Resolves when `ready` holds, or after `ms` (the last check decides). */
+  async until<T>(ready: () => T | undefined, ms: number): Promise<T | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const answer = ready();
+      const left = deadline - Date.now();
+      if (answer !== undefined || left <= 0) return answer;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        this.waiters.add(done);
+      });
+    }
+  }
+
+  list(namespace?: string): WatchedObject[] {
+    return this.informer.list(namespace);
+  }
+
+  stop(): Promise<void> {
+    this.wake();
+    return this.informer.stop();
+  }
+}
+
+/** What a reader requires of one object: its key in the cache and the version (absent: any). */
+export interface CacheRead {
+  namespace?: string;
+  name: string;
+  required?: string;
+}
+
+export class ClusterCache {
+  private readonly options: ClusterCacheOptions;
+  private readonly resources = new Map<string, CachedResource>();
+  /** BackfillRequest keys by `namespace/streamId`. */
+  private readonly requestsByStream = new Map<string, Set<string>>();
+
+  constructor(options: ClusterCacheOptions) {
+    this.options = options;
+    const namespace = options.watchNamespace;
+    const arcane = (plural: string, scoped: boolean) => ({
+      group: ARCANE_GROUP,
+      version: ARCANE_VERSION,
+      plural,
+      ...(scoped && namespace !== undefined ? { namespace } : {}),
+    });
+    this.watch(STREAM_CLASSES.plural, arcane(STREAM_CLASSES.plural, false), withoutManagedFields);
+    this.watch(STREAMING_JOB_TEMPLATES.plural, arcane(STREAMING_JOB_TEMPLATES.plural, true), withoutManagedFields);
+    this.watch(BACKFILL_REQUESTS.plural, arcane(BACKFILL_REQUESTS.plural, true), withoutManagedFields, (event) =>
+      this.indexRequest(event),
+    );
+    for (const plural of ['jobs', 'cronjobs']) {
+      this.watch(plural, { group: 'batch', version: 'v1', plural, namespace }, workloadAsObserved);
+    }
+  }
+
+  private watch(
+    plural: string,
+    location: ResourceLocation,
+    keep: (object: WatchedObject) => WatchedObject,
+    onChange?: (event: InformerEvent) => void,
+  ): CachedResource {
+    const resource = customResource(location.group, plural);
+    const known = this.resources.get(resource);
+    if (known) return known;
+    const cached = new CachedResource(this.options, resource, location, keep, onChange);
+    this.resources.set(resource, cached);
+    return cached;
+  }
+
+  /** Streams of the kind `streamClass` serves are cached from now on (from the next read, once listed). */
+  watchStreams(streamClass: StreamClass): void {
+    const { group, version, plural } = streamClass;
+    this.watch(plural, { group, version, plural, namespace: this.options.watchNamespace }, withoutManagedFields);
+  }
+
+  private indexRequest(event: InformerEvent): void {
+    const { metadata, spec } = event.object;
+    const streamId = (spec as { streamId?: unknown } | undefined)?.streamId;
+    if (typeof streamId !== 'string') return;
+    const stream = keyOf(metadata?.namespace, streamId);
+    const key = keyOf(metadata?.namespace, metadata?.name ?? '');
+    const keys = this.requestsByStream.get(stream) ?? new Set<string>();
+    if (event.type === 'deleted') keys.delete(key);
+    else keys.add(key);
+    if (keys.size === 0) this.requestsByStream.delete(stream);
+    else this.requestsByStream.set(stream, keys);
+  }
+
+  /**
+   * The object of `resource` (`jobs.batch`, `<plural>.<group>`) at `read.required` or newer, null when the cache knows
+   * it does not exist, or undefined when the cache cannot tell within the catch-up time (not watched, not yet listed, or
+   * behind): then the reader asks the API server.
+   */
+  async get(resource: string, read: CacheRead): Promise<CachedObject | undefined> {
+    const cached = this.resources.get(resource);
+    if (!cached) return undefined;
+    return cached.until(() => cached.answer(read.namespace, read.name, read.required), this.options.catchUpMs);
+  }
+
+  /** The stream's BackfillRequests, each required one at its version or newer; undefined when the cache cannot tell. */
+  async backfillRequests(
+    namespace: string,
+    streamId: string,
+    required: Record<string, string>,
+  ): Promise<WatchedObject[] | undefined> {
+    const cached = this.resources.get(customResource(ARCANE_GROUP, BACKFILL_REQUESTS.plural));
+    if (!cached) return undefined;
+    const current = () => {
+      const fresh = Object.entries(required).every(
+        ([name, version]) => cached.answer(namespace, name, version) !== undefined,
+      );
+      if (!fresh || !cached.informer.synced) return undefined;
+      const keys = this.requestsByStream.get(keyOf(namespace, streamId)) ?? new Set();
+      return [...keys].flatMap((key) => {
+        const object = cached.answer(namespace, key.slice(namespace.length + 1));
+        return object ? [object] : [];
+      });
+    };
+    return cached.until(current, this.options.catchUpMs);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.resources.values()].map((cached) => cached.stop()));
+  }
+}

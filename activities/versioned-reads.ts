@@ -1,0 +1,153 @@
+// Reads of one stream's objects with their resourceVersions: which version each read or write saw (so an observation
+// says what it was read at), and reads answered by the worker's cache when it is at least that new.
+import { ApiException } from '@kubernetes/client-node';
+import { ARCANE_GROUP, BACKFILL_REQUESTS, STREAM_CLASSES, STREAMING_JOB_TEMPLATES } from '../resources/api-group.ts';
+import { parseStreamClass } from '../resources/stream-class.ts';
+import type { StreamKey } from '../workflows/messages.ts';
+import { newest, versionKey, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
+import type { CachedObject, ClusterCache } from './cluster-cache.ts';
+import { isAlreadyExists, isConflict, KubernetesApiError, type ApiCall } from './errors.ts';
+import type { KubernetesApi } from './kubernetes.ts';
+
+interface Versioned {
+  metadata?: { name?: string; resourceVersion?: string };
+}
+
+const requestsPrefix = versionKey.backfillRequest('');
+
+/** The key in ObjectVersions of the object `call` reads or writes, when it is one of the stream's. */
+export function versionKeyOf(call: ApiCall, stream: StreamKey): string | undefined {
+  const [plural = '', ...rest] = call.resource.replace(/\/status$/, '').split('.');
+  const group = rest.join('.');
+  if (group === ARCANE_GROUP) {
+    if (plural === STREAM_CLASSES.plural) return versionKey.streamClass;
+    if (plural === STREAMING_JOB_TEMPLATES.plural) {
+      return call.namespace && call.name ? versionKey.template(call.namespace, call.name) : undefined;
+    }
+    if (plural === BACKFILL_REQUESTS.plural) return call.name ? versionKey.backfillRequest(call.name) : undefined;
+  }
+  if (group === 'batch')
+    return plural === 'jobs' ? versionKey.job : plural === 'cronjobs' ? versionKey.cronJob : undefined;
+  const ours = group !== '' && call.name === stream.name && call.namespace === stream.namespace;
+  return ours ? versionKey.stream : undefined;
+}
+
+function isRequestList(call: ApiCall): boolean {
+  return call.verb === 'list' && call.resource === `${BACKFILL_REQUESTS.plural}.${ARCANE_GROUP}`;
+}
+
+/** The versions seen through one KubernetesApi: what was read, and what writes left behind. */
+export interface VersionRecord {
+  kube: KubernetesApi;
+  /** Each object's newest version seen. */
+  versions(): ObjectVersions;
+  /** Objects written whose new version is unknown (a deletion answered with a Status): read them from the API. */
+  unknown(): ReadonlySet<string>;
+}
+
+export function recordVersions(kube: KubernetesApi, stream: StreamKey): VersionRecord {
+  let seen: ObjectVersions = {};
+  const unknown = new Set<string>();
+  const note = (key: string, object: Versioned | undefined, write: boolean) => {
+    const version = object?.metadata?.resourceVersion;
+    if (version !== undefined) {
+      seen = newest(seen, { [key]: version });
+      unknown.delete(key);
+    } else if (write) {
+      unknown.add(key);
+    }
+  };
+  return {
+    kube: {
+      ...kube,
+      async call<T>(call: ApiCall, send: () => Promise<T>): Promise<T> {
+        const result = await kube.call(call, send);
+        const write = call.verb !== 'get' && call.verb !== 'list';
+        if (isRequestList(call)) {
+          for (const item of (result as { items?: Versioned[] }).items ?? []) {
+            note(versionKey.backfillRequest(item.metadata?.name ?? ''), item, false);
+          }
+        } else {
+          const key = versionKeyOf(call, stream);
+          if (key !== undefined) note(key, result as Versioned, write);
+        }
+        return result;
+      },
+    },
+    versions: () => seen,
+    unknown: () => unknown,
+  };
+}
+
+function notFound(call: ApiCall): KubernetesApiError {
+  const body = { kind: 'Status', reason: 'NotFound', code: 404, message: 'not found in the cache' };
+  return new KubernetesApiError(call, new ApiException(404, 'Not Found', body, {}));
+}
+
+/** Requests' required versions by request name. */
+function requiredRequests(required: ObjectVersions): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(required)
+      .filter(([key]) => key.startsWith(requestsPrefix))
+      .map(([key, version]) => [key.slice(requestsPrefix.length), version]),
+  );
+}
+
+/** What cached reads must show: versions at least as new as `required()`, and `mustRead()` from the API server. */
+export interface ReadGuard {
+  required(): ObjectVersions;
+  mustRead(): ReadonlySet<string>;
+}
+
+/**
+ * Reads of the stream's objects answered by `cache` when it holds them at the guard's required versions or newer;
+ * everything else, and every write, goes to `kube`. An object a write conflicted on (its read was outdated) is read from
+ * the API server from then on. Answers from the cache are the objects as a watch sent them (plain JSON, times as
+ * strings), which is what the reads of observing and acting use.
+ */
+export function cachedReads(
+  kube: KubernetesApi,
+  cache: ClusterCache,
+  stream: StreamKey,
+  guard: ReadGuard,
+): KubernetesApi {
+  const conflicted = new Set<string>();
+  const skipsCache = (key: string) => conflicted.has(key) || guard.mustRead().has(key);
+  const fromCache = async (call: ApiCall): Promise<{ answer: CachedObject | { items: unknown[] } } | undefined> => {
+    if (isRequestList(call) && call.namespace !== undefined) {
+      if ([...guard.mustRead(), ...conflicted].some((key) => key.startsWith(requestsPrefix))) return undefined;
+      const items = await cache.backfillRequests(call.namespace, stream.name, requiredRequests(guard.required()));
+      return items && { answer: { items } };
+    }
+    const key = versionKeyOf(call, stream);
+    if (call.verb !== 'get' || call.name === undefined || key === undefined || skipsCache(key)) return undefined;
+    const resource = call.resource.replace(/\/status$/, '');
+    const read = { namespace: call.namespace, name: call.name, required: guard.required()[key] };
+    const answer = await cache.get(resource, read);
+    return answer === undefined ? undefined : { answer };
+  };
+  const write = async <T>(call: ApiCall, send: () => Promise<T>): Promise<T> => {
+    try {
+      return await kube.call(call, send);
+    } catch (error) {
+      const key = versionKeyOf(call, stream);
+      if (key !== undefined && (isConflict(error) || isAlreadyExists(error))) conflicted.add(key);
+      throw error;
+    }
+  };
+  return {
+    ...kube,
+    async call<T>(call: ApiCall, send: () => Promise<T>): Promise<T> {
+      if (call.verb !== 'get' && call.verb !== 'list') return write(call, send);
+      const cached = await fromCache(call);
+      if (cached?.answer === null) throw notFound(call);
+      const result = cached ? cached.answer : await kube.call(call, send);
+      // Streams of a class are cached once the class has been read: the first observation of each kind reads them.
+      if (versionKeyOf(call, stream) === versionKey.streamClass) {
+        const streamClass = parseStreamClass(result);
+        if (streamClass.ok) cache.watchStreams(streamClass.value);
+      }
+      return result as T;
+    },
+  };
+}

@@ -1,0 +1,176 @@
+// The worker's observation cache against a real API server: an observation read from it is the one the API server
+// gives, costs no API call, shows the activity's own writes and deletions, and is never older than what is required.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { BatchV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { ClusterCache } from '../../activities/cluster-cache.ts';
+import { createActivities, type StreamActivities } from '../../activities/index.ts';
+import { cacheRestarts, kubernetesApiCalls } from '../../activities/metrics.ts';
+import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../../resources/api-group.ts';
+import type { JsonObject } from '../../resources/go-json.ts';
+import { waitFor } from '../../stack/wait.ts';
+import type { Action, Observation } from '../../workflows/lifecycle.ts';
+import { atLeast } from '../../workflows/lifecycle/versions.ts';
+import type { StreamKey } from '../../workflows/messages.ts';
+import { applyObjects, applyYaml, installTestPlugin, loadYaml, TEST_PLUGIN, testNamespace } from './kube.ts';
+import { kubeConfig } from './stack-env.ts';
+
+const silent = pino({ level: 'silent' });
+
+let kc: KubeConfig;
+let namespace: string;
+let cache: ClusterCache;
+let registry: Registry;
+/** Observes through the cache. */
+let cached: StreamActivities;
+/** Observes through the API server only. */
+let direct: StreamActivities;
+
+before(async (t) => {
+  kc = kubeConfig();
+  await installTestPlugin(kc, 'default');
+  namespace = await testNamespace(t as never, kc, 'observation-cache');
+  await applyYaml(kc, TEST_PLUGIN.namespacedFiles, namespace);
+  registry = new Registry();
+  cache = new ClusterCache({
+    kubeConfig: kc,
+    log: silent,
+    metrics: { apiCalls: kubernetesApiCalls(registry), informerRestarts: cacheRestarts(registry) },
+    watchNamespace: namespace,
+    catchUpMs: 2_000,
+    watchdogMs: 300_000,
+    listTimeoutMs: 60_000,
+    restartBackoff: { initialMs: 200, maxMs: 2_000 },
+  });
+  cached = createActivities({ kubeConfig: kc, logger: silent, registry, cache });
+  direct = createActivities({ kubeConfig: kc, logger: silent, registry: new Registry() });
+});
+
+after(async () => {
+  await cache.stop();
+});
+
+/** Reads (get and list) the cached activities sent to the API server so far. */
+async function apiReads(): Promise<number> {
+  const metric = await kubernetesApiCalls(registry).get();
+  return metric.values
+    .filter((value) => value.labels.verb === 'get' || value.labels.verb === 'list')
+    .reduce((sum, value) => sum + value.value, 0);
+}
+
+/** The observation through the cache and the API reads it cost. */
+async function observeCached(key: StreamKey, required?: Record<string, string>) {
+  const before = await apiReads();
+  const observation = await cached.observeStream(key, required);
+  return { observation, reads: (await apiReads()) - before };
+}
+
+async function createStream(name: string): Promise<StreamKey> {
+  const example = structuredClone(
+    loadYaml(TEST_PLUGIN.streamsFile).find((item) => item.metadata?.name === 'mock-v0'),
+  ) as KubernetesObject & { spec: JsonObject };
+  example.metadata = { name };
+  await applyObjects(kc, [example], namespace);
+  return { streamClass: 'mock-stream', namespace, name };
+}
+
+async function createRequest(name: string, streamId: string): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: ARCANE_GROUP,
+    version: ARCANE_VERSION,
+    namespace,
+    plural: BACKFILL_REQUESTS.plural,
+    body: {
+      apiVersion: `${ARCANE_GROUP}/${ARCANE_VERSION}`,
+      kind: 'BackfillRequest',
+      metadata: { name },
+      spec: { streamClass: 'mock-stream', streamId },
+    },
+  });
+}
+
+/** The actions that open the stream's initial BackfillRequest and start its backfill Job. */
+function startBackfill(seen: Observation): Action[] {
+  const name = seen.initialBackfillName;
+  return [
+    { type: 'createBackfillRequest', name, initial: true },
+    { type: 'applyBackfillJob', request: name },
+  ];
+}
+
+/** Waits until the cache answers the observation on its own, and returns it. */
+async function settledCached(key: StreamKey, required?: Record<string, string>): Promise<Observation> {
+  return waitFor('the cache to answer an observation without API reads', async () => {
+    const { observation, reads } = await observeCached(key, required);
+    return reads === 0 ? observation : undefined;
+  });
+}
+
+describe('observation cache', () => {
+  test('an observation from the cache is the one the API server gives, at no API read', async () => {
+    const key = await createStream('cache-same');
+    await createRequest('cache-same-extra', 'cache-same');
+    const fromApi = await direct.observeStream(key);
+    assert.equal(fromApi.backfillRequests.length, 1);
+    assert.ok(fromApi.versions?.stream, 'the observation names the version of the stream it read');
+    const fromCache = await settledCached(key, fromApi.versions);
+    assert.deepEqual(fromCache, fromApi);
+  });
+
+  test('a required version the cache does not have yet sends the read to the API server', async () => {
+    const key = await createStream('cache-behind');
+    const fromApi = await direct.observeStream(key);
+    await settledCached(key, fromApi.versions);
+    // No watch will ever show this version: after the catch-up time the stream is read from the API server.
+    const { observation, reads } = await observeCached(key, { ...fromApi.versions, stream: '999999999999' });
+    assert.ok(reads >= 1, `the stream was read from the API server (${reads} reads)`);
+    assert.deepEqual(observation, fromApi);
+  });
+
+  test('the observation after an action shows what the action wrote, and a deletion', async () => {
+    const key = await createStream('cache-act');
+    const seen = await settledCached(key);
+    const applied = await cached.act(key, startBackfill(seen), seen.versions);
+    assert.ok(applied.observation.job, 'the Job the action created is observed');
+    assert.equal(applied.observation.job.backfilling, true);
+    const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: key.name, namespace });
+    assert.equal(applied.observation.job.uid, job.metadata?.uid);
+    // The Job controller may have written its status since; the observation is of the Job the action made, or newer.
+    const version = applied.observation.versions?.job ?? '';
+    assert.ok(atLeast(job.metadata?.resourceVersion, version), `Job version ${version} is no newer than the API's`);
+
+    const deleted = await cached.act(
+      key,
+      [{ type: 'deleteJob', uid: applied.observation.job.uid }],
+      applied.observation.versions,
+    );
+    // Deleting a held Job leaves it terminating until the finalizer is released.
+    assert.equal(deleted.observation.job?.terminating, true);
+    const released = await cached.act(
+      key,
+      [{ type: 'releaseJob', uid: applied.observation.job.uid }],
+      deleted.observation.versions,
+    );
+    assert.equal(released.observation.job?.held ?? false, false, 'the release is observed');
+    // Once the Job is gone, the cache says so (its deletion is newer than every version seen).
+    await waitFor('the cached observation to show no Job', async () => {
+      const { observation } = await observeCached(key, released.observation.versions);
+      return observation.job === undefined;
+    });
+  });
+
+  test('cached Jobs keep what observing reads, not their pod template or managed fields', async () => {
+    const key = await createStream('cache-trim');
+    const seen = await settledCached(key);
+    await cached.act(key, startBackfill(seen), seen.versions);
+    const job = await cache.get('jobs.batch', { namespace, name: key.name });
+    assert.ok(job, 'the Job is cached');
+    assert.equal(job.metadata?.managedFields, undefined);
+    const spec = job.spec as { template: { spec: { containers: object[] } } };
+    for (const container of spec.template.spec.containers) {
+      assert.deepEqual(Object.keys(container).sort(), ['env', 'name']);
+    }
+  });
+});
