@@ -141,13 +141,7 @@ describe('take-over from the upstream Go operator and rollback to it', () => {
   const own = useOwnStack(async (own) => {
     await installArcaneCrds(own.admin);
     await installTestPluginClasses(own.admin);
-    const common = {
-      ARCANE_KUBECONFIG: own.stack.kubeconfigPath,
-      ARCANE_TEMPORAL_ADDRESS: own.stack.temporalAddress,
-      ARCANE_TEMPORAL_NAMESPACE: own.stack.temporalNamespace,
-      ARCANE_TASK_QUEUE: 'arcane-takeover',
-      ARCANE_LOG_LEVEL: 'debug',
-    };
+    const common = { ...own.operatorEnv('arcane-takeover'), ARCANE_LOG_LEVEL: 'debug' };
     worker = own.process('worker', common);
     // The recheck interval the settled window of tests/e2e/workflow.ts is derived from.
     watcher = own.process('watcher', { ...common, ARCANE_LIFECYCLE_RECHECK: `${RECHECK_MS / 1_000}s` });
