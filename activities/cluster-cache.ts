@@ -19,8 +19,10 @@ import {
   type InformerEvent,
   type InformerMetrics,
   type ResourceLocation,
+  withoutManagedFields,
 } from '../watcher/informer-supervisor.ts';
 import { listObjects } from '../watcher/kubernetes-client.ts';
+import { workloadAsObserved } from './observed-workloads.ts';
 import { atLeast } from '../workflows/lifecycle/versions.ts';
 import { makeKeepAliveClient } from '../operations/keep-alive.ts';
 import { customResource } from './kubernetes.ts';
@@ -43,32 +45,6 @@ export type CachedObject = WatchedObject | null;
 
 /** How many deletions each resource remembers; an older one is answered by the API server. */
 const TOMBSTONES = 10_000;
-
-function withoutManagedFields(object: WatchedObject): WatchedObject {
-  if (!object.metadata?.managedFields) return object;
-  const metadata = { ...object.metadata };
-  delete metadata.managedFields;
-  return { ...object, metadata };
-}
-
-interface Container {
-  name?: string;
-  env?: unknown;
-}
-
-/** A Job or CronJob as observing it needs it: metadata, status, and the containers' environment (backfill marks). */
-function workloadAsObserved(object: WatchedObject): WatchedObject {
-  const { metadata, status } = withoutManagedFields(object);
-  const spec = object.spec as { template?: { spec?: { containers?: Container[] } }; jobTemplate?: unknown } | undefined;
-  const containers = (spec?.template?.spec?.containers ?? []).map(({ name, env }) => ({ name, env }));
-  return {
-    apiVersion: object.apiVersion,
-    kind: object.kind,
-    metadata,
-    spec: { template: { spec: { containers } } },
-    status,
-  };
-}
 
 function keyOf(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;

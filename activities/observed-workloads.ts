@@ -1,5 +1,5 @@
 // The Job and CronJob named after a stream as the lifecycle sees them (ObservedJob, ObservedCronJob).
-import type { V1CronJob, V1EnvVar, V1Job, V1JobCondition } from '@kubernetes/client-node';
+import type { KubernetesObject, V1CronJob, V1EnvVar, V1Job, V1JobCondition } from '@kubernetes/client-node';
 import {
   BACKFILLING_LABEL,
   CONFIGURATION_HASH_ANNOTATION,
@@ -74,4 +74,20 @@ export function observeCronJob(cronJob: V1CronJob): ObservedCronJob {
     terminating: cronJob.metadata?.deletionTimestamp !== undefined,
     labelled: cronJob.metadata?.labels?.[STREAM_ID_LABEL] !== undefined,
   });
+}
+
+interface Container {
+  name?: string;
+  env?: unknown;
+}
+
+/** A Job or CronJob as observing it reads it: metadata, status and the containers' environment (the backfill marks),
+ * without the pod template's other fields; what caches of workloads keep. */
+export function workloadAsObserved<T extends KubernetesObject & { spec?: unknown; status?: unknown }>(object: T): T {
+  const metadata = object.metadata && { ...object.metadata };
+  if (metadata) delete metadata.managedFields;
+  const spec = object.spec as { template?: { spec?: { containers?: Container[] } } } | undefined;
+  const containers = (spec?.template?.spec?.containers ?? []).map(({ name, env }) => ({ name, env }));
+  const kept = { apiVersion: object.apiVersion, kind: object.kind, metadata, status: object.status };
+  return { ...kept, spec: { template: { spec: { containers } } } } as T;
 }

@@ -1,7 +1,7 @@
 // Jobs and CronJobs labelled arcane/stream-id: the one named after its stream wakes that stream's workflow when it
 // appears, goes, changes our annotations or labels, or (a Job) starts, completes or fails.
 import type { V1CronJob, V1Job } from '@kubernetes/client-node';
-import { observeCronJob, observeJob } from '../activities/observed-workloads.ts';
+import { observeCronJob, observeJob, workloadAsObserved } from '../activities/observed-workloads.ts';
 import { STREAM_CLASS_ANNOTATION, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { jobObservedSignal, type ObservedWorkload } from '../workflows/messages.ts';
@@ -69,7 +69,7 @@ export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatch
   };
   const location = { ...WORKLOADS[kind], namespace: deps.watchNamespace, labelSelector: STREAM_ID_LABEL };
   return new SupervisedInformer(
-    { ...settings, resource: `${location.plural}.${location.group}`, location },
+    { ...settings, resource: `${location.plural}.${location.group}`, location, keep: workloadAsObserved },
     { event: onEvent, listed: () => deps.onListed() },
   );
 }
