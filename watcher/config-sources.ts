@@ -19,6 +19,10 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'signals.retryInitial', help: 'first delay before retrying a failed signal' },
   { path: 'signals.retryMax', help: 'longest delay before retrying a failed signal' },
   { path: 'signals.timeout', help: 'how long one signal attempt may take' },
+  {
+    path: 'signals.batchWindow',
+    help: "how long a stream's first notice waits for the events that follow it (one wake for all), e.g. 100ms; 0 sends at once",
+  },
   { path: 'resyncDelay', help: 'events within this delay share one resync' },
   { path: 'backfillRequestGrace', help: 'wait this long before marking a request StreamNotFound' },
   { path: 'lifecycle.restartBackoffInitial', help: 'first restart delay after a Job failure, e.g. 10s' },

@@ -67,6 +67,8 @@ const signalsSchema = z
     retryMax: positiveDuration.default(30_000),
     /** One attempt gives up after this long (the client would otherwise retry an unreachable server for long). */
     timeout: positiveDuration.default(10_000),
+    /** A stream's first notice waits this long for the events that follow it, so they wake its workflow once. */
+    batchWindow: duration.default(100).refine((ms) => ms <= 10_000, 'must be at most 10s'),
   })
   .refine((s) => s.retryInitial <= s.retryMax, {
     message: 'retryInitial must not be longer than retryMax',

@@ -85,6 +85,12 @@ export interface DispatcherOptions {
   metrics: WatcherMetrics;
   maxInFlight: number;
   retry: { initialMs: number; maxMs: number };
+  /**
+   * How long a workflow's first notice waits for more before it is sent (0: not at all). The events one change sets
+   * off (a Job created, then started; a request created as the Job is) then reach the workflow as one wake instead of
+   * several, each of which costs history events.
+   */
+  batchMs?: number;
 }
 
 interface WorkflowQueue {
@@ -92,6 +98,8 @@ interface WorkflowQueue {
   attempt: number;
   inFlight: boolean;
   retryTimer?: NodeJS.Timeout;
+  /** The batch window of a queue that was idle. */
+  holdTimer?: NodeJS.Timeout;
 }
 
 export class SignalDispatcher {
@@ -123,9 +131,22 @@ export class SignalDispatcher {
     if (!this.enabled) return;
     const id = streamWorkflowId(delivery.stream);
     let queue = this.queues.get(id);
+    const idle = queue === undefined;
     if (!queue) this.queues.set(id, (queue = { deliveries: [], attempt: 0, inFlight: false }));
     queue.deliveries = coalesce(queue.deliveries, delivery);
-    if (!queue.inFlight && queue.retryTimer === undefined) this.ready.add(id);
+    if (queue.inFlight || queue.retryTimer !== undefined || queue.holdTimer !== undefined) return;
+    const batchMs = this.options.batchMs ?? 0;
+    if (idle && batchMs > 0) {
+      const held = queue;
+      held.holdTimer = setTimeout(() => {
+        held.holdTimer = undefined;
+        if (this.queues.get(id) !== held) return;
+        this.ready.add(id);
+        this.pump();
+      }, batchMs);
+      return;
+    }
+    this.ready.add(id);
     this.pump();
   }
 
@@ -147,7 +168,10 @@ export class SignalDispatcher {
   }
 
   private clear(): void {
-    for (const queue of this.queues.values()) clearTimeout(queue.retryTimer);
+    for (const queue of this.queues.values()) {
+      clearTimeout(queue.retryTimer);
+      clearTimeout(queue.holdTimer);
+    }
     this.queues.clear();
     this.ready.clear();
   }

@@ -90,6 +90,7 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
     metrics,
     maxInFlight: config.signals.maxInFlight,
     retry: { initialMs: config.signals.retryInitial, maxMs: config.signals.retryMax },
+    batchMs: config.signals.batchWindow,
   });
   dispatcher.setEnabled(leading);
 

@@ -91,6 +91,13 @@ describe('broken configuration', () => {
     ]);
   });
 
+  test('a batch window that is not a duration from 0 to 10s', () => {
+    assert.equal(parseWatcherConfig({}).signals.batchWindow, 100);
+    assert.equal(parseWatcherConfig({ signals: { batchWindow: '0s' } }).signals.batchWindow, 0);
+    assert.match(problems({ signals: { batchWindow: '1m' } }).join(), /signals\.batchWindow: must be at most 10s/);
+    assert.match(problems({ signals: { batchWindow: 'soon' } }).join(), /signals\.batchWindow/);
+  });
+
   test('every problem is reported at once', () => {
     assert.equal(problems({ health: { port: -1 }, metrics: { port: 'x' }, signals: { maxInFlight: 0 } }).length, 3);
   });

@@ -149,7 +149,7 @@ describe('the version a notice carries', () => {
   });
 });
 
-function dispatcher(send: SignalSender) {
+function dispatcher(send: SignalSender, batchMs?: number) {
   const metrics = new WatcherMetrics(() => []);
   const signals = new SignalDispatcher({
     send,
@@ -157,6 +157,7 @@ function dispatcher(send: SignalSender) {
     metrics,
     maxInFlight: 4,
     retry: { initialMs: 10, maxMs: 20 },
+    batchMs,
   });
   signals.setEnabled(true);
   return { signals, metrics };
@@ -192,6 +193,34 @@ describe('delivery', () => {
     await waitFor('both signals sent', async () => (await metrics.value(metrics.signalsSent)) === 2);
     await sendMarker(signals, metrics);
     assert.deepEqual(sent, ['generation 1', 'generation 10', 'marker']);
+  });
+
+  test("with a batch window, the events that follow a stream's first notice go out with it", async () => {
+    const sent: string[] = [];
+    const { signals, metrics } = dispatcher((d) => {
+      sent.push(d.reason);
+      return Promise.resolve(true);
+    }, 60_000);
+    signals.send(notice(streamObservedSignal, 'generation 1'));
+    signals.send(notice(streamObservedSignal, 'generation 2'));
+    signals.send(notice(jobObservedSignal, 'Job created'));
+    signals.send(notice(jobObservedSignal, 'Job started'));
+    // Nothing goes out while the window is open; a stop drops what it held.
+    assert.deepEqual(sent, []);
+    assert.equal(signals.pending, 2);
+    await signals.stop();
+    assert.equal(await metrics.value(metrics.signalsSent), 0);
+
+    const quickSent: string[] = [];
+    const quick = dispatcher((d) => {
+      quickSent.push(d.reason);
+      return Promise.resolve(true);
+    }, 1);
+    quick.signals.send(notice(streamObservedSignal, 'generation 1'));
+    quick.signals.send(notice(streamObservedSignal, 'generation 2'));
+    await waitFor('the batch sent', async () => (await quick.metrics.value(quick.metrics.signalsSent)) === 1);
+    await sendMarker(quick.signals, quick.metrics);
+    assert.deepEqual(quickSent, ['generation 2', 'marker']);
   });
 
   test('a failed signal is retried until it is delivered', async () => {
