@@ -1,37 +1,27 @@
-// The stream workflow: a thin driver around the pure lifecycle decision (observe -> decide -> act, until steady).
+// The stream workflow: one long-running workflow per stream. It registers its message handlers, waits until a signal,
+// an update or a timer wakes it, runs the lifecycle loop (workflows/driver.ts) and continues as new before its
+// history grows too long.
 import {
-  ActivityFailure,
-  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
-  log,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StreamActivities } from '../activities/index.ts';
 import { namespaceKey, phaseKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
-import { actionSummary } from './action-summary.ts';
+import { activities, activityOptions, LifecycleDriver } from './driver.ts';
 import {
-  decide,
-  defaultLifecycleConfig,
   alreadyShown,
+  defaultLifecycleConfig,
   initialStreamState,
   newest,
-  nonRetryableReasons,
-  rejectAction,
   requestRestart,
   validateUpdate,
-  type Action,
-  type ActionRejection,
   type NoticeContent,
-  type ObjectVersions,
   type Observation,
   type StreamState,
   type StreamUpdate,
@@ -55,46 +45,98 @@ import {
   type UpdateAccepted,
 } from './messages.ts';
 
-// Transient errors (conflicts, throttling, outages) are retried without limit: Kubernetes stays the truth.
-const retry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  nonRetryableErrorTypes: [...nonRetryableReasons],
-};
-const options = { startToCloseTimeout: '1 minute', retry } as const;
-const activities = proxyActivities<StreamActivities>(options);
-// The lifecycle's rounds run as local activities, with the same options: each is one marker in the history, and a
-// wake's rounds usually fit in one workflow task. Retries past a minute wait on durable timers.
-const local = proxyLocalActivities<StreamActivities>(options);
-
 /** The patch marker of the lifecycle's second revision (see LifecycleRevision). */
 const lifecycleRevision2 = 'lifecycle-revision-2';
 
-// Decisions that keep producing actions are cut off here and retried after the re-check interval.
-const maxRoundsPerWake = 25;
+/** A run continues as new once its history holds more events than this (unless the input sets another limit). */
 const defaultMaxHistoryEvents = 2_000;
 
 export async function streamWorkflow(input: StreamWorkflowInput): Promise<StreamStatus> {
   const { stream } = input;
-  // Histories recorded before revision 2 have no marker and replay with revision 1's decisions; every new run (a
-  // continued one too) records the marker and decides with revision 2.
+  // Histories recorded before revision 2 carry no patch marker, so they replay with revision 1's decisions. Every
+  // new run, a continued one included, records the marker and decides with revision 2.
   const revision = patched(lifecycleRevision2) ? 2 : 1;
   const config = { ...defaultLifecycleConfig, ...input.lifecycle, revision } as const;
-  let state: StreamState = input.carried?.state ?? initialStreamState();
-  // A new run always looks at the cluster first; reasons carried over say why the last run was woken.
-  let wakeReasons: string[] = [...(input.carried?.wakeReasons ?? []), 'workflow started'];
-  // What the notices behind the wake reasons showed; a wake whose notices all show nothing new skips its round.
-  let notices: (NoticeContent | undefined)[] = wakeReasons.map(() => undefined);
-  let observation: Observation | undefined;
-  // The versions every later observation must show at least (a cache may lag): the latest observation's, carried over.
-  let seenVersions: ObjectVersions = input.carried?.versions ?? {};
-  let wakeAt: number | undefined;
+  const driver = new LifecycleDriver(
+    stream,
+    config,
+    input.carried?.state ?? initialStreamState(),
+    input.carried?.versions ?? {},
+  );
+  // A new run always looks at the cluster first. Reasons carried over from the last run say why it was woken.
+  const wakes = new Wakes([...(input.carried?.wakeReasons ?? []), 'workflow started']);
 
-  const wake = (reason: string, notice?: NoticeContent): void => {
-    wakeReasons.push(reason);
-    notices.push(notice);
-  };
+  handleMessages(input, driver, wakes);
+  const display = new Display(revision, driver);
+
+  let wakeAt: number | undefined;
+  for (;;) {
+    const timeout = wakeAt === undefined ? undefined : Math.max(wakeAt - Date.now(), 1);
+    const summary = driver.state.pendingRestart?.message ?? 'wait for the next change';
+    if (timeout === undefined) await condition(() => wakes.pending());
+    else await condition(() => wakes.pending(), timeout, { summary });
+    const woken = wakes.take();
+    // Revision 2 skips a wake whose notices all show only what the last observation already showed (mostly the
+    // workflow's own writes coming back): there is nothing new to decide on, so it is not worth an observation.
+    // A timer's wake has no notice, so it always decides.
+    const nothingNew = woken.length > 0 && woken.every((notice) => alreadyShown(notice, driver.observation));
+    if (revision === 1 || !nothingNew) {
+      // The observation must show at least what the notices that woke us showed, and what was seen before.
+      const required = woken.reduce((versions, notice) => newest(versions, notice?.versions), driver.seenVersions);
+      const outcome = revision === 1 ? await driver.reconcileRevision1() : await driver.reconcile(required);
+      wakeAt = outcome.wakeAt;
+      display.show();
+      if (outcome.done) {
+        await condition(allHandlersFinished);
+        return status(input, driver.state, driver.observation);
+      }
+    }
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? defaultMaxHistoryEvents)) {
+      await condition(allHandlersFinished);
+      // Whatever woke the workflow while the handlers were finishing is carried over, so no signal is lost.
+      return continueAsNew<typeof streamWorkflow>({
+        ...input,
+        carried: { state: driver.state, wakeReasons: wakes.reasons, versions: driver.seenVersions },
+      });
+    }
+  }
+}
+
+/**
+ * Why the workflow was woken since it last looked. Each reason has the content of the notice behind it, or undefined
+ * when there is none (an update, the start of a run).
+ */
+class Wakes {
+  reasons: string[];
+  private notices: (NoticeContent | undefined)[];
+
+  constructor(reasons: string[]) {
+    this.reasons = reasons;
+    this.notices = reasons.map(() => undefined);
+  }
+
+  add(reason: string, notice?: NoticeContent): void {
+    this.reasons.push(reason);
+    this.notices.push(notice);
+  }
+
+  pending(): boolean {
+    return this.reasons.length > 0;
+  }
+
+  /** The notices of the wakes so far, which are then forgotten. */
+  take(): (NoticeContent | undefined)[] {
+    const notices = this.notices;
+    this.reasons = [];
+    this.notices = [];
+    return notices;
+  }
+}
+
+/** The signals from the watcher, the public updates and the state query. */
+function handleMessages(input: StreamWorkflowInput, driver: LifecycleDriver, wakes: Wakes): void {
+  const { stream } = input;
   for (const signal of [
     streamObservedSignal,
     resyncSignal,
@@ -105,18 +147,21 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     detachedSignal,
   ]) {
     setHandler(signal, (notice) =>
-      wake(`${signal.name}: ${notice.reason}`, { observed: notice.observed, versions: notice.versions }),
+      wakes.add(`${signal.name}: ${notice.reason}`, { observed: notice.observed, versions: notice.versions }),
     );
   }
 
-  const accepted = (message: string): UpdateAccepted => ({ phase: state.phase, message });
+  const accepted = (message: string): UpdateAccepted => ({ phase: driver.state.phase, message });
+  // An update the stream's current state does not allow is refused before it is accepted, so it leaves no trace in
+  // the history.
   const validator =
     (update: StreamUpdate) =>
     (..._input: unknown[]) => {
-      const rejection = validateUpdate(state, update);
+      const rejection = validateUpdate(driver.state, update);
       if (rejection) throw new Error(rejection);
     };
-  // suspend and resume only set the field: Kubernetes stays the single source of truth, the change comes back as input
+  // suspend and resume only set the stream's spec field. Kubernetes stays the single source of truth: the workflow
+  // acts on the change when it observes it, like any other change of the spec.
   for (const [update, name, suspended] of [
     [suspendUpdate, 'suspend', true],
     [resumeUpdate, 'resume', false],
@@ -125,8 +170,8 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
       update,
       async () => {
         const summary = `set spec suspended: ${suspended}`;
-        await activities.setSuspended.executeWithOptions({ ...options, summary }, [stream, suspended]);
-        wake(`${name} update`);
+        await activities.setSuspended.executeWithOptions({ ...activityOptions, summary }, [stream, suspended]);
+        wakes.add(`${name} update`);
         return accepted(`${name} requested: spec.suspended is now ${suspended}`);
       },
       { validator: validator(name) },
@@ -137,11 +182,11 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     async (request: BackfillUpdateInput) => {
       const name = `${stream.name}-backfill-${uuid4().slice(0, 8)}`;
       const summary = `open BackfillRequest ${stream.namespace}/${name} unless one is open`;
-      const result = await activities.requestBackfill.executeWithOptions({ ...options, summary }, [
+      const result = await activities.requestBackfill.executeWithOptions({ ...activityOptions, summary }, [
         stream,
         { name, payload: request.payload },
       ]);
-      wake(`backfill update: ${result.name}`);
+      wakes.add(`backfill update: ${result.name}`);
       return result;
     },
     { validator: validator('backfill') },
@@ -149,177 +194,51 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   setHandler(
     restartUpdate,
     () => {
-      state = requestRestart(state);
-      wake('restart update');
+      driver.state = requestRestart(driver.state);
+      wakes.add('restart update');
       return accepted('restart accepted: the Job is replaced now');
     },
     { validator: validator('restart') },
   );
-  setHandler(stateQuery, () => status(input, state, observation));
+  setHandler(stateQuery, () => status(input, driver.state, driver.observation));
+}
 
-  upsertSearchAttributes([
-    { key: streamClassKey, value: stream.streamClass },
-    { key: namespaceKey, value: stream.namespace },
-    { key: streamNameKey, value: stream.name },
-    { key: phaseKey, value: state.phase || 'None' },
-  ]);
-  let shownPhase = state.phase;
-  let shownDetails = '';
-  /** The phase as a search attribute and the condition as the workflow's current details, in the Temporal UI. */
-  const show = (): void => {
-    // Revision 1 upserted the phase on every wake; since then only a change of phase costs a history event.
-    if (revision === 1 || state.phase !== shownPhase) {
+/**
+ * Shows the stream in the Temporal UI: its identity and phase as search attributes, and its condition as the
+ * workflow's current details.
+ */
+class Display {
+  private readonly revision: number;
+  private readonly driver: LifecycleDriver;
+  private shownPhase: StreamState['phase'];
+  private shownDetails = '';
+
+  constructor(revision: number, driver: LifecycleDriver) {
+    this.revision = revision;
+    this.driver = driver;
+    const { stream } = driver;
+    this.shownPhase = driver.state.phase;
+    upsertSearchAttributes([
+      { key: streamClassKey, value: stream.streamClass },
+      { key: namespaceKey, value: stream.namespace },
+      { key: streamNameKey, value: stream.name },
+      { key: phaseKey, value: driver.state.phase || 'None' },
+    ]);
+  }
+
+  /** After a wake: what changed is shown. */
+  show(): void {
+    const { state } = this.driver;
+    // Revision 1 wrote the phase on every wake. Since then only a change of phase writes it, because every write
+    // costs an event in the history.
+    if (this.revision === 1 || state.phase !== this.shownPhase) {
       upsertSearchAttributes([{ key: phaseKey, value: state.phase || 'None' }]);
     }
-    shownPhase = state.phase;
+    this.shownPhase = state.phase;
     const details = `**${state.phase || 'no phase'}** ${state.condition.reason}: ${state.condition.message}`;
-    if (details !== shownDetails) setCurrentDetails(details);
-    shownDetails = details;
-  };
-
-  for (;;) {
-    const timeout = wakeAt === undefined ? undefined : Math.max(wakeAt - Date.now(), 1);
-    const summary = state.pendingRestart?.message ?? 'wait for the next change';
-    if (timeout === undefined) await condition(() => wakeReasons.length > 0);
-    else await condition(() => wakeReasons.length > 0, timeout, { summary });
-    const woken = notices;
-    wakeReasons = [];
-    notices = [];
-    // Revision 2: a wake by notices that all show what the last observation showed (the workflow's own writes coming
-    // back, mostly) has nothing to decide on, so it costs no observation. A timer's wake has no notice: it decides.
-    const nothingNew = woken.length > 0 && woken.every((notice) => alreadyShown(notice, observation));
-    if (revision === 1 || !nothingNew) {
-      const required = woken.reduce((versions, notice) => newest(versions, notice?.versions), seenVersions);
-      const steady = revision === 1 ? await reconcileRevision1() : await reconcile(required);
-      wakeAt = steady.wakeAt;
-      show();
-      if (steady.done) {
-        await condition(allHandlersFinished);
-        return status(input, state, observation);
-      }
-    }
-    const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? defaultMaxHistoryEvents)) {
-      await condition(allHandlersFinished);
-      // Anything that woke us while handlers finished is carried over, so no signal is lost.
-      return continueAsNew<typeof streamWorkflow>({
-        ...input,
-        carried: { state, wakeReasons, versions: seenVersions },
-      });
-    }
+    if (details !== this.shownDetails) setCurrentDetails(details);
+    this.shownDetails = details;
   }
-
-  /**
-   * Observe, then decide and act until the decision asks for nothing more. Each round's actions and the observation
-   * after them are one local activity.
-   */
-  async function reconcile(required: ObjectVersions): Promise<{ wakeAt?: number; done?: boolean }> {
-    let seen = await local.observeStream.executeWithOptions(
-      { ...options, summary: `observe ${stream.namespace}/${stream.name}` },
-      [stream, required],
-    );
-    for (let round = 0; round < maxRoundsPerWake; round++) {
-      observation = seen;
-      seenVersions = newest(seenVersions, seen.versions);
-      const before = state;
-      const decision = decide(before, seen, config, Date.now());
-      state = decision.state;
-      if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
-      const result = await actThenObserve(decision.actions);
-      if (result.rejected) {
-        await recordRefusal(before, seen, decision.actions[result.rejected.index], result.rejected);
-        return {};
-      }
-      seen = result.observation;
-    }
-    log.warn('the lifecycle did not settle; trying again after the re-check interval', { stream, state });
-    return { wakeAt: Date.now() + config.recheckMs };
-  }
-
-  /** The round is undone: Failed is recorded from the state before it, so a repeated failure repeats nothing. */
-  async function recordRefusal(
-    before: StreamState,
-    seen: Observation,
-    refused: Action | undefined,
-    rejection: ActionRejection,
-  ): Promise<void> {
-    // Only building a workload is ever refused, and that needs the stream: it was observed.
-    if (!refused || !seen.stream) return;
-    const input = { observation: seen, stream: seen.stream, config, now: Date.now() };
-    const failed = rejectAction(before, refused, rejection, input);
-    state = failed.state;
-    if (failed.actions.length === 0) return;
-    observation = (await actThenObserve(failed.actions)).observation;
-    seenVersions = newest(seenVersions, observation.versions);
-  }
-
-  function actThenObserve(actions: Action[]) {
-    const summary = actions.map((action) => actionSummary(stream, action)).join('; ');
-    return local.act.executeWithOptions({ ...options, summary }, [stream, actions, seenVersions]);
-  }
-
-  /** Revision 1's driver, kept so that histories recorded with it replay: one activity per observation and action. */
-  async function reconcileRevision1(): Promise<{ wakeAt?: number; done?: boolean }> {
-    for (let round = 0; round < maxRoundsPerWake; round++) {
-      const seen = await activities.observeStream.executeWithOptions(
-        { ...options, summary: `observe ${stream.namespace}/${stream.name}` },
-        [stream],
-      );
-      observation = seen;
-      const before = state;
-      const decision = decide(before, seen, config, Date.now());
-      state = decision.state;
-      if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
-      const rejected = await act(decision.actions);
-      if (!rejected) continue;
-      await recordRejection(before, seen, rejected);
-      return {};
-    }
-    log.warn('the lifecycle did not settle; trying again after the re-check interval', { stream, state });
-    return { wakeAt: Date.now() + config.recheckMs };
-  }
-
-  /** Runs the actions in order; stops at one refused for a reason no retry can fix and returns it. */
-  async function act(actions: Action[]): Promise<Rejected | undefined> {
-    for (const action of actions) {
-      try {
-        await execute(action);
-      } catch (error) {
-        const rejection = rejectionOf(error);
-        if (!rejection) throw error;
-        return { action, rejection };
-      }
-    }
-    return undefined;
-  }
-
-  /** The round is undone: Failed is recorded from the state before it, so a repeated failure repeats nothing. */
-  async function recordRejection(before: StreamState, seen: Observation, rejected: Rejected): Promise<void> {
-    // Only building a workload is ever rejected, and that needs the stream: it was observed.
-    if (!seen.stream) return;
-    const input = { observation: seen, stream: seen.stream, config, now: Date.now() };
-    const failed = rejectAction(before, rejected.action, rejected.rejection, input);
-    state = failed.state;
-    await act(failed.actions);
-  }
-
-  function execute(action: Action): Promise<unknown> {
-    const run = activities[action.type] as { executeWithOptions(o: object, args: unknown[]): Promise<unknown> };
-    return run.executeWithOptions({ ...options, summary: actionSummary(stream, action) }, [stream, action]);
-  }
-}
-
-/** An action an activity refused for good. */
-interface Rejected {
-  action: Action;
-  rejection: ActionRejection;
-}
-
-/** The reason and message of an activity failure no retry can fix, else undefined. */
-function rejectionOf(error: unknown): ActionRejection | undefined {
-  const cause = error instanceof ActivityFailure ? error.cause : undefined;
-  const reason = nonRetryableReasons.find((known) => cause instanceof ApplicationFailure && known === cause.type);
-  return reason === undefined || cause === undefined ? undefined : { reason, message: cause.message };
 }
 
 function status(input: StreamWorkflowInput, state: StreamState, observation: Observation | undefined): StreamStatus {

@@ -1,0 +1,219 @@
+// The lifecycle loop that one wake of the stream workflow runs: observe the stream, let the pure `decide` choose
+// actions, run them as activities, and repeat until the decision asks for nothing more.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityFunctionWithOptions,
+} from '@temporalio/workflow';
+import type { StreamActivities } from '../activities/index.ts';
+import { actionSummary } from './action-summary.ts';
+import {
+  decide,
+  newest,
+  nonRetryableReasons,
+  rejectAction,
+  type Action,
+  type ActionRejection,
+  type LifecycleConfig,
+  type ObjectVersions,
+  type Observation,
+  type StreamState,
+} from './lifecycle.ts';
+import type { StreamWorkflowInput } from './messages.ts';
+
+type Stream = StreamWorkflowInput['stream'];
+
+// Transient errors (conflicts, throttling, outages) are retried without limit: Kubernetes stays the source of truth,
+// so a call that fails now is simply made again until the cluster answers. Only the reasons that no retry can fix
+// (an invalid spec, say) stop the retries.
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  nonRetryableErrorTypes: [...nonRetryableReasons],
+};
+export const activityOptions = { startToCloseTimeout: '1 minute', retry } as const;
+export const activities = proxyActivities<StreamActivities>(activityOptions);
+
+// Revision 2 runs each lifecycle round as a local activity, with the same options. A local activity is recorded as a
+// single marker in the history (a regular one takes several events), and the rounds of one wake usually fit in one
+// workflow task. A local activity that keeps failing for more than a minute waits between retries on durable timers.
+const local = proxyLocalActivities<StreamActivities>(activityOptions);
+
+/** The lifecycle action of one type, as the activity of that name takes it. */
+type ActionOf<T extends Action['type']> = Extract<Action, { type: T }>;
+
+/**
+ * The activity that carries out each lifecycle action, by the action's type. Written as a mapped type, so the
+ * compiler checks that every action type has an activity that takes exactly that action.
+ */
+type ActionActivities = {
+  [T in Action['type']]: ActivityFunctionWithOptions<(stream: Stream, action: ActionOf<T>) => Promise<unknown>>;
+};
+const actionActivities: ActionActivities = activities;
+
+// A decision that keeps asking for actions round after round is cut off after this many rounds; the workflow then
+// tries again after the re-check interval instead of spinning.
+const maxRoundsPerWake = 25;
+
+/** How a wake ended: when to wake up next without a signal, and whether the stream's lifecycle is over. */
+export interface WakeOutcome {
+  wakeAt?: number;
+  done?: boolean;
+}
+
+/** An action that an activity refused for a reason no retry can fix. */
+interface Rejected {
+  action: Action;
+  rejection: ActionRejection;
+}
+
+/**
+ * Holds what the workflow knows of its stream (the lifecycle state, the latest observation and the object versions
+ * seen) and runs the observe -> decide -> act rounds of one wake. The workflow's message handlers read the same fields.
+ */
+export class LifecycleDriver {
+  state: StreamState;
+  /** The latest observation of the stream; undefined until the first one. */
+  observation: Observation | undefined;
+  /**
+   * The object versions every later observation must show at least. An observation may be served from a cache that
+   * lags behind the cluster; asking for these versions keeps it from showing anything older than what was seen.
+   */
+  seenVersions: ObjectVersions;
+  readonly stream: Stream;
+  private readonly config: LifecycleConfig;
+
+  constructor(stream: Stream, config: LifecycleConfig, state: StreamState, seenVersions: ObjectVersions) {
+    this.stream = stream;
+    this.config = config;
+    this.state = state;
+    this.seenVersions = seenVersions;
+  }
+
+  /**
+   * Revision 2: observe, then decide and act until the decision asks for nothing more. Each round's actions and the
+   * observation taken right after them are one local activity (`act`), so a round costs one marker in the history.
+   */
+  async reconcile(required: ObjectVersions): Promise<WakeOutcome> {
+    const { stream } = this;
+    let seen = await local.observeStream.executeWithOptions(
+      { ...activityOptions, summary: `observe ${stream.namespace}/${stream.name}` },
+      [stream, required],
+    );
+    for (let round = 0; round < maxRoundsPerWake; round++) {
+      this.observation = seen;
+      this.seenVersions = newest(this.seenVersions, seen.versions);
+      const before = this.state;
+      const decision = decide(before, seen, this.config, Date.now());
+      this.state = decision.state;
+      if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
+      const result = await this.actThenObserve(decision.actions);
+      if (result.rejected) {
+        await this.recordRefusal(before, seen, decision.actions[result.rejected.index], result.rejected);
+        return {};
+      }
+      seen = result.observation;
+    }
+    return this.unsettled();
+  }
+
+  /**
+   * Revision 2's answer to a refused action. The refused round is dropped: Failed is decided from the state before
+   * that round, not from the state the round produced. So if the same action is refused again later, the workflow
+   * reaches the same Failed state and runs no action twice.
+   */
+  private async recordRefusal(
+    before: StreamState,
+    seen: Observation,
+    refused: Action | undefined,
+    rejection: ActionRejection,
+  ): Promise<void> {
+    // Only building a workload is ever refused, and building one needs the stream, so the stream was observed; the
+    // check keeps a refusal without a stream (which cannot happen today) from deciding on nothing.
+    if (!refused || !seen.stream) return;
+    const input = { observation: seen, stream: seen.stream, config: this.config, now: Date.now() };
+    const failed = rejectAction(before, refused, rejection, input);
+    this.state = failed.state;
+    if (failed.actions.length === 0) return;
+    this.observation = (await this.actThenObserve(failed.actions)).observation;
+    this.seenVersions = newest(this.seenVersions, this.observation.versions);
+  }
+
+  private actThenObserve(actions: Action[]) {
+    const summary = actions.map((action) => actionSummary(this.stream, action)).join('; ');
+    return local.act.executeWithOptions({ ...activityOptions, summary }, [this.stream, actions, this.seenVersions]);
+  }
+
+  /**
+   * Revision 1's loop, kept so that histories recorded with it still replay: one regular activity per observation
+   * and one per action.
+   */
+  async reconcileRevision1(): Promise<WakeOutcome> {
+    const { stream } = this;
+    for (let round = 0; round < maxRoundsPerWake; round++) {
+      const seen = await activities.observeStream.executeWithOptions(
+        { ...activityOptions, summary: `observe ${stream.namespace}/${stream.name}` },
+        [stream],
+      );
+      this.observation = seen;
+      const before = this.state;
+      const decision = decide(before, seen, this.config, Date.now());
+      this.state = decision.state;
+      if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
+      const rejected = await this.act(decision.actions);
+      if (!rejected) continue;
+      await this.recordRejection(before, seen, rejected);
+      return {};
+    }
+    return this.unsettled();
+  }
+
+  /** Revision 1: runs the actions in order, and stops at the first one refused for a reason no retry can fix. */
+  private async act(actions: Action[]): Promise<Rejected | undefined> {
+    for (const action of actions) {
+      try {
+        await this.execute(action.type, action);
+      } catch (error) {
+        const rejection = rejectionOf(error);
+        if (!rejection) throw error;
+        return { action, rejection };
+      }
+    }
+    return undefined;
+  }
+
+  /** Revision 1's answer to a refused action; the same rule as `recordRefusal`, with one activity per action. */
+  private async recordRejection(before: StreamState, seen: Observation, rejected: Rejected): Promise<void> {
+    // Only building a workload is ever refused, and building one needs the stream, so the stream was observed.
+    if (!seen.stream) return;
+    const input = { observation: seen, stream: seen.stream, config: this.config, now: Date.now() };
+    const failed = rejectAction(before, rejected.action, rejected.rejection, input);
+    this.state = failed.state;
+    await this.act(failed.actions);
+  }
+
+  /** Runs one action as the activity of its type. */
+  private execute<T extends Action['type']>(type: T, action: ActionOf<T>): Promise<unknown> {
+    const summary = actionSummary(this.stream, action);
+    return actionActivities[type].executeWithOptions({ ...activityOptions, summary }, [this.stream, action]);
+  }
+
+  private unsettled(): WakeOutcome {
+    log.warn('the lifecycle did not settle; trying again after the re-check interval', {
+      stream: this.stream,
+      state: this.state,
+    });
+    return { wakeAt: Date.now() + this.config.recheckMs };
+  }
+}
+
+/** The reason and message of an activity failure that no retry can fix; undefined for any other error. */
+function rejectionOf(error: unknown): ActionRejection | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  const reason = nonRetryableReasons.find((known) => cause instanceof ApplicationFailure && known === cause.type);
+  return reason === undefined || cause === undefined ? undefined : { reason, message: cause.message };
+}
