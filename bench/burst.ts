@@ -42,6 +42,8 @@ interface Options {
   controllerQps: number;
   label: string;
   record: boolean;
+  /** Settings of the operator's processes (ARCANE_* variables), e.g. to compare two values of one. */
+  operatorEnv: Record<string, string>;
 }
 
 /** A fresh stack with the Arcane CRDs, one plugin's classes and a namespace with its templates and Secret. */
@@ -201,6 +203,7 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     ARCANE_TEMPORAL_ADDRESS: stack.temporalAddress,
     ARCANE_TEMPORAL_NAMESPACE: stack.temporalNamespace,
     ARCANE_LOG_LEVEL: 'info',
+    ...options.operatorEnv,
   };
   const worker = new OperatorProcess('worker', env, stack.logDir);
   const watcher = new OperatorProcess('watcher', { ...env, ARCANE_LEADER_ELECTION_ENABLED: 'false' }, stack.logDir);
@@ -319,6 +322,13 @@ function wholeNumber(min: number, max: number) {
   };
 }
 
+/** `NAME=value` of one ARCANE_* setting, added to those given before. */
+function operatorSetting(text: string, previous: Record<string, string>): Record<string, string> {
+  const match = /^(ARCANE_[A-Z0-9_]+)=(.*)$/.exec(text);
+  if (!match) throw new InvalidArgumentError('expected ARCANE_<SETTING>=<value>');
+  return { ...previous, [match[1] as string]: match[2] as string };
+}
+
 function streamCounts(text: string): number[] {
   return text.split(',').map((part) => wholeNumber(1, 100_000)(part.trim()));
 }
@@ -355,6 +365,12 @@ export function benchCommand(): Command {
       CONTROLLER_API_QPS,
     )
     .option('--label <text>', 'what this run measures, kept with its results', '')
+    .option(
+      '--operator-env <NAME=value>',
+      "an ARCANE_* setting for the operator's worker and watcher (repeatable), e.g. ARCANE_WORKFLOW_CACHE_MEMORY_MIB=1024",
+      operatorSetting,
+      {},
+    )
     .option('--no-record', 'print only; do not append to bench/results.jsonl')
     .showHelpAfterError()
     .action(async (options: Options) => {

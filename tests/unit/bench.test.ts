@@ -242,6 +242,7 @@ describe('benchmark command line', () => {
     [['--plugin', 'test,other'], /--plugin .*must be among test, production, not "other"/],
     [['--contenders', 'operator,mine'], /--contenders .*must be among operator, upstream, floor, not "mine"/],
     [['--controller-qps', '0'], /--controller-qps .*not "0"/],
+    [['--operator-env', 'WORKFLOW_CACHE=1'], /--operator-env .*expected ARCANE_<SETTING>=<value>/],
   ] as const) {
     it(`refuses ${args.join(' ')} before starting anything`, () => {
       const { status, stderr } = run([...args]);
