@@ -13,14 +13,14 @@ import {
   STREAMING_JOB_TEMPLATES,
 } from '../resources/api-group.ts';
 import type { StreamClass } from '../resources/stream-class.ts';
-import type { WatchedObject } from '../watcher/forwarding.ts';
 import {
   SupervisedInformer,
   type InformerEvent,
   type InformerMetrics,
   type ResourceLocation,
+  type WatchedObject,
   withoutManagedFields,
-} from '../watcher/informer-supervisor.ts';
+} from '../kubernetes/informer.ts';
 import { listObjects } from '../watcher/kubernetes-client.ts';
 import { workloadAsObserved } from './observed-workloads.ts';
 import { atLeast } from '../workflows/lifecycle/versions.ts';

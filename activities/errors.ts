@@ -1,8 +1,8 @@
 // How a failed activity tells the workflow what to do: retry (conflicts, throttling, outages, missing RBAC) or stop
 // retrying with a reason the workflow can put in a condition (bad input).
-import { ApiException } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+import { decodeApiError } from '../kubernetes/errors.ts';
 import type { ResourceError } from '../resources/result.ts';
 import type { NonRetryableReason } from '../workflows/lifecycle.ts';
 
@@ -47,82 +47,12 @@ export class ActionSkipped extends Error {
   }
 }
 
-interface ApiStatus {
-  reason?: string;
-  message?: string;
-}
-
-function parseStatus(body: unknown): ApiStatus {
-  if (typeof body === 'string') {
-    try {
-      return parseStatus(JSON.parse(body));
-    } catch {
-      return body === '' ? {} : { message: body };
-    }
-  }
-  if (typeof body !== 'object' || body === null) return {};
-  const { reason, message } = body as Record<string, unknown>;
-  return {
-    ...(typeof reason === 'string' ? { reason } : {}),
-    ...(typeof message === 'string' ? { message } : {}),
-  };
-}
-
-// Without a Status body: the client's short message (its full text repeats all headers), or the network error and
-// its cause (`fetch failed: connect ECONNREFUSED ...`).
-function describeCause(cause: unknown): string {
-  if (cause instanceof ApiException) return /\nMessage: (.*)/.exec(cause.message)?.[1] ?? 'no details';
-  if (!(cause instanceof Error)) return String(cause);
-  return cause.cause instanceof Error ? `${cause.message}: ${cause.cause.message}` : cause.message;
-}
-
 function describeCall(call: ApiCall): string {
   const where = call.namespace === undefined ? '' : ` in namespace ${call.namespace}`;
   return `${call.verb} ${call.resource}${call.name === undefined ? '' : ` ${call.name}`}${where}`;
 }
 
 /** A Kubernetes API call that failed, with the call it was, the HTTP code and the API server's reason. */
-const valueLabels = /(Invalid value|Unsupported value|Duplicate value|Not found): /g;
-
-/** The end of the value that starts at `start`: a quoted string, a bracketed object or list, or a bare token. */
-function valueEnd(text: string, start: number): number {
-  const open = text[start];
-  if (open === '"') {
-    let i = start + 1;
-    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-    return Math.min(i + 1, text.length);
-  }
-  if (open === '{' || open === '[') {
-    let depth = 0;
-    for (let i = start; i < text.length; i++) {
-      const char = text[i];
-      if (char === '"') i = valueEnd(text, i) - 1;
-      else if (char === '{' || char === '[') depth++;
-      else if ((char === '}' || char === ']') && --depth === 0) return i + 1;
-    }
-    return text.length;
-  }
-  const colon = text.indexOf(':', start);
-  return colon === -1 ? text.length : colon;
-}
-
-/**
- * The API server's message with the values it quotes withheld ("Invalid value: \"...\"" names the field and quotes
- * the value): a credential pasted into a stream spec reaches a Job's environment, and must not reach workflow history,
- * status, Events or logs through an error.
- */
-export function withoutValues(message: string): string {
-  let result = '';
-  let from = 0;
-  for (const match of message.matchAll(valueLabels)) {
-    const start = match.index + match[0].length;
-    if (start < from) continue;
-    result += `${message.slice(from, start)}(value withheld)`;
-    from = valueEnd(message, start);
-  }
-  return result + message.slice(from);
-}
-
 export class KubernetesApiError extends Error {
   readonly call: ApiCall;
   /** Undefined when no response arrived (network error, API server down). */
@@ -132,16 +62,13 @@ export class KubernetesApiError extends Error {
   readonly retryAfterSeconds: number | undefined;
 
   constructor(call: ApiCall, cause: unknown) {
-    const status = cause instanceof ApiException ? parseStatus(cause.body) : {};
-    const code = cause instanceof ApiException ? cause.code : undefined;
-    const detail = withoutValues(status.message ?? describeCause(cause));
-    super(`${describeCall(call)}: ${code === undefined ? 'no response: ' : `${code} `}${detail}`, { cause });
+    const { code, reason, message, retryAfterSeconds } = decodeApiError(cause);
+    super(`${describeCall(call)}: ${code === undefined ? 'no response: ' : `${code} `}${message}`, { cause });
     this.name = 'KubernetesApiError';
     this.call = call;
     this.code = code;
-    this.reason = status.reason ?? (code === undefined ? 'Unreachable' : `Http${code}`);
-    const retryAfter = cause instanceof ApiException ? Number(cause.headers['retry-after']) : NaN;
-    this.retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
+    this.reason = reason ?? (code === undefined ? 'Unreachable' : `Http${code}`);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

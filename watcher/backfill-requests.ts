@@ -6,8 +6,10 @@ import { parseBackfillRequest, type BackfillRequest } from '../resources/backfil
 import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { backfillRequestObservedSignal, type StreamKey } from '../workflows/messages.ts';
 import { backfillRequestChange, deletion, isCompletedRequest, type Change, type WatchedObject } from './forwarding.ts';
-import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
-import { errorMessage, mergePatch, type KubernetesClients } from './kubernetes-client.ts';
+import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
+import type { InformerSettings } from './metrics.ts';
+import { errorMessage } from '../kubernetes/errors.ts';
+import { mergePatch, type KubernetesClients } from './kubernetes-client.ts';
 import { versionOf, type SignalDispatcher } from './signals.ts';
 import { statusPatch } from './status-patch.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';

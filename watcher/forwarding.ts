@@ -1,6 +1,6 @@
 // What changed between two versions of an object, and whether a stream workflow needs to hear about it. Status-only
 // updates are not forwarded: the workflow writes stream status itself, so forwarding them would be a feedback loop.
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { WatchedObject } from '../kubernetes/informer.ts';
 import {
   BACKFILLING_LABEL,
   CONFIGURATION_HASH_ANNOTATION,
@@ -14,8 +14,8 @@ export interface Change {
   reason: string;
 }
 
-/** A watched object as the informers hand it out (raw JSON: timestamps are strings). */
-export type WatchedObject = KubernetesObject & { spec?: unknown; status?: unknown };
+// The objects the informers hand out (raw JSON: timestamps are strings), named here for the watcher's modules.
+export type { WatchedObject };
 
 const STREAM_ANNOTATIONS = [PIN_TEMPLATE_ANNOTATION];
 const WORKLOAD_ANNOTATIONS = [CONFIGURATION_HASH_ANNOTATION, TEMPLATE_GENERATION_ANNOTATION];

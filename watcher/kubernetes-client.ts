@@ -64,28 +64,6 @@ export function createKubernetesClients(kubeConfig: KubeConfig, metrics: Watcher
 /** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-/** The HTTP status of a failed API call, or undefined when none arrived. */
-export function statusCode(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
-  if (typeof code === 'number') return code;
-  return typeof statusCode === 'number' ? statusCode : undefined;
-}
-
-/** A short description of a failed API call: the API server's message when it sent one. */
-export function errorMessage(error: unknown): string {
-  const body = (error as { body?: unknown } | undefined)?.body;
-  if (typeof body === 'string' && body !== '') {
-    try {
-      const parsed = JSON.parse(body) as { message?: unknown };
-      if (typeof parsed.message === 'string') return `${statusCode(error) ?? ''} ${parsed.message}`.trim();
-    } catch {
-      return body;
-    }
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Lists any resource by group, version and plural (raw JSON, as the watch delivers it). */
 export function listObjects(custom: CustomObjectsApi) {
   return (location: {

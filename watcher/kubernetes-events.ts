@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { errorMessage } from './kubernetes-client.ts';
+import { errorMessage } from '../kubernetes/errors.ts';
 import type { WatchedObject } from './forwarding.ts';
 
 export const COMPONENT = 'arcane-operator';

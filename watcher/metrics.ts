@@ -1,5 +1,6 @@
 // The watcher's Prometheus metrics, on a registry of its own (several watchers may share a process in tests).
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { InformerSettings as SharedInformerSettings } from '../kubernetes/informer.ts';
 
 export interface StreamCount {
   namespace: string;
@@ -106,3 +107,6 @@ export class WatcherMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 }
+
+/** What every informer of the watcher shares: the supervised informer's settings, with the watcher's metrics. */
+export type InformerSettings = SharedInformerSettings<WatcherMetrics>;

@@ -3,10 +3,11 @@
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../resources/api-group.ts';
 import { parseStreamClass, type StreamClass } from '../resources/stream-class.ts';
 import type { WatchedObject } from './forwarding.ts';
-import { SupervisedInformer, type InformerSettings } from './informer-supervisor.ts';
+import { SupervisedInformer } from '../kubernetes/informer.ts';
 import type { EventRecorder } from './kubernetes-events.ts';
-import { errorMessage, mergePatch, type KubernetesClients } from './kubernetes-client.ts';
-import type { ClassState, StreamCount } from './metrics.ts';
+import { errorMessage } from '../kubernetes/errors.ts';
+import { mergePatch, type KubernetesClients } from './kubernetes-client.ts';
+import type { ClassState, InformerSettings, StreamCount } from './metrics.ts';
 import type { SignalDispatcher } from './signals.ts';
 import { statusPatch } from './status-patch.ts';
 import {

@@ -1,5 +1,6 @@
 // StreamClass status as a pure decision: which class serves which kind, the phase and condition that follow from
 // its informer's health, the status patch (none when nothing changed) and the Events for each transition.
+import type { SourceHealth } from '../kubernetes/informer.ts';
 import type { Result } from '../resources/result.ts';
 import type { StreamClass } from '../resources/stream-class.ts';
 import type { DesiredStatus } from './status-patch.ts';
@@ -18,13 +19,8 @@ export interface ClassFailure {
 
 export type ClassAssignment = { serves: StreamClass } | { failure: ClassFailure };
 
-/** What serving a class's kind looks like to its informer. */
-export interface SourceHealth {
-  state: 'pending' | 'synced' | 'failing';
-  /** Listed successfully at least once since it was started. */
-  everSynced: boolean;
-  error?: { code?: number; message: string };
-}
+// What serving a class's kind looks like to its informer.
+export type { SourceHealth };
 
 export type ClassPhase = 'Pending' | 'Ready' | 'Failed';
 

@@ -4,7 +4,8 @@ import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../resour
 import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { templateObservedSignal } from '../workflows/messages.ts';
 import { deletion, templateChange } from './forwarding.ts';
-import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
+import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
+import type { InformerSettings } from './metrics.ts';
 import { versionOf, type SignalDispatcher } from './signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import type { TemplateIndex } from './template-index.ts';

@@ -6,7 +6,8 @@ import { STREAM_CLASS_ANNOTATION, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../
 import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { jobObservedSignal, type ObservedWorkload } from '../workflows/messages.ts';
 import { deletion, workloadChange, type WatchedObject } from './forwarding.ts';
-import { SupervisedInformer, type InformerEvent, type InformerSettings } from './informer-supervisor.ts';
+import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
+import type { InformerSettings } from './metrics.ts';
 import { versionOf, type SignalDispatcher } from './signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import type { StreamSource } from './stream-source.ts';

@@ -1,12 +1,27 @@
 // An informer that does not stop: client-node's ListWatch stops for good on an error, so a failed one is replaced
 // (after an exponential, capped backoff) by a fresh one that lists again, and a watchdog replaces one that has gone
 // silent. The cache and the "previous version" of every object live here, across those restarts.
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
+import {
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
-import { errorMessage, statusCode } from './kubernetes-client.ts';
-import type { WatchedObject } from './forwarding.ts';
-import type { WatcherMetrics } from './metrics.ts';
-import type { SourceHealth } from './stream-class-status.ts';
+import { errorMessage, statusCode } from './errors.ts';
+
+/** An object as a list or watch delivers it (raw JSON): any resource, its spec and status unchecked. */
+export type WatchedObject = KubernetesObject & { spec?: unknown; status?: unknown };
+
+/** Whether an informer has its resource: still listing, listed, or failing (with what the API server said). */
+export interface SourceHealth {
+  state: 'pending' | 'synced' | 'failing';
+  /** Listed successfully at least once since it was started. */
+  everSynced: boolean;
+  error?: { code?: number; message: string };
+}
 
 export interface ResourceLocation {
   group: string;
@@ -40,26 +55,25 @@ export interface InformerHandlers {
   health?(health: SourceHealth): void;
 }
 
-/** What every informer of one watcher shares. */
-export interface InformerSettings {
+/** The counters an informer reports to (the watcher's metrics have them, and so does the worker's cache). */
+export interface InformerMetrics {
+  apiCalls: Pick<Counter<'verb' | 'resource' | 'code'>, 'inc'>;
+  informerRestarts: Pick<Counter<'resource' | 'cause'>, 'inc'>;
+}
+
+/** What every informer of one process shares; `metrics` may carry more counters that the process's handlers use. */
+export interface InformerSettings<Metrics extends InformerMetrics = InformerMetrics> {
   kubeConfig: KubeConfig;
   list: (location: ResourceLocation) => Promise<KubernetesListObject<WatchedObject>>;
   log: Logger;
-  metrics: WatcherMetrics;
+  metrics: Metrics;
   restartBackoff: { initialMs: number; maxMs: number };
   watchdogMs: number;
   /** A list still unanswered after this long is abandoned and the informer restarted. */
   listTimeoutMs: number;
 }
 
-/** The counters an informer reports to (the watcher's metrics have them, and so does the worker's cache). */
-export interface InformerMetrics {
-  apiCalls: Pick<WatcherMetrics['apiCalls'], 'inc'>;
-  informerRestarts: Pick<WatcherMetrics['informerRestarts'], 'inc'>;
-}
-
-export interface InformerOptions extends Omit<InformerSettings, 'metrics'> {
-  metrics: InformerMetrics;
+export interface InformerOptions extends InformerSettings {
   /** For logs and metrics, e.g. `jobs.batch` or `mockstreams.streaming.sneaksanddata.com`. */
   resource: string;
   location: ResourceLocation;

@@ -1,7 +1,7 @@
 // The API server quotes the values it rejects; none of them may reach an error the operator records.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withoutValues } from '../../../activities/errors.ts';
+import { withoutValues } from '../../../kubernetes/errors.ts';
 
 const marker = 'sk-live-7f3a9c';
 

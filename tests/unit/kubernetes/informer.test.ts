@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { waitFor } from '../../../stack/wait.ts';
-import { SupervisedInformer, type InformerEvent } from '../../../watcher/informer-supervisor.ts';
+import { SupervisedInformer, type InformerEvent } from '../../../kubernetes/informer.ts';
 import { createKubernetesClients, listObjects } from '../../../watcher/kubernetes-client.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 
