@@ -1,4 +1,5 @@
-// Backfilling: which open BackfillRequest runs, stopping what streams meanwhile, and finishing the request.
+// Backfilling: which open BackfillRequest runs, stopping the streaming workload while it runs, and marking the request
+// completed when its Job has finished.
 import { after, awaitRemoval, hold, inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
 import { noteActiveJob, onJobFailed, owedRestart, requestedRestart, runsTarget, settleRestart } from './restarts.ts';
 import { awaitsRemoval } from './job-removal.ts';
@@ -16,7 +17,10 @@ function openRequests(observation: Observation): string[] {
     .map((request) => request.name);
 }
 
-/** The open request to backfill now: the one in progress, else the one the Job already runs, else the oldest. */
+/**
+ * The open request to backfill now: the one already in progress, else the one the existing backfill Job runs, else the
+ * oldest open request.
+ */
 export function backfillToRun(state: StreamState, observation: Observation): string | undefined {
   const open = openRequests(observation);
   const job = observation.job;
@@ -85,7 +89,10 @@ function startBackfill(ctx: Context, request: string): Outcome {
   return { ...backfilling(ctx.state, request, ctx.now), events: [normal('BackfillStarted', message)] };
 }
 
-/** The backfill Job completed: mark the request completed first (so it never reruns), then remove the Job. */
+/**
+ * The backfill Job completed. The request is marked completed before the Job is removed: if the workflow stopped in
+ * between, the request would otherwise look open again and run a second time.
+ */
 function completeBackfill(ctx: Context, request: string, job: ObservedJob): Outcome {
   const state = { ...ctx.state, activeBackfill: undefined };
   return outcome(inPhase(state, 'Pending', `backfill request ${request} completed; the stream continues next`), {
@@ -99,7 +106,10 @@ function completeBackfill(ctx: Context, request: string, job: ObservedJob): Outc
   });
 }
 
-/** The backfill Job runs; one this lifecycle did not start (a new run taking over) is announced once. */
+/**
+ * The backfill Job is running. A Job this lifecycle did not start (one found when the workflow took the stream over)
+ * gets one Event saying the backfill continues with it.
+ */
 function keepBackfilling(ctx: Context, request: string, job: ObservedJob, takenOver: boolean): Outcome {
   const { state, wakeAt } = noteActiveJob(ctx, job);
   const events = takenOver
@@ -144,7 +154,7 @@ function unrunnableBackfill(ctx: Context, request: string): Outcome | undefined 
   });
 }
 
-/** Backfill `request`: whatever streams stops first; runs on Failed streams too. */
+/** Backfills `request`. Whatever streams stops first. A Failed stream runs a requested backfill too. */
 export function runBackfill(ctx: Context, request: string): Outcome {
   const unrunnable = unrunnableBackfill(ctx, request);
   if (unrunnable) return unrunnable;

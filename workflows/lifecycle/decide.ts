@@ -25,7 +25,10 @@ function isPhase(value: string): value is StreamPhase {
   return phases.includes(value);
 }
 
-/** A stream taken over in Failed stays Failed, as upstream leaves it, until suspend+resume, a spec change or restart. */
+/**
+ * A stream taken over in phase Failed (from upstream's operator, say) stays Failed, as upstream would leave it. It runs
+ * again only after one of the manual ways out: suspend and resume, a change of the spec, or the restart update.
+ */
 function keptFailed(observation: Observation): PendingRestart {
   const job = observation.job;
   const backfillRequest = job?.backfilling ? job.backfillId : undefined;
@@ -39,7 +42,10 @@ function keptFailed(observation: Observation): PendingRestart {
   };
 }
 
-/** On first sight a stream that already has a phase is adopted (e.g. from upstream) and never backfilled again. */
+/**
+ * The first observation of a stream. A stream that already has a phase was run by someone before (upstream's
+ * operator, say): the workflow takes it over as it is, and does not run its initial backfill again.
+ */
 function firstSight(
   state: StreamState,
   stream: ObservedStream,
@@ -69,7 +75,7 @@ function deletions(observation: Observation): Action[] {
   ];
 }
 
-/** The stream is gone: remove its workloads, then end (history stays in Temporal). */
+/** The stream is gone: remove its workloads, then end the workflow (its history stays in Temporal to look at). */
 function tearDown(state: StreamState, observation: Observation): Decision {
   const removals = deletions(observation);
   const actions = [...removals, ...releases(observation, removals)];
@@ -77,7 +83,10 @@ function tearDown(state: StreamState, observation: Observation): Decision {
   return { state: { ...state, ended: 'deleted' }, actions: [], done: true };
 }
 
-/** A spec that cannot be built: Failed naming the field; running workloads are left alone until it is fixed. */
+/**
+ * A spec that no workload can be built from: the stream becomes Failed with a message naming the field. Workloads
+ * that already run are left alone until the spec is fixed, so a typo does not stop a running stream.
+ */
 function rejectSpec(state: StreamState, spec: InvalidSpec): Outcome {
   const message = `the ${spec.reason === 'InvalidTemplate' ? 'job template' : 'spec'} is invalid: ${spec.message}`;
   return outcome(inPhase(state, 'Failed', message, spec.reason), { entryEvent: warning(spec.reason, message) });
@@ -99,10 +108,10 @@ function withoutBackend(ctx: Context): Outcome {
   });
 }
 
-/** What suspending needs: the spec itself may be invalid, as suspension wins over everything. */
+/** What suspending needs. It does not need a valid spec: a suspended stream is stopped even when its spec is broken. */
 type SuspendContext = Pick<Context, 'state' | 'observation' | 'config'>;
 
-/** A backfill Job stopped by a suspension: its request stays open and continues on resume. */
+/** A backfill Job stopped by a suspension: its request stays open, and the backfill runs again on resume. */
 function suspendedBackfill(ctx: SuspendContext): Outcome['events'] {
   const job = ctx.observation.job;
   if (!job?.backfilling || job.terminating || job.state !== 'active') return [];
@@ -111,7 +120,10 @@ function suspendedBackfill(ctx: SuspendContext): Outcome['events'] {
   return [normal('BackfillSuspended', message)];
 }
 
-/** A backfill Job that completed as the stream was suspended: its request is completed, never run again. */
+/**
+ * A backfill Job that completed just as the stream was suspended: its request is marked completed, so resuming does
+ * not run the same backfill again.
+ */
 function completedBeforeSuspension(ctx: SuspendContext): Pick<Outcome, 'actions' | 'events'> {
   const job = ctx.observation.job;
   const request = job?.backfillId;
@@ -126,7 +138,10 @@ function completedBeforeSuspension(ctx: SuspendContext): Pick<Outcome, 'actions'
   };
 }
 
-/** Suspended: workloads stop, open requests stay open; suspend+resume also clears Failed. */
+/**
+ * Suspended: the workloads are deleted and open backfill requests wait for resume. Suspending also clears a
+ * pending restart and the restart count, which is why suspend and resume is a way out of Failed.
+ */
 function suspend(ctx: SuspendContext): Outcome {
   const createdSuspended = ctx.state.initialBackfill === 'undecided';
   const state = {
@@ -148,7 +163,10 @@ function suspend(ctx: SuspendContext): Outcome {
   });
 }
 
-/** Resumed: Pending first, then the open backfill if any, else streaming (the next decision takes it from here). */
+/**
+ * Resumed: the stream is Pending for one step. The next decision then runs the open backfill, if there is one, or
+ * starts streaming.
+ */
 function resume(ctx: Context): Outcome {
   const request = backfillToRun(ctx.state, ctx.observation);
   const next = request === undefined ? 'starting the stream' : `continuing with backfill request ${request}`;
@@ -171,20 +189,26 @@ function requestInitialBackfill(ctx: Context): Outcome {
   });
 }
 
-/** A new Job-backend stream that was not created suspended owes its initial backfill until the request exists. */
+/**
+ * Whether a new stream still needs its initial backfill requested: it runs on Jobs, it was not created suspended, and
+ * the request does not exist yet.
+ */
 function owesInitialBackfill(ctx: Context): boolean {
   const { state, spec, observation } = ctx;
   if (state.initialBackfill !== 'undecided' || spec.backend !== 'job') return false;
   return !observation.backfillRequests.some((request) => request.name === observation.initialBackfillName);
 }
 
-/** Once a backend is known the initial backfill is settled: requested for a Job backend, skipped for a CronJob. */
+/**
+ * Once the stream's backend is known, the question of the initial backfill is settled: it was requested for a stream
+ * that runs on Jobs, and it is skipped for one that runs on a CronJob.
+ */
 function initialBackfillSettled(state: StreamState, spec: ValidSpec): StreamState {
   if (state.initialBackfill !== 'undecided') return state;
   return { ...state, initialBackfill: spec.backend === 'job' ? 'requested' : 'skipped' };
 }
 
-/** A valid, unsuspended spec: the initial backfill, open backfills, then streaming. */
+/** A valid spec, not suspended: first the initial backfill, then any open backfill requests, then streaming. */
 function proceed(ctx: Context): Outcome {
   if (owesInitialBackfill(ctx)) return requestInitialBackfill(ctx);
   const settled = { ...ctx, state: initialBackfillSettled(ctx.state, ctx.spec) };

@@ -1,4 +1,5 @@
-// Restart policy: what a failed or completed Job leads to, backoff timing and the stable-run reset.
+// The restart policy: what a failed or completed Job leads to, how long to wait before each restart, and when a Job
+// has run long enough (the stable period) for the restart counts to start again from zero.
 import { hold, inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
 import { templateUnusable } from './templates.ts';
 import type { LifecycleConfig, ObservedJob, PendingRestart, StreamState } from './types.ts';
@@ -42,7 +43,10 @@ function withCountsReset(state: StreamState): StreamState {
   return { ...state, restartCount: 0, quickCompletions: 0 };
 }
 
-/** An active Job that has run the stable period clears the restart counts; until then wake when it will have. */
+/**
+ * A running Job that has lasted the stable period clears the restart counts. Until it has, the workflow sets a timer
+ * for the moment it will have, so the counts are cleared then even if nothing else happens.
+ */
 export function noteActiveJob(ctx: Context, job: ObservedJob): { state: StreamState; wakeAt?: number } {
   const { state } = ctx;
   if (state.restartCount === 0 && state.quickCompletions === 0) return { state };
@@ -51,7 +55,10 @@ export function noteActiveJob(ctx: Context, job: ObservedJob): { state: StreamSt
   return start === undefined ? { state } : { state, wakeAt: start + ctx.config.stablePeriodMs };
 }
 
-/** The restart owed to the Job this mode runs (`target`: a backfill request, or undefined for streaming), if any. */
+/**
+ * Keeps a pending restart only when it belongs to the Job this mode runs (`target` names a backfill request, or is
+ * undefined for streaming); a restart owed to some other Job is dropped.
+ */
 export function owedRestart(state: StreamState, job: ObservedJob | undefined, target?: string): StreamState {
   const pending = state.pendingRestart;
   if (!pending) return state;
@@ -102,7 +109,10 @@ function exhaustedAdvice(config: LifecycleConfig): string {
   return `${limit}; suspend and resume, change the spec or use the restart update`;
 }
 
-/** A Job failed: Failed at once, then a restart after the backoff, or none once the restarts are used up. */
+/**
+ * A Job failed: the stream is Failed at once. A restart follows after the backoff, unless the automatic restarts are
+ * used up; then it stays Failed until someone acts.
+ */
 export function onJobFailed(ctx: Context, job: ObservedJob, target?: string): Outcome {
   const { config, now } = ctx;
   const state = ranStably(job, ctx) ? withCountsReset(ctx.state) : ctx.state;
@@ -129,7 +139,10 @@ export function onJobFailed(ctx: Context, job: ObservedJob, target?: string): Ou
   });
 }
 
-/** A streaming Job completed: a stream runs until suspended, so start it again, after the backoff if it ran short. */
+/**
+ * A streaming Job completed. A stream is meant to run until it is suspended, so the Job is started again: at once if
+ * it ran for the stable period, else after the backoff, so that a Job that keeps ending quickly does not spin.
+ */
 export function onJobCompleted(ctx: Context, job: ObservedJob, restartNow: (state: StreamState) => Outcome): Outcome {
   const { config, now } = ctx;
   const ran = describeDuration(runTime(job, ctx.state, now));

@@ -1,4 +1,5 @@
-// Turning a step's outcome into a decision: bookkeeping, the status write when it changed, events, adoption labels.
+// Turns the outcome of one lifecycle step into a decision: updates the remembered state, and adds the actions every
+// step may need (labels on adopted workloads, the status write when the status changed, and Kubernetes Events).
 import { releases, replacesJob } from './job-removal.ts';
 import { conditionTypes, type Outcome } from './outcome.ts';
 import type { Action, Decision, LifecycleConfig, Observation, ObservedStream, StreamState } from './types.ts';
@@ -97,8 +98,11 @@ function replacesCronJob(action: Action, uid: string): boolean {
   return action.type === 'applyCronJob' && action.replaces === uid;
 }
 
-/** Workloads taken over from upstream (or made before the outcome finalizer) get our labels so the watcher sees them,
- * and Jobs the finalizer, unless they are about to go. */
+/**
+ * Workloads taken over from upstream's operator, or made before the outcome finalizer existed, are adopted: they get
+ * our labels, so that the watcher sees their events, and a Job also gets the finalizer that keeps its outcome from
+ * being lost. A workload that this step deletes or replaces anyway is left as it is.
+ */
 function adoptions(observation: Observation, actions: Action[]): Action[] {
   const { job, cronJob } = observation;
   const adopt: Action[] = [];
@@ -117,15 +121,19 @@ function adoptions(observation: Observation, actions: Action[]): Action[] {
 }
 
 /**
- * Whether this step settles the stream, so its status is written now. The first revision wrote every step's status;
- * since then only a step that changes no workload or request and is not just waiting for one to go writes it, so a
- * transition writes the status once and clients that update whole streams meet as few conflicts as possible.
+ * Whether this step is where the stream settles, so its status is written now. Revision 1 wrote the status at every
+ * step. Revision 2 writes it only at a step that changes no workload or request and is not waiting for one to go
+ * away. A transition then writes the status once, which also gives clients that update whole stream objects fewer
+ * write conflicts.
  */
 function settles(result: Outcome, revision: number): boolean {
   return revision < 2 || (result.actions.length === 0 && result.transient === undefined);
 }
 
-/** The decision for `result`: adoption labels, side effects, releases, the status write, then events, in that order. */
+/**
+ * The decision for `result`. Its actions come in this order: adoption labels, the step's own actions, the release of
+ * finished Jobs, the status write, then the Events.
+ */
 export function settle(before: StreamState, result: Outcome, input: SettleInput): Decision {
   const state = bookkeeping(before, result.state, input);
   const entered = result.entryEvent !== undefined && conditionChanged(before, result.state);
