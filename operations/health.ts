@@ -34,7 +34,8 @@ export function healthHandler(source: HealthSource): Handler {
       case '/health':
       case '/healthz':
       case '/startup':
-        // Alive once serving: outages make the watcher unready, never a restart candidate.
+        // Alive as soon as it serves. An outage of Kubernetes or Temporal makes the process unready, but restarting it
+        // would not help, so liveness never fails for one.
         return reply(res, 200, { status: 'ok', leader: source.isLeader() });
       case '/health/ready':
       case '/readyz': {

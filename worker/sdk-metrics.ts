@@ -7,21 +7,27 @@ import type { Exposition } from '../operations/health.ts';
 import { freePort } from '../operations/ports.ts';
 import { sdkLogger } from './sdk-logger.ts';
 
-/** Core answers from memory on loopback; longer means it is stuck, and /metrics must still answer in time. */
+/**
+ * Core answers from memory over loopback, so this is plenty. Taking longer means it is stuck, and the worker's own
+ * /metrics must still answer before Prometheus gives up on it.
+ */
 const CORE_SCRAPE_TIMEOUT_MS = 2_000;
 
-/** The free port may be taken by another process before Core binds it. */
+/** A port found free may be taken by another process before Core binds it, so binding is tried a few times. */
 const BIND_ATTEMPTS = 3;
 
-/** Core's metrics named as Prometheus expects (`temporal_` prefix, seconds, `_total`), distinct from prom-client's. */
+/**
+ * Core's exporter settings that name its metrics as Prometheus expects: a `temporal_` prefix, durations in seconds and
+ * counters ending in `_total`. The prefix keeps them apart from the worker's own prom-client metrics.
+ */
 function coreExporter(bindAddress: string) {
   return { bindAddress, useSecondsForDurations: true, unitSuffix: true, countersTotalSuffix: true };
 }
 
 /**
- * Installs the SDK runtime, once per process and before any connection, logging through pino and with Core's exporter
- * on a free loopback port;
- * returns the URL to scrape, or undefined (logged) when the worker runs without SDK metrics.
+ * Installs the SDK runtime, which can happen only once per process and before any connection. It logs through pino,
+ * and Core serves its metrics on a free loopback port. Returns the URL to scrape there, or undefined (and logs why)
+ * when the worker has to run without SDK metrics.
  */
 async function installCoreExporter(log: Logger): Promise<string | undefined> {
   for (let attempt = 1; ; attempt++) {
@@ -34,14 +40,18 @@ async function installCoreExporter(log: Logger): Promise<string | undefined> {
       return `http://${bindAddress}/metrics`;
     } catch (error) {
       if (attempt < BIND_ATTEMPTS && /address already in use/i.test(String(error))) continue;
-      // Metrics are not worth a worker that does not run; e.g. a second worker in one process shares the runtime.
+      // Better a worker without SDK metrics than no worker. This happens, for example, to a second worker in the same
+      // process: the runtime is already installed, without this exporter.
       log.error({ err: error }, 'Temporal SDK metrics are off: the SDK runtime could not be installed with them');
       return undefined;
     }
   }
 }
 
-/** The registry's metrics followed by those served at `url`; a failed scrape of it leaves them out and says so. */
+/**
+ * The registry's metrics followed by those Core serves at `url`. When Core cannot be scraped its metrics are left out
+ * and the failure is logged, so /metrics still answers with the worker's own.
+ */
 export function appendingScrape(registry: Registry, url: string | undefined, log: Logger): Exposition {
   return {
     contentType: registry.contentType,
