@@ -72,7 +72,10 @@ export function isCompletedRequest(request: WatchedObject | undefined): boolean 
   return spec?.completed === true;
 }
 
-/** A BackfillRequest: spec changes of an open request; completing one is the workflow's own doing. */
+/**
+ * A BackfillRequest: forwarded when an open request appears or its spec changes. A request being marked completed is
+ * not forwarded, because the workflow marked it so itself.
+ */
 export function backfillRequestChange(previous: WatchedObject | undefined, current: WatchedObject): Change {
   if (isCompletedRequest(current) && (previous === undefined || isCompletedRequest(previous))) {
     return { forward: false, reason: 'completed request' };

@@ -1,6 +1,8 @@
-// Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: optimistic concurrency on the
-// resourceVersion, expiry measured on the local clock from when the record last changed (no trust in remote
-// clocks), and a leader that cannot renew within leaseDuration - renewPeriod stops leading before anyone may take over.
+// Leader election on a coordination.k8s.io/v1 Lease, done the way client-go does it. Every write of the Lease carries
+// the resourceVersion it was read at, so of two replicas writing at once only the first succeeds. A lease counts as
+// expired when its record has not changed for leaseDuration, measured on this replica's own clock, because the clocks
+// of other machines cannot be trusted. A leader that cannot renew within leaseDuration - renewPeriod stops leading
+// before any other replica may take over, so two replicas never lead at once.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
@@ -51,7 +53,7 @@ export class LeaderElector {
   private deadline: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lease: Lease | undefined;
-  /** The holder and renewTime last seen, and when (local monotonic ms). */
+  /** The holder and renewTime last seen, and when this replica saw them change (its own monotonic clock, in ms). */
   private observed = { record: '', at: 0 };
 
   constructor(options: LeaderElectionOptions) {
@@ -73,7 +75,7 @@ export class LeaderElector {
     clearTimeout(this.deadline);
     await this.running;
     this.setLeading(false, 'stopping');
-    // Also when the lease was won just as the stop began.
+    // This also covers a lease that was won just as the stop began: it is released all the same.
     await this.release();
   }
 
@@ -171,7 +173,7 @@ export class LeaderElector {
     if (!this.leading) this.setLeading(true, 'acquired the lease');
     clearTimeout(this.deadline);
     const { leaseDurationMs, renewPeriodMs } = this.options;
-    // Step down before the lease may expire for the others.
+    // Stop leading now, before the lease can expire in the eyes of the other replicas and one of them takes over.
     this.deadline = setTimeout(
       () => this.setLeading(false, 'could not renew the lease in time'),
       leaseDurationMs - renewPeriodMs,
@@ -194,7 +196,8 @@ export class LeaderElector {
     const { api, namespace, name, identity, log } = this.options;
     if (this.lease?.spec.holderIdentity !== identity) return;
     const now = formatMicroTime(nowMicros());
-    // No holder (undefined is left out of the JSON): the next replica to look takes it at once.
+    // Release the lease by clearing its holder (an undefined field is left out of the JSON), so the next replica that
+    // looks takes it at once instead of waiting for it to expire.
     const spec = {
       ...this.lease.spec,
       holderIdentity: undefined,

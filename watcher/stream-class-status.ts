@@ -43,7 +43,10 @@ function validate(observed: ObservedClass): Result<StreamClass> {
   return observed.parsed;
 }
 
-/** Each class either serves its kind or fails; of two classes for one kind (or resource), the older one serves. */
+/**
+ * Each class either serves its kind or fails. When two classes name the same kind (or the same resource), the older
+ * class serves it and the newer one fails, so creating a second class never takes streams away from the first.
+ */
 export function assignClasses(classes: readonly ObservedClass[]): Map<string, ClassAssignment> {
   const assignments = new Map<string, ClassAssignment>();
   const owners = new Map<string, string>();
@@ -71,8 +74,9 @@ export function assignClasses(classes: readonly ObservedClass[]): Map<string, Cl
 }
 
 /**
- * The status a class should show; undefined while its informer cannot tell: an outage, or a first list still
- * running when the class already shows a phase (a restarted watcher does not flip Ready classes to Pending).
+ * The status a class should show, or undefined while its informer cannot tell. It cannot tell during an outage, and
+ * while its first list is still running for a class that already shows a phase: a restarted watcher must not turn
+ * Ready classes back to Pending just because it has not listed yet.
  */
 export function desiredClassStatus(
   assignment: ClassAssignment,

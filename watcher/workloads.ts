@@ -1,5 +1,6 @@
-// Jobs and CronJobs labelled arcane/stream-id: the one named after its stream wakes that stream's workflow when it
-// appears, goes, changes our annotations or labels, or (a Job) starts, completes or fails.
+// Jobs and CronJobs labelled arcane/stream-id. The workload named after its stream wakes that stream's workflow when
+// it appears or goes away, when our annotations or labels on it change, and, for a Job, when it starts, completes or
+// fails.
 import type { V1CronJob, V1Job } from '@kubernetes/client-node';
 import { observeCronJob, observeJob, workloadAsObserved } from '../activities/observed-workloads.ts';
 import { STREAM_CLASS_ANNOTATION, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
@@ -25,7 +26,10 @@ export interface WorkloadWatchDeps {
   onListed(): void;
 }
 
-/** The serving class whose stream this workload belongs to: by our annotation, else (adopted) by the kind label. */
+/**
+ * The serving class of the stream this workload belongs to: named by our annotation, or, for a workload adopted from
+ * upstream that has no such annotation, found by its kind label.
+ */
 function owningSource(workload: WatchedObject, directory: StreamDirectory): StreamSource | undefined {
   const { namespace = '', labels = {}, annotations = {} } = workload.metadata ?? {};
   const name = labels[STREAM_ID_LABEL] ?? '';
@@ -49,7 +53,7 @@ export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatch
     settings.metrics.events.inc({ kind, type: event.type });
     const { object, previous } = event;
     const name = object.metadata?.name ?? '';
-    // Only the workload named after the stream is its Job (a CronJob's runs carry the label too).
+    // Only the workload named after its stream counts: the Jobs that a stream's CronJob starts carry the label too.
     if (event.fromList || object.metadata?.labels?.[STREAM_ID_LABEL] !== name) return;
     const change = event.type === 'deleted' ? deletion : workloadChange(previous, object);
     if (!change.forward) {
@@ -64,7 +68,8 @@ export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatch
     const stream = source.keyOf({ metadata: { namespace: object.metadata?.namespace, name } });
     const reason = `${kind} ${name} ${change.reason}`;
     const observed = observedWorkload(kind, event.type === 'deleted' ? undefined : object);
-    // A deleted workload's object is as it was at its deletion: that is the version the workflow must see gone.
+    // A deleted workload's object is the last version before its deletion. The workflow's next observation must be at
+    // least that new, so that it sees the workload gone rather than a stale copy.
     const versions = versionOf(kind === 'Job' ? versionKey.job : versionKey.cronJob, object);
     dispatcher.send({ stream, signal: jobObservedSignal, reason, observed, versions, start: { kind: source.kind } });
   };
