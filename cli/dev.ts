@@ -21,13 +21,15 @@ const STOP_GRACE_MS = 60_000;
 type Stop = () => Promise<void>;
 
 export async function runDev(options: DevOptions): Promise<void> {
-  // Listening before the start: Ctrl-C while starting stops what has started once it has.
+  // Listen for Ctrl-C before starting anything: a Ctrl-C that comes while the parts start stops them once they have
+  // started, instead of killing the process halfway.
   const stopRequested = stopSignal(STOP_GRACE_MS);
   const stops: Stop[] = [];
   try {
     await startDev(options, stops);
   } catch (error) {
-    // A failed start leaves nothing running; the start's error is the one to report.
+    // A failed start stops whatever did start, so nothing is left running. The start's error is the one reported; an
+    // error while stopping is only printed.
     await stopInReverse(stops).catch((stopError: unknown) => console.error(stopError));
     throw error;
   }
@@ -78,7 +80,10 @@ async function startDev(options: DevOptions, stops: Stop[]): Promise<void> {
 Apply a plugin's CRDs, StreamClass and StreamingJobTemplates, then create streams with kubectl.`);
 }
 
-/** The watcher first, the stack last; every part is stopped even when an earlier one fails to. */
+/**
+ * Stops the parts in the reverse order of starting: the watcher first, the stack last. Every part is stopped even
+ * when an earlier one fails to stop.
+ */
 async function stopInReverse(stops: Stop[]): Promise<void> {
   const failures: unknown[] = [];
   for (const stop of [...stops].reverse()) {

@@ -106,7 +106,8 @@ export function historyTimeline(events: HistoryEvent[]): TimelineEntry[] {
   const activities = new Map<string, PendingActivity>();
   const updates = new Map<string, string>();
   const timers = new Map<string, { started: number; backoff: boolean; summary?: string }>();
-  // A wait cut short by input and started again with the same summary is the same wait: shown once.
+  // A wait that a signal or update cut short and that then started again with the same summary is, for a person, one
+  // wait: it is shown once.
   let cutShort: { summary?: string; started: number } | undefined;
   let phase = '';
 

@@ -18,7 +18,8 @@ export async function runProcess<C>(parse: () => C, start: (config: C) => Promis
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
-  // Listening before the start: a SIGTERM that comes while the process starts stops it cleanly once it has started.
+  // Listen for SIGTERM before starting: one that comes while the process starts stops it cleanly once it has started,
+  // instead of killing it halfway.
   const stopRequested = new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
