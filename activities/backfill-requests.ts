@@ -5,7 +5,8 @@ import { newBackfillRequest } from '../resources/backfill-request.ts';
 import type { BackfillUpdateResult, StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isNotFound } from './errors.ts';
-import { mergePatch, metav1Now, type KubernetesApi } from './kubernetes.ts';
+import { mergePatch } from '../kubernetes/requests.ts';
+import { metav1Now, type KubernetesApi } from './kubernetes.ts';
 import { backfillRequestCall, listBackfillRequests, requestLocation } from './stream-resources.ts';
 
 /** Creates the open request unless one of that name exists; true when this call created it. */

@@ -21,7 +21,7 @@ import {
   type WatchedObject,
   withoutManagedFields,
 } from '../kubernetes/informer.ts';
-import { listObjects } from '../watcher/kubernetes-client.ts';
+import { listObjects } from '../kubernetes/requests.ts';
 import { workloadAsObserved } from './observed-workloads.ts';
 import { atLeast } from '../workflows/lifecycle/versions.ts';
 import { makeKeepAliveClient } from '../operations/keep-alive.ts';

@@ -7,7 +7,7 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { isAlreadyExists } from './errors.ts';
-import { mergePatch } from './kubernetes.ts';
+import { mergePatch } from '../kubernetes/requests.ts';
 import { requireStream, type StoredStream } from './stream-resources.ts';
 
 export const EVENT_COMPONENT = 'arcane-operator';

@@ -19,7 +19,7 @@ import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, activityFailure, nonRetryableReasons, type NonRetryableReason } from './errors.ts';
 import { recordEvent } from './events.ts';
 import { createKubernetesApi, sharedReads, type KubernetesApi } from './kubernetes.ts';
-import { kubernetesApiCalls } from './metrics.ts';
+import { kubernetesApiCalls } from '../kubernetes/api-calls.ts';
 import { observeStream } from './observe.ts';
 import { writeStatus } from './status.ts';
 import { setSuspended } from './suspension.ts';

@@ -1,15 +1,8 @@
-// The Kubernetes clients the activities use; every call goes through `call`, which counts it and names it on failure.
-import {
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
-import { makeKeepAliveClient } from '../operations/keep-alive.ts';
+// The Kubernetes clients the activities use; every call goes through `call`, which names it on failure (the clients'
+// HTTP layer counts it, kubernetes/api-calls.ts).
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { countedConfiguration, type ApiCallCounter } from '../kubernetes/api-calls.ts';
 import { KubernetesApiError, isConflict, isNotFound, type ApiCall } from './errors.ts';
-import type { ApiCallCounter } from './metrics.ts';
 
 export interface KubernetesApi {
   batch: BatchV1Api;
@@ -19,31 +12,24 @@ export interface KubernetesApi {
   call<T>(call: ApiCall, send: () => Promise<T>): Promise<T>;
 }
 
-/** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
-export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
 /** Now as metav1.Time writes it: RFC 3339 in whole seconds. */
 export function metav1Now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 export function createKubernetesApi(kubeConfig: KubeConfig, calls: ApiCallCounter): KubernetesApi {
+  // Over one pool of keep-alive connections (the library's default opens a connection per call). The activities
+  // have always counted a success as `2xx`, and the worker's dashboards and tests read it so.
+  const configuration = countedConfiguration(kubeConfig, calls, { successAs2xx: true });
   return {
-    // Over one pool of keep-alive connections: the library's default opens a connection per call.
-    batch: makeKeepAliveClient(kubeConfig, BatchV1Api),
-    core: makeKeepAliveClient(kubeConfig, CoreV1Api),
-    custom: makeKeepAliveClient(kubeConfig, CustomObjectsApi),
+    batch: new BatchV1Api(configuration),
+    core: new CoreV1Api(configuration),
+    custom: new CustomObjectsApi(configuration),
     async call<T>(call: ApiCall, send: () => Promise<T>): Promise<T> {
-      const labels = { verb: call.verb, resource: call.resource };
       try {
-        const result = await send();
-        // The generated clients do not expose the success code; errors carry theirs.
-        calls.inc({ ...labels, code: '2xx' });
-        return result;
+        return await send();
       } catch (cause) {
-        const error = new KubernetesApiError(call, cause);
-        calls.inc({ ...labels, code: error.code === undefined ? 'error' : String(error.code) });
-        throw error;
+        throw new KubernetesApiError(call, cause);
       }
     },
   };

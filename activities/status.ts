@@ -3,7 +3,8 @@
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { statusShows } from '../workflows/lifecycle.ts';
-import { mergePatch, metav1Now } from './kubernetes.ts';
+import { mergePatch } from '../kubernetes/requests.ts';
+import { metav1Now } from './kubernetes.ts';
 import { observeStatus } from './observe.ts';
 import { requireStream, storedStatus, streamCall, streamLocation } from './stream-resources.ts';
 

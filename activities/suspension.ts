@@ -3,7 +3,7 @@
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActivityContext } from './context.ts';
 import { rejected } from './errors.ts';
-import { mergePatch } from './kubernetes.ts';
+import { mergePatch } from '../kubernetes/requests.ts';
 import { requireStream, streamCall, streamLocation } from './stream-resources.ts';
 
 type Spec = Record<string, unknown> & { execution?: Record<string, unknown> | null };

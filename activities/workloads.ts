@@ -7,7 +7,8 @@ import type { StreamDefinition } from '../resources/stream-definition.ts';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
-import { mergePatch, retryOnConflict, type KubernetesApi } from './kubernetes.ts';
+import { mergePatch } from '../kubernetes/requests.ts';
+import { retryOnConflict, type KubernetesApi } from './kubernetes.ts';
 import { runsBackfill } from './observed-workloads.ts';
 import {
   jobCall,

@@ -2,14 +2,8 @@
 // (BackfillRequest, backfill Job, wait for it, complete the request, remove the Job, streaming Job, status), built by
 // the project's own pure builders so the objects are the ones the operator would send. Every stream is driven as soon
 // as it is created, all at once, over one pool of keep-alive connections: the fastest a direct writer can go.
-import {
-  BatchV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1Job,
-} from '@kubernetes/client-node';
+import { BatchV1Api, CustomObjectsApi, type KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { mergePatch } from '../kubernetes/requests.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS, STREAMING_JOB_TEMPLATES } from '../resources/api-group.ts';
 import { initialBackfillRequestName, newBackfillRequest, parseBackfillRequest } from '../resources/backfill-request.ts';
 import { configurationHash } from '../resources/configuration-hash.ts';
@@ -20,8 +14,6 @@ import { parseStreamDefinition } from '../resources/stream-definition.ts';
 import { parseStreamingJobTemplate, type StreamingJobTemplate } from '../resources/streaming-job-template.ts';
 import { makeKeepAliveClient } from '../operations/keep-alive.ts';
 import { Follower } from './measure.ts';
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 function value<T>(result: Result<T>): T {
   if (!result.ok) throw new Error(`${result.error.field}: ${result.error.message}`);

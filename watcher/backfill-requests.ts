@@ -9,7 +9,8 @@ import { backfillRequestChange, deletion, isCompletedRequest, type Change, type 
 import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
 import type { InformerSettings } from './metrics.ts';
 import { errorMessage } from '../kubernetes/errors.ts';
-import { mergePatch, type KubernetesClients } from './kubernetes-client.ts';
+import { mergePatch } from '../kubernetes/requests.ts';
+import type { KubernetesClients } from './kubernetes-client.ts';
 import { versionOf, type SignalDispatcher } from './signals.ts';
 import { statusPatch } from './status-patch.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';

@@ -1,5 +1,6 @@
 // The watcher's Prometheus metrics, on a registry of its own (several watchers may share a process in tests).
 import { Counter, Gauge, Registry } from 'prom-client';
+import { kubernetesApiCalls } from '../kubernetes/api-calls.ts';
 import type { InformerSettings as SharedInformerSettings } from '../kubernetes/informer.ts';
 
 export interface StreamCount {
@@ -45,11 +46,7 @@ export class WatcherMetrics {
     'Informers restarted, by resource and cause (error, watchdog)',
     ['resource', 'cause'],
   );
-  readonly apiCalls = this.counter(
-    'arcane_kubernetes_api_calls_total',
-    'Kubernetes API calls made by the watcher, by verb, resource and HTTP status code ("error": no response)',
-    ['verb', 'resource', 'code'],
-  );
+  readonly apiCalls = kubernetesApiCalls(this.registry);
   readonly resyncs = this.counter(
     'arcane_watcher_resyncs_total',
     'Resyncs run (every stream signalled, workflows of vanished streams told)',

@@ -12,7 +12,8 @@ import { parseWatcherConfig, type WatcherConfig, type WatcherConfigInput } from 
 import { healthHandler, listen, metricsHandler, type Listener, type Readiness } from '../operations/health.ts';
 import type { SupervisedInformer } from '../kubernetes/informer.ts';
 import { EventRecorder } from './kubernetes-events.ts';
-import { createKubernetesClients, listObjects } from './kubernetes-client.ts';
+import { listObjects } from '../kubernetes/requests.ts';
+import { createKubernetesClients } from './kubernetes-client.ts';
 import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { holderIdentity, LeaderElector } from './leader-election.ts';
 import { WatcherMetrics, type InformerSettings } from './metrics.ts';

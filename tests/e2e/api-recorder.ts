@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { describeRequest } from '../../watcher/api-requests.ts';
+import { describeRequest } from '../../kubernetes/api-calls.ts';
 
 export interface RecordedCall {
   /** RBAC's name of the call: `<verb> <plural>[.<group>][/<subresource>]`, e.g. `patch jobs.batch`. */

@@ -12,6 +12,7 @@ import {
   type V1Job,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
 import { waitFor } from '../../stack/wait.ts';
@@ -48,7 +49,6 @@ export interface BackfillRequestObject {
   status?: { phase?: string; conditions?: StreamCondition[] };
 }
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 const requests = { group: ARCANE_GROUP, version: ARCANE_VERSION, plural: BACKFILL_REQUESTS.plural };
 const templates = { group: ARCANE_GROUP, version: ARCANE_VERSION, plural: STREAMING_JOB_TEMPLATES.plural };

@@ -8,11 +8,10 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
   type KubernetesObject,
   type V1Job,
 } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
@@ -34,7 +33,6 @@ const PLUGIN_GROUP = 'streaming.sneaksanddata.com';
 const PLUGIN_VERSION = 'v1beta1';
 const PLURALS: Record<string, string> = { MockStream: 'mockstreams', MockStreamV2: 'mockstreamv2s' };
 const CLASSES: Record<string, string> = { MockStream: 'mock-stream', MockStreamV2: 'mock-stream-v2' };
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 let kc: KubeConfig;
 let activities: StreamActivities;

@@ -7,13 +7,14 @@ import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createKubernetesApi, type KubernetesApi } from '../../activities/kubernetes.ts';
-import { kubernetesApiCalls, type ApiCallCounter } from '../../activities/metrics.ts';
+import { kubernetesApiCalls, type ApiCallCounter } from '../../kubernetes/api-calls.ts';
 import { listBackfillRequests, requestLocation, SELECTOR_RETRY_MS } from '../../activities/stream-resources.ts';
 import { ARCANE_API_VERSION, ARCANE_GROUP, BACKFILL_REQUESTS } from '../../resources/api-group.ts';
 import { applyObjects, loadYaml, waitForCrdsEstablished } from '../../stack/manifests.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { BackfillRequestWatch } from '../../watcher/backfill-requests.ts';
-import { createKubernetesClients, listObjects } from '../../watcher/kubernetes-client.ts';
+import { listObjects } from '../../kubernetes/requests.ts';
+import { createKubernetesClients } from '../../watcher/kubernetes-client.ts';
 import { WatcherMetrics } from '../../watcher/metrics.ts';
 import { SignalDispatcher } from '../../watcher/signals.ts';
 import type { StreamDirectory } from '../../watcher/stream-class-controller.ts';

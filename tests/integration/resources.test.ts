@@ -5,14 +5,13 @@ import {
   ApiextensionsV1Api,
   BatchV1Api,
   CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { Registry } from 'prom-client';
 import { createKubernetesApi } from '../../activities/kubernetes.ts';
-import { kubernetesApiCalls } from '../../activities/metrics.ts';
+import { kubernetesApiCalls } from '../../kubernetes/api-calls.ts';
 import { listBackfillRequests } from '../../activities/stream-resources.ts';
 import {
   ARCANE_GROUP,
@@ -42,7 +41,6 @@ import {
 import { kubeConfig } from './stack-env.ts';
 
 const PLUGIN_GROUP = 'streaming.sneaksanddata.com';
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const PLUGIN_VERSION = 'v1beta1';
 
 let kc: KubeConfig;

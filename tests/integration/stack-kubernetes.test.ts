@@ -11,12 +11,11 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
-  PatchStrategy,
-  setHeaderOptions,
   Watch,
   type KubernetesObject,
   type V1Job,
 } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { startControlPlane } from '../../stack/kubernetes.ts';
 import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
@@ -142,7 +141,7 @@ describe('local Kubernetes control plane', () => {
         .makeApiClient(CustomObjectsApi)
         .patchNamespacedCustomObjectStatus(
           { group, version: 'v1', namespace, plural: 'widgets', name: 'w1', body: { status: { phase: 'Ready' } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          mergePatch,
         )) as { status?: { phase?: string } };
       assert.equal(viaStatus.status?.phase, 'Ready');
       await waitFor(

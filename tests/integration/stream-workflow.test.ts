@@ -2,14 +2,8 @@
 // These tests send the signals the watcher would.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import {
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Job,
-} from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type V1Job } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { historyText } from '../history-payloads.ts';
 import { phaseKey } from '../../client/search-attributes.ts';
@@ -86,7 +80,7 @@ async function readJob(stream: StreamKey): Promise<V1Job | undefined> {
 async function patchStreamSpec(stream: StreamKey, spec: Record<string, unknown>, plugin: TestPlugin = TEST) {
   await custom.patchNamespacedCustomObject(
     { ...location(plugin, stream), body: { spec } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch), // keeps the rest of the spec
+    mergePatch, // keeps the rest of the spec
   );
 }
 
@@ -507,7 +501,7 @@ describe('stream workflow', () => {
     const changeClass = (spec: Record<string, string>) =>
       custom.patchClusterCustomObject(
         { group, version: 'v1', plural: 'streamclasses', name: streamClass, body: { spec } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        mergePatch,
       );
     return { streamClass, stream, handle, running, changeClass };
   }
@@ -596,7 +590,7 @@ describe('stream workflow', () => {
         name: 'restarting-backfill',
         body: { spec: { spec: { template: { spec: { restartPolicy: 'Never' } } } } },
       },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      mergePatch,
     );
     await handle.signal('templateObserved', { reason: 'template MODIFIED' });
     await waitForState(handle, 'Running once fixed', (s) => s.phase === 'Running' && s.job?.backfilling === false);

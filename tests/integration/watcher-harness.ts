@@ -5,15 +5,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import {
-  CoordinationV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  Watch,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import { CoordinationV1Api, CustomObjectsApi, KubeConfig, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { pino } from 'pino';
@@ -41,8 +34,6 @@ export const MOCK_STREAMS_V2 = {
   kind: 'MockStreamV2',
   streamClass: 'mock-stream-v2',
 } as const;
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export interface TestWatcherOptions {
   /** Streams, requests, Jobs and the Lease live here. */

@@ -10,11 +10,10 @@ import {
   ApiextensionsV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
@@ -75,12 +74,7 @@ async function createClass(t: TestContext, name: string, kind: StreamKind): Prom
 }
 
 async function patchClass(name: string, spec: Record<string, unknown>): Promise<void> {
-  await kc
-    .makeApiClient(CustomObjectsApi)
-    .patchClusterCustomObject(
-      { ...CLASSES, name, body: { spec } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+  await kc.makeApiClient(CustomObjectsApi).patchClusterCustomObject({ ...CLASSES, name, body: { spec } }, mergePatch);
 }
 
 interface ClassStatus {

@@ -2,13 +2,8 @@
 // workflows (no worker runs here: the workflows stay scheduled, and their histories show what they were sent).
 import assert from 'node:assert/strict';
 import { before, describe, test, type TestContext } from 'node:test';
-import {
-  BatchV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { BatchV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
@@ -196,7 +191,7 @@ describe('watcher forwarding', () => {
         name: 'mock-streaming-job',
         body: { spec: { spec: { backoffLimit: 1 } } },
       },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      mergePatch,
     );
     const changed = await waitForSignal(client, id('orders'), 'templateObserved', {
       reason: new RegExp(`StreamingJobTemplate ${namespace}/mock-streaming-job generation 1 -> 2`),

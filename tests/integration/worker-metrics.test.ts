@@ -4,7 +4,8 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../client/connection.ts';
 import type { Running } from '../../operations/run-process.ts';
@@ -83,10 +84,7 @@ describe('worker metrics', () => {
       const template = { group: ARCANE_GROUP, version: ARCANE_VERSION, plural: STREAMING_JOB_TEMPLATES.plural };
       await kc
         .makeApiClient(CustomObjectsApi)
-        .patchNamespacedCustomObject(
-          { ...template, namespace, name: 'mock-backfill-job', body },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        .patchNamespacedCustomObject({ ...template, namespace, name: 'mock-backfill-job', body }, mergePatch);
     }
     await new Streams(kc, namespace).create(MOCK_STREAMS, 'orders');
     const stream: StreamKey = { streamClass: MOCK_STREAMS.streamClass, namespace, name: 'orders' };

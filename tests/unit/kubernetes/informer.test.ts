@@ -8,7 +8,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { waitFor } from '../../../stack/wait.ts';
 import { SupervisedInformer, type InformerEvent } from '../../../kubernetes/informer.ts';
-import { createKubernetesClients, listObjects } from '../../../watcher/kubernetes-client.ts';
+import { listObjects } from '../../../kubernetes/requests.ts';
+import { createKubernetesClients } from '../../../watcher/kubernetes-client.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 
 type ListAnswer = { status: number; names?: string[] } | 'hang';

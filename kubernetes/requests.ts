@@ -1,0 +1,21 @@
+// Requests both processes and the tests make the same way: the merge-patch option and listing any resource as raw JSON.
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type CustomObjectsApi,
+  type KubernetesListObject,
+} from '@kubernetes/client-node';
+import type { ResourceLocation, WatchedObject } from './informer.ts';
+
+/** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Lists any resource by group, version and plural (raw JSON, as the watch delivers it). */
+export function listObjects(custom: CustomObjectsApi) {
+  return (location: ResourceLocation): Promise<KubernetesListObject<WatchedObject>> => {
+    const { group, version, plural, namespace, labelSelector } = location;
+    return namespace === undefined
+      ? custom.listClusterCustomObject({ group, version, plural, labelSelector })
+      : custom.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector });
+  };
+}
