@@ -1,6 +1,8 @@
-// Resync: every stream gets `resync` (signal-with-start), and every running stream workflow whose stream is gone
-// gets `deleted` (or `detached` when its StreamClass is gone), found through Temporal visibility. Runs after start,
-// re-lists, a new leader and Temporal coming back; requests arriving close together share one run.
+// The resync: a pass over every stream that catches whatever the watches missed. Every stream gets a `resync` signal
+// (a signal-with-start, so a stream without a workflow gets one), and every running stream workflow whose stream is
+// gone gets `deleted` (or `detached` when its whole StreamClass is gone); those workflows are found by querying
+// Temporal's visibility. A resync runs after start, after an informer lists again, when this replica becomes leader
+// and when Temporal comes back after an outage. Requests that arrive close together are merged into one run.
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { parseStreamWorkflowId } from '../client/stream-id.ts';
@@ -14,7 +16,6 @@ const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 
 export interface ResyncDeps {
-  directory: StreamDirectory;
   dispatcher: SignalDispatcher;
   client: Client;
   taskQueue: string;
@@ -22,9 +23,14 @@ export interface ResyncDeps {
   log: Logger;
   metrics: WatcherMetrics;
   isLeader(): boolean;
+  delayMs: number;
+}
+
+/** What a resync walks. The watcher builds these after the resyncer, because they ask it for resyncs. */
+export interface ResyncScope {
+  directory: StreamDirectory;
   /** Open BackfillRequests are routed again too. */
   recheckRequests(): void;
-  delayMs: number;
 }
 
 function quote(value: string): string {
@@ -45,7 +51,8 @@ export function openWorkflowsQuery(taskQueue: string, watchNamespace?: string, s
 
 export class Resyncer {
   private readonly deps: ResyncDeps;
-  /** Classes waiting for a resync; `all` for every class (and workflows of deleted classes). */
+  private scope: ResyncScope | undefined;
+  /** The classes waiting for a resync. `all` means every class, and also the workflows of classes that are gone. */
   private waiting: { all: boolean; classes: Set<string>; reasons: Set<string> } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -54,6 +61,12 @@ export class Resyncer {
 
   constructor(deps: ResyncDeps) {
     this.deps = deps;
+  }
+
+  /** Gives the resyncer what it walks. A resync requested before this waits for it. */
+  connect(scope: ResyncScope): void {
+    this.scope = scope;
+    if (this.waiting) this.schedule(this.deps.delayMs);
   }
 
   /** Resync every class, or only `streamClass`, soon. */
@@ -73,7 +86,7 @@ export class Resyncer {
   }
 
   private schedule(delayMs: number): void {
-    if (this.timer !== undefined || this.running !== undefined) return;
+    if (this.timer !== undefined || this.running !== undefined || this.scope === undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.running = this.runWaiting().finally(() => {
@@ -99,7 +112,8 @@ export class Resyncer {
       this.failures++;
       const message = error instanceof Error ? error.message : String(error);
       this.deps.log.warn({ error: message, attempt: this.failures }, 'resync could not list workflows; retrying');
-      // Try the same scope again (merged with anything requested meanwhile).
+      // Put the failed run's classes and reasons back, merged with anything requested meanwhile, so that the retry
+      // covers both.
       const merged = this.waiting ?? { all: false, classes: new Set<string>(), reasons: new Set<string>() };
       merged.all ||= scope.all;
       for (const name of scope.classes) merged.classes.add(name);
@@ -109,12 +123,13 @@ export class Resyncer {
   }
 
   private async run(classes: Set<string> | undefined, reason: string): Promise<void> {
-    const { directory, dispatcher, log, metrics } = this.deps;
-    const sources = directory.sources().filter((s) => s.listed && (!classes || classes.has(s.streamClass.name)));
+    const { dispatcher, log, metrics } = this.deps;
+    const scope = this.connected();
+    const sources = scope.directory.sources().filter((s) => s.listed && (!classes || classes.has(s.streamClass.name)));
     let resynced = 0;
     for (const source of sources) {
       for (const stream of source.streams()) {
-        // The generation seen shows in the workflow's history what this resync knew of the stream.
+        // The reason names the generation this resync saw, so the workflow's history shows what the watcher knew.
         const seen = `${reason}; generation ${stream.metadata?.generation ?? 0}`;
         dispatcher.send({
           stream: source.keyOf(stream),
@@ -126,14 +141,23 @@ export class Resyncer {
       }
     }
     const gone = await this.closeVanished(classes, reason);
-    this.deps.recheckRequests();
+    scope.recheckRequests();
     metrics.resyncs.inc();
     log.info({ classes: classes ? [...classes] : 'all', streams: resynced, ...gone, reason }, 'resynced');
   }
 
-  /** Workflows whose stream (or class) no longer exists are told so; unknown states are left alone. */
+  private connected(): ResyncScope {
+    if (!this.scope) throw new Error('the resyncer ran before it was connected to the stream directory');
+    return this.scope;
+  }
+
+  /**
+   * Tells each running workflow whose stream, or whose StreamClass, no longer exists. A workflow whose stream cannot
+   * be checked (its class has not listed its streams) is left alone: not knowing is no proof that the stream is gone.
+   */
   private async closeVanished(classes: Set<string> | undefined, reason: string) {
-    const { directory, dispatcher, client, taskQueue, watchNamespace } = this.deps;
+    const { dispatcher, client, taskQueue, watchNamespace } = this.deps;
+    const { directory } = this.connected();
     const counts = { deleted: 0, detached: 0 };
     if (!directory.classesSynced()) return counts;
     const queries = classes
@@ -152,7 +176,8 @@ export class Resyncer {
           });
           counts.detached++;
         } else if (source?.listed && !source.has(stream.namespace, stream.name)) {
-          // Only a cache listed from the class's current target proves a stream gone; a 404 proves nothing.
+          // Only a cache that has listed the class's current kind can prove a stream gone. A 404 from the API server
+          // proves nothing: it may only mean that the kind is not served right now.
           dispatcher.send({ stream, signal: deletedSignal, reason: `${reason}; stream no longer exists` });
           counts.deleted++;
         }

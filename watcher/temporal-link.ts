@@ -1,6 +1,7 @@
-// The watcher's side of Temporal: a lazy connection (an unreachable server at start is an outage, not a crash),
-// a reachability probe for readiness and resyncs, and the sender that turns deliveries into (signal-with-)start calls.
-import { Client, WorkflowNotFoundError, type Connection } from '@temporalio/client';
+// The watcher's side of Temporal: a probe that checks now and then whether Temporal answers (for readiness, and to
+// resync when it comes back after an outage), and the sender that turns each delivery into a signal, or into a
+// signal-with-start that also starts the stream's workflow when none runs.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { namespaceKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
 import { streamWorkflowId } from '../client/stream-id.ts';
@@ -12,17 +13,15 @@ export const STREAM_WORKFLOW_TYPE = 'streamWorkflow';
 const PROBE_TIMEOUT_MS = 3_000;
 
 export interface TemporalLinkOptions {
-  connection: Connection;
-  namespace: string;
+  /** The client that signals the workflows; the probe asks its connection about its namespace. */
+  client: Client;
   probeIntervalMs: number;
   log: Logger;
-  /** Reachability changed (true: back after an outage, or reached for the first time). */
+  /** Called when reachability changes: true when Temporal answers for the first time or again after an outage. */
   onReachability(reachable: boolean): void;
 }
 
 export class TemporalLink {
-  readonly client: Client;
-  readonly connection: Connection;
   private readonly options: TemporalLinkOptions;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -30,8 +29,6 @@ export class TemporalLink {
 
   constructor(options: TemporalLinkOptions) {
     this.options = options;
-    this.connection = options.connection;
-    this.client = new Client({ connection: options.connection, namespace: options.namespace });
   }
 
   get reachable(): boolean {
@@ -48,11 +45,13 @@ export class TemporalLink {
   }
 
   private async probe(): Promise<void> {
+    const { client } = this.options;
+    const { namespace } = client.options;
     let reachable: boolean;
     let problem: string | undefined;
     try {
-      await this.connection.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
-        this.connection.workflowService.describeNamespace({ namespace: this.options.namespace }),
+      await client.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
+        client.workflowService.describeNamespace({ namespace }),
       );
       reachable = true;
     } catch (error) {
@@ -62,7 +61,7 @@ export class TemporalLink {
     if (this.stopped) return;
     if (reachable !== this.reachableNow) {
       this.reachableNow = reachable;
-      if (reachable) this.options.log.info({ namespace: this.options.namespace }, 'Temporal reachable');
+      if (reachable) this.options.log.info({ namespace }, 'Temporal reachable');
       else this.options.log.error({ error: problem }, 'Temporal unreachable; retrying');
       this.options.onReachability(reachable);
     }
@@ -74,13 +73,16 @@ export class TemporalLink {
 export interface SenderOptions {
   client: Client;
   taskQueue: string;
-  /** Deadline of one attempt. */
+  /** How long one attempt to signal may take. */
   timeoutMs: number;
   /** Merged into every workflow's input (e.g. lifecycle overrides in tests). */
   workflowInput?: Omit<StreamWorkflowInput, 'stream' | 'carried'>;
 }
 
-/** Signal-with-start for streams that exist; a plain signal (nothing when no workflow runs) otherwise. */
+/**
+ * For a stream that exists, signal-with-start: the signal also starts the stream's workflow when none runs. For a
+ * stream that is gone, a plain signal, which does nothing when no workflow runs (there is nothing to tell).
+ */
 export function temporalSignalSender(options: SenderOptions): SignalSender {
   const { client, timeoutMs } = options;
   const send = senderWithoutDeadline(options);

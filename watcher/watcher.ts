@@ -2,7 +2,7 @@
 // and CronJobs, whose events become signals on the stream workflows. Only the leader signals and writes status;
 // every replica keeps its caches warm.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { pino, type Logger } from 'pino';
 import { connectionOptions } from '../client/connection.ts';
 import type { LifecycleConfig } from '../workflows/lifecycle.ts';
@@ -16,7 +16,7 @@ import { listObjects } from '../kubernetes/requests.ts';
 import { createKubernetesClients } from './kubernetes-client.ts';
 import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { holderIdentity, LeaderElector } from './leader-election.ts';
-import { WatcherMetrics, type InformerSettings } from './metrics.ts';
+import { WatcherMetrics, type ClassState, type InformerSettings, type StreamCount } from './metrics.ts';
 import { Resyncer } from './resync.ts';
 import { SignalDispatcher } from './signals.ts';
 import { StreamClassController } from './stream-class-controller.ts';
@@ -51,38 +51,113 @@ export interface Watcher {
 export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps = {}): Promise<Watcher> {
   const config = parseWatcherConfig(input);
   const log = deps.logger ?? pino({ level: config.log.level });
-  const kubeConfig = deps.kubeConfig ?? loadKubeConfig(config.kubernetes);
+  const parts = buildParts(config, deps, log);
+  const closeConnection = async () => {
+    if (!deps.temporalConnection) await parts.client.connection.close();
+  };
+  const readiness = () => readinessOf(parts, config);
+
+  let health: Listener | undefined;
+  let metricsListener: Listener;
+  try {
+    health = await listen(
+      config.health.host,
+      config.health.port,
+      healthHandler({ readiness, isLeader: parts.isLeader }),
+    );
+    metricsListener = await listen(config.metrics.host, config.metrics.port, metricsHandler(parts.metrics.registry));
+  } catch (error) {
+    await health?.close();
+    await closeConnection();
+    throw error;
+  }
+  const ports = { health: health.port, metrics: metricsListener.port };
+
+  parts.link.start();
+  for (const informer of parts.informers) informer.start();
+  parts.elector?.start();
+  log.info(
+    {
+      identity: parts.identity,
+      leader: parts.isLeader(),
+      watchNamespace: config.watchNamespace ?? '*',
+      temporal: { address: config.temporal.address, namespace: config.temporal.namespace },
+      taskQueue: config.temporal.taskQueue,
+      ports,
+    },
+    'watcher started',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    identity: parts.identity,
+    metrics: parts.metrics,
+    ports,
+    readiness,
+    isLeader: parts.isLeader,
+    async ready(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const state = readiness();
+        if (state.ready) return;
+        if (Date.now() > deadline)
+          throw new Error(`watcher not ready after ${timeoutMs} ms: ${state.reasons.join('; ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    stop() {
+      // Stopped in the reverse order of building: first no more leading (so nothing is signalled or written), then
+      // the work in flight, then the watches, and the connections last.
+      stopping ??= (async () => {
+        await parts.elector?.stop();
+        parts.setLeading(false);
+        await Promise.all([parts.resyncer.stop(), parts.dispatcher.stop()]);
+        await Promise.all([
+          ...parts.informers.map((informer) => informer.stop()),
+          parts.controller.stop(),
+          parts.backfills.stop(),
+        ]);
+        parts.link.stop();
+        await Promise.all([health.close(), metricsListener.close()]);
+        await closeConnection();
+        log.info({ identity: parts.identity }, 'watcher stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Builds the watcher's parts, each after the parts it needs; nothing runs until the caller starts them. The generic
+ * runtime (metrics, clients, the signal dispatcher, the resyncer) comes first, then the Arcane informers that feed
+ * it, then the Temporal probe and leader election, which switch the parts built before them.
+ */
+function buildParts(config: WatcherConfig, deps: WatcherDeps, log: Logger) {
   const identity = holderIdentity(config.leaderElection.identity);
   const { watchNamespace } = config;
+  // Without leader election every replica leads. With it, a replica leads once it holds the lease (see setLeading).
   let leading = !config.leaderElection.enabled;
   const isLeader = () => leading;
 
-  const templates = new TemplateIndex();
-  // Counted on scrape, from the caches of the controller created below.
-  const metrics: WatcherMetrics = new WatcherMetrics(
-    () => controller.streamCounts(),
-    () => controller.classStates(),
+  // The metrics come first because the clients, the informers and the dispatcher count into them. The stream and
+  // class gauges read the StreamClass controller's caches when scraped; until the controller is built below there is
+  // nothing to count.
+  const counted = { streams: (): StreamCount[] => [], classes: (): ClassState[] => [] };
+  const metrics = new WatcherMetrics(
+    () => counted.streams(),
+    () => counted.classes(),
   );
   metrics.leader.set(leading ? 1 : 0);
-  const clients = createKubernetesClients(kubeConfig, metrics);
-  const connection = deps.temporalConnection ?? Connection.lazy(connectionOptions(config.temporal));
 
-  // Informer and reachability callbacks run only after start, when everything below exists.
-  const resync = (reason: string, streamClass?: string) => resyncer.request(reason, streamClass);
-  const link = new TemporalLink({
-    connection,
-    namespace: config.temporal.namespace,
-    probeIntervalMs: config.temporal.probeInterval,
-    log,
-    onReachability: (reachable) => {
-      if (!reachable) return;
-      dispatcher.retryNow();
-      resync('Temporal reachable');
-    },
-  });
-  const dispatcher: SignalDispatcher = new SignalDispatcher({
+  const kubeConfig = deps.kubeConfig ?? loadKubeConfig(config.kubernetes);
+  const clients = createKubernetesClients(kubeConfig, metrics);
+  // Lazy: a Temporal server that cannot be reached at start is an outage to wait out, not a reason to crash.
+  const connection = deps.temporalConnection ?? Connection.lazy(connectionOptions(config.temporal));
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+
+  const dispatcher = new SignalDispatcher({
     send: temporalSignalSender({
-      client: link.client,
+      client,
       taskQueue: config.temporal.taskQueue,
       timeoutMs: config.signals.timeout,
       workflowInput: deps.workflowInput ?? workflowInputFrom(config),
@@ -94,6 +169,18 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
     batchMs: config.signals.batchWindow,
   });
   dispatcher.setEnabled(leading);
+  // The informers below ask for resyncs when they have listed; the resyncer learns what to walk once they exist.
+  const resyncer = new Resyncer({
+    dispatcher,
+    client,
+    taskQueue: config.temporal.taskQueue,
+    watchNamespace,
+    log,
+    metrics,
+    isLeader,
+    delayMs: config.resyncDelay,
+  });
+  const resync = (reason: string, streamClass?: string) => resyncer.request(reason, streamClass);
 
   const settings: InformerSettings = {
     kubeConfig,
@@ -104,7 +191,8 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
     watchdogMs: config.informers.watchdogTimeout,
     listTimeoutMs: config.informers.listTimeout,
   };
-  const controller: StreamClassController = new StreamClassController({
+  const templates = new TemplateIndex();
+  const controller = new StreamClassController({
     settings,
     clients,
     watchNamespace,
@@ -114,18 +202,19 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
     isLeader,
     resync: (name, reason) => resync(reason, name),
   });
-  const directory = controller;
+  counted.streams = () => controller.streamCounts();
+  counted.classes = () => controller.classStates();
   const backfills = new BackfillRequestWatch({
     settings,
     clients,
     watchNamespace,
-    directory,
+    directory: controller,
     dispatcher,
     isLeader,
     graceMs: config.backfillRequestGrace,
     onListed: () => resync('BackfillRequests listed'),
   });
-  const shared = { settings, watchNamespace, directory, dispatcher };
+  const shared = { settings, watchNamespace, directory: controller, dispatcher };
   const informers: SupervisedInformer[] = [
     controller.classInformer,
     backfills.informer,
@@ -133,19 +222,23 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
     watchWorkloads('Job', { ...shared, onListed: () => resync('Jobs listed') }),
     watchWorkloads('CronJob', { ...shared, onListed: () => resync('CronJobs listed') }),
   ];
-  const resyncer: Resyncer = new Resyncer({
-    directory,
-    dispatcher,
-    client: link.client,
-    taskQueue: config.temporal.taskQueue,
-    watchNamespace,
+  resyncer.connect({ directory: controller, recheckRequests: () => backfills.recheckAll() });
+
+  // When Temporal comes back after an outage, the signals that failed are retried at once and every stream is
+  // resynced, since events may have been missed meanwhile.
+  const link = new TemporalLink({
+    client,
+    probeIntervalMs: config.temporal.probeInterval,
     log,
-    metrics,
-    isLeader,
-    recheckRequests: () => backfills.recheckAll(),
-    delayMs: config.resyncDelay,
+    onReachability: (reachable) => {
+      if (!reachable) return;
+      dispatcher.retryNow();
+      resync('Temporal reachable');
+    },
   });
 
+  // A replica that becomes leader writes the class statuses it holds back and resyncs every stream: while it was not
+  // leading it sent no signals and wrote nothing.
   const setLeading = (value: boolean) => {
     leading = value;
     metrics.leader.set(value ? 1 : 0);
@@ -168,80 +261,41 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
       })
     : undefined;
 
-  const readiness = (): Readiness => {
-    const reasons: string[] = [];
-    for (const informer of informers) {
-      const { state, everSynced, error } = informer.health;
-      if (!everSynced) reasons.push(`${informer.resource} not listed yet${error ? `: ${error.message}` : ''}`);
-      else if (state === 'failing') reasons.push(`${informer.resource} watch failing: ${error?.message ?? ''}`);
-    }
-    for (const source of controller.sources()) {
-      const { state, error } = source.informer.health;
-      // A class without its CRD or RBAC is a Failed class (see its status), not an unready watcher.
-      const outage = state === 'failing' && (error?.code === undefined || error.code >= 500);
-      if (!source.settled || outage) reasons.push(`streams of StreamClass ${source.streamClass.name} not watched`);
-    }
-    if (!link.reachable) reasons.push(`Temporal at ${config.temporal.address} unreachable`);
-    return { ready: reasons.length === 0, reasons };
-  };
-
-  let health: Listener | undefined;
-  let metricsListener: Listener;
-  try {
-    health = await listen(config.health.host, config.health.port, healthHandler({ readiness, isLeader }));
-    metricsListener = await listen(config.metrics.host, config.metrics.port, metricsHandler(metrics.registry));
-  } catch (error) {
-    await health?.close();
-    if (!deps.temporalConnection) await connection.close();
-    throw error;
-  }
-
-  link.start();
-  for (const informer of informers) informer.start();
-  elector?.start();
-  log.info(
-    {
-      identity,
-      leader: leading,
-      watchNamespace: watchNamespace ?? '*',
-      temporal: { address: config.temporal.address, namespace: config.temporal.namespace },
-      taskQueue: config.temporal.taskQueue,
-      ports: { health: health.port, metrics: metricsListener.port },
-    },
-    'watcher started',
-  );
-
-  let stopping: Promise<void> | undefined;
   return {
     identity,
-    metrics,
-    ports: { health: health.port, metrics: metricsListener.port },
-    readiness,
     isLeader,
-    async ready(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const state = readiness();
-        if (state.ready) return;
-        if (Date.now() > deadline)
-          throw new Error(`watcher not ready after ${timeoutMs} ms: ${state.reasons.join('; ')}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    stop() {
-      stopping ??= (async () => {
-        await elector?.stop();
-        setLeading(false);
-        await Promise.all([resyncer.stop(), dispatcher.stop()]);
-        await Promise.all([...informers.map((informer) => informer.stop()), controller.stop(), backfills.stop()]);
-        link.stop();
-        await Promise.all([health.close(), metricsListener.close()]);
-        if (!deps.temporalConnection) await connection.close();
-        log.info({ identity }, 'watcher stopped');
-      })();
-      return stopping;
-    },
+    setLeading,
+    metrics,
+    client,
+    dispatcher,
+    resyncer,
+    controller,
+    backfills,
+    informers,
+    link,
+    elector,
   };
+}
+
+type Parts = ReturnType<typeof buildParts>;
+
+/** Ready once every informer has listed, every serving class watches its streams and Temporal answers. */
+function readinessOf(parts: Parts, config: WatcherConfig): Readiness {
+  const reasons: string[] = [];
+  for (const informer of parts.informers) {
+    const { state, everSynced, error } = informer.health;
+    if (!everSynced) reasons.push(`${informer.resource} not listed yet${error ? `: ${error.message}` : ''}`);
+    else if (state === 'failing') reasons.push(`${informer.resource} watch failing: ${error?.message ?? ''}`);
+  }
+  for (const source of parts.controller.sources()) {
+    const { state, error } = source.informer.health;
+    // A class whose CRD is missing, or which the watcher may not read, is a Failed class (its status says so), not a
+    // sign that the watcher is unready. Only an outage of the API server (no answer, or a 5xx) makes it unready.
+    const outage = state === 'failing' && (error?.code === undefined || error.code >= 500);
+    if (!source.settled || outage) reasons.push(`streams of StreamClass ${source.streamClass.name} not watched`);
+  }
+  if (!parts.link.reachable) reasons.push(`Temporal at ${config.temporal.address} unreachable`);
+  return { ready: reasons.length === 0, reasons };
 }
 
 /** What every new stream workflow gets from the configuration: the lifecycle tunables that are set. */
