@@ -1,16 +1,15 @@
-// recordEvent: a core/v1 Event on the stream, as upstream's recorder writes them. One Event per distinct
-// (stream, type, reason, message), its count bumped when it recurs; a retried activity is the same occurrence and
-// bumps nothing.
+// recordEvent: a core/v1 Event on the stream (written by kubernetes/events.ts), as upstream's recorder writes them.
+// One Event per distinct (stream, type, reason, message), its count bumped when it recurs; a retried activity is the
+// same occurrence and bumps nothing.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { CoreV1Event } from '@kubernetes/client-node';
 import type { StreamKey } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { isAlreadyExists } from './errors.ts';
+import { writeEvent } from '../kubernetes/events.ts';
 import { mergePatch } from '../kubernetes/requests.ts';
 import { requireStream, type StoredStream } from './stream-resources.ts';
 
-export const EVENT_COMPONENT = 'arcane-operator';
 /** On an Event: the last occurrence counted, so a retry of the same occurrence is recognised. */
 const OCCURRENCE_ANNOTATION = 'arcane.sneaksanddata.com/occurrence';
 const MAX_NAME_LENGTH = 253;
@@ -24,25 +23,6 @@ function eventName(stored: StoredStream, action: ActionOf<'recordEvent'>): strin
   return `${stored.metadata.name.slice(0, MAX_NAME_LENGTH - hash.length - 1)}.${hash}`;
 }
 
-function newEvent(stored: StoredStream, name: string, action: ActionOf<'recordEvent'>, occurrence: string) {
-  const { namespace, uid } = stored.metadata;
-  const at = new Date();
-  const event: CoreV1Event = {
-    metadata: { name, namespace, annotations: { [OCCURRENCE_ANNOTATION]: occurrence } },
-    involvedObject: { apiVersion: stored.apiVersion, kind: stored.kind, name: stored.metadata.name, namespace, uid },
-    type: action.eventType,
-    reason: action.reason,
-    message: action.message,
-    count: 1,
-    firstTimestamp: at,
-    lastTimestamp: at,
-    source: { component: EVENT_COMPONENT },
-    reportingComponent: EVENT_COMPONENT,
-    reportingInstance: hostname(),
-  };
-  return event;
-}
-
 export async function recordEvent(
   context: ActivityContext,
   stream: StreamKey,
@@ -54,8 +34,18 @@ export async function recordEvent(
   const { namespace } = stream;
   const call = (verb: 'get' | 'create' | 'patch') => ({ verb, resource: 'events', namespace, name });
   try {
-    const body = newEvent(stored, name, action, context.occurrence);
-    await kube.call(call('create'), () => kube.core.createNamespacedEvent({ namespace, body }));
+    const { apiVersion, kind, metadata } = stored;
+    const event = {
+      name,
+      namespace,
+      about: { apiVersion, kind, name: metadata.name, namespace, uid: metadata.uid },
+      type: action.eventType,
+      reason: action.reason,
+      message: action.message,
+      instance: hostname(),
+      annotations: { [OCCURRENCE_ANNOTATION]: context.occurrence },
+    };
+    await kube.call(call('create'), () => writeEvent(kube.core, event));
     log.info({ eventType: action.eventType, reason: action.reason }, action.message);
     return { name, count: 1 };
   } catch (error) {

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../kubernetes/errors.ts';
+import { writeEvent } from '../kubernetes/events.ts';
 import type { WatchedObject } from './forwarding.ts';
 
-export const COMPONENT = 'arcane-operator';
 const EVENT_NAMESPACE = 'default';
 
 export interface EventNote {
@@ -28,33 +28,17 @@ export class EventRecorder {
   /** Best effort: an Event that cannot be written is logged, never retried. */
   async record(object: WatchedObject, note: EventNote): Promise<void> {
     const name = object.metadata?.name ?? '';
-    const now = new Date();
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: {
-        name: `${name}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`,
-        namespace: EVENT_NAMESPACE,
-      },
-      involvedObject: {
-        apiVersion: object.apiVersion,
-        kind: object.kind,
-        name,
-        uid: object.metadata?.uid,
-        resourceVersion: object.metadata?.resourceVersion,
-      },
-      type: note.type,
-      reason: note.reason,
-      message: note.message,
-      source: { component: COMPONENT },
-      reportingComponent: COMPONENT,
-      reportingInstance: this.instance,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
+    // A fresh name each time: every transition of a class is its own Event.
+    const unique = `${Date.now().toString(16)}${randomBytes(2).toString('hex')}`;
+    const { uid, resourceVersion } = object.metadata ?? {};
     try {
-      await this.core.createNamespacedEvent({ namespace: EVENT_NAMESPACE, body });
+      await writeEvent(this.core, {
+        name: `${name}.${unique}`,
+        namespace: EVENT_NAMESPACE,
+        about: { apiVersion: object.apiVersion, kind: object.kind, name, uid, resourceVersion },
+        ...note,
+        instance: this.instance,
+      });
     } catch (error) {
       this.log.warn({ error: errorMessage(error), object: name, reason: note.reason }, 'could not record an Event');
     }
