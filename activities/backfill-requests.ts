@@ -2,7 +2,8 @@
 // deterministic (chosen by the workflow), so a retried create finds its own request instead of making a second one.
 import type { JsonObject } from '../resources/go-json.ts';
 import { newBackfillRequest } from '../resources/backfill-request.ts';
-import type { BackfillUpdateResult, StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
+import type { BackfillUpdateResult } from '../workflows/messages.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isNotFound } from './errors.ts';
 import { mergePatch } from '../kubernetes/requests.ts';
@@ -16,8 +17,7 @@ async function createRequest(
   name: string,
   payload?: JsonObject,
 ): Promise<boolean> {
-  // A request names its stream by class and id only; the rest of the stream's identity is not needed.
-  const body = newBackfillRequest({ ...stream, apiVersion: '', kind: '', uid: '' }, name, payload);
+  const body = newBackfillRequest(stream, name, payload);
   try {
     await kube.call(backfillRequestCall('create', stream.namespace, name), () =>
       kube.custom.createNamespacedCustomObject({ ...requestLocation, namespace: stream.namespace, body }),

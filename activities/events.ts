@@ -3,7 +3,7 @@
 // same occurrence and bumps nothing.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { isAlreadyExists } from './errors.ts';
 import { writeEvent } from '../kubernetes/events.ts';

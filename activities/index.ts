@@ -5,8 +5,8 @@ import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { newest, versionKey, type Action, type ObjectVersions, type Observation } from '../workflows/lifecycle.ts';
-import type { StreamKey } from '../workflows/messages.ts';
 import {
   completeBackfillRequest,
   createBackfillRequest,

@@ -6,6 +6,7 @@ import { PIN_TEMPLATE_ANNOTATION } from '../resources/job-metadata.ts';
 import type { ResourceError, Result } from '../resources/result.ts';
 import type { StreamClass } from '../resources/stream-class.ts';
 import { parseStreamDefinition, type StreamDefinition } from '../resources/stream-definition.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import type { TemplateRef } from '../resources/stream-layout.ts';
 import type { StreamingJobTemplate } from '../resources/streaming-job-template.ts';
 import type {
@@ -18,7 +19,6 @@ import type {
   StreamKind,
   ValidSpec,
 } from '../workflows/lifecycle.ts';
-import type { StreamKey } from '../workflows/messages.ts';
 import type { ActivityContext } from './context.ts';
 import { ActionSkipped } from './errors.ts';
 import type { KubernetesApi } from './kubernetes.ts';

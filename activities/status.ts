@@ -1,6 +1,6 @@
 // writeStatus: the stream's status as the lifecycle decided it: phase, configuration hash and one condition, always all
 // three (plugin schemas require them), and only when something changed.
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { statusShows } from '../workflows/lifecycle.ts';
 import { mergePatch } from '../kubernetes/requests.ts';

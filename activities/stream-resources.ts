@@ -12,9 +12,9 @@ import { parseBackfillRequest, type BackfillRequest } from '../resources/backfil
 import type { Result } from '../resources/result.ts';
 import { parseStreamClass, type StreamClass } from '../resources/stream-class.ts';
 import { parseStreamDefinition, type StreamDefinition } from '../resources/stream-definition.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { templateCandidates, type TemplateRef } from '../resources/stream-layout.ts';
 import { parseStreamingJobTemplate, type StreamingJobTemplate } from '../resources/streaming-job-template.ts';
-import type { StreamKey } from '../workflows/messages.ts';
 import { ActionSkipped, KubernetesApiError, rejected, type ApiCall } from './errors.ts';
 import { customResource, unlessNotFound, type KubernetesApi } from './kubernetes.ts';
 

@@ -1,6 +1,6 @@
 // setSuspended: the `suspend` and `resume` updates change the stream itself, so Kubernetes stays the one source of
 // truth. Only the suspended key is merge-patched; no other spec key, label or annotation is touched or added.
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import type { ActivityContext } from './context.ts';
 import { rejected } from './errors.ts';
 import { mergePatch } from '../kubernetes/requests.ts';

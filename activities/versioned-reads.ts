@@ -3,7 +3,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import { ARCANE_GROUP, BACKFILL_REQUESTS, STREAM_CLASSES, STREAMING_JOB_TEMPLATES } from '../resources/api-group.ts';
 import { parseStreamClass } from '../resources/stream-class.ts';
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { newest, versionKey, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
 import type { CachedObject, ClusterCache } from './cluster-cache.ts';
 import { isAlreadyExists, isConflict, KubernetesApiError, type ApiCall } from './errors.ts';

@@ -4,7 +4,7 @@ import type { V1CronJob, V1DeleteOptions, V1Job, V1ObjectMeta } from '@kubernete
 import { BACKFILLING_LABEL, OUTCOME_FINALIZER, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
 import type { Result } from '../resources/result.ts';
 import type { StreamDefinition } from '../resources/stream-definition.ts';
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
 import { mergePatch } from '../kubernetes/requests.ts';

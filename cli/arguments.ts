@@ -1,6 +1,6 @@
 // Checks of command-line values before anything is contacted; each error names the argument, never echoes it.
 import { parseDuration } from '../operations/config-schema.ts';
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { usageError } from './output.ts';
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

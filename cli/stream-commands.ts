@@ -5,7 +5,8 @@ import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { streamWorkflowId } from '../client/stream-id.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../client/streams.ts';
-import type { StreamKey, UpdateAccepted } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
+import type { UpdateAccepted } from '../workflows/messages.ts';
 import {
   checkObjectName,
   namespaceOption,

@@ -3,7 +3,8 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { namespaceKey, phaseKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
 import { parseStreamWorkflowId } from '../client/stream-id.ts';
-import { stateQuery, type StreamKey, type StreamStatus } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
+import { stateQuery, type StreamStatus } from '../workflows/messages.ts';
 import { oneLine, shortDuration, table, type OutputFormat } from './output.ts';
 
 export interface ListFilter {

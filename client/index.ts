@@ -1,6 +1,7 @@
 // The public client module: what other services import to find and steer stream workflows.
 export { defaultTaskQueue, parseStreamWorkflowId, streamWorkflowId } from './stream-id.ts';
 export { namespaceKey, phaseKey, searchAttributeKeys, streamClassKey, streamNameKey } from './search-attributes.ts';
+export type { StreamKey } from '../resources/stream-key.ts';
 export { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from './streams.ts';
 export {
   backfillUpdate,
@@ -10,7 +11,6 @@ export {
   suspendUpdate,
   type BackfillUpdateInput,
   type BackfillUpdateResult,
-  type StreamKey,
   type StreamStatus,
   type UpdateAccepted,
 } from '../workflows/messages.ts';

@@ -1,5 +1,5 @@
 // Workflow ids and the task queue: unique per Kubernetes cluster, so use one Temporal namespace per cluster.
-import type { StreamKey } from '../workflows/messages.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 
 export const defaultTaskQueue = 'arcane-streams';
 

@@ -1,5 +1,6 @@
 // Typed helpers for services that steer streams: every call is an update or query on the stream's workflow.
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { StreamKey } from '../resources/stream-key.ts';
 import {
   backfillUpdate,
   restartUpdate,
@@ -8,7 +9,6 @@ import {
   suspendUpdate,
   type BackfillUpdateInput,
   type BackfillUpdateResult,
-  type StreamKey,
   type StreamStatus,
   type UpdateAccepted,
 } from '../workflows/messages.ts';

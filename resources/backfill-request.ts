@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ARCANE_API_VERSION, BACKFILL_REQUESTS } from './api-group.ts';
 import type { JsonObject } from './go-json.ts';
 import { parseWith, type Result } from './result.ts';
+import type { StreamKey } from './stream-key.ts';
 import type { StreamRef } from './stream-ref.ts';
 
 const jsonObjectSchema = z.custom<JsonObject>(
@@ -77,8 +78,8 @@ export function initialBackfillRequestName(stream: Pick<StreamRef, 'name' | 'uid
   return `${prefix}${suffix}`;
 }
 
-/** A new, open BackfillRequest for the stream, as sent to the API server. */
-export function newBackfillRequest(stream: StreamRef, name: string, payload?: JsonObject) {
+/** A new, open BackfillRequest for the stream, as sent to the API server: it names its stream by class and id only. */
+export function newBackfillRequest(stream: StreamKey, name: string, payload?: JsonObject) {
   return {
     apiVersion: ARCANE_API_VERSION,
     kind: BACKFILL_REQUESTS.kind,

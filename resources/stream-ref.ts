@@ -1,11 +1,10 @@
-/** Identity of one stream: the resource a workflow is about. */
-export interface StreamRef {
-  /** Name of the StreamClass serving the stream's kind. */
-  streamClass: string;
+// The full identity of one stream object, as Jobs built for it need it (owner reference, labels).
+import type { StreamKey } from './stream-key.ts';
+
+/** A stream's key together with what the stored object says about its kind and incarnation. */
+export interface StreamRef extends StreamKey {
   /** `group/version` of the stream resource. */
   apiVersion: string;
   kind: string;
-  namespace: string;
-  name: string;
   uid: string;
 }

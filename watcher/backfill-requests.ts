@@ -3,8 +3,9 @@
 // and stays open, so it runs if its stream appears.
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../resources/api-group.ts';
 import { parseBackfillRequest, type BackfillRequest } from '../resources/backfill-request.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
-import { backfillRequestObservedSignal, type StreamKey } from '../workflows/messages.ts';
+import { backfillRequestObservedSignal } from '../workflows/messages.ts';
 import { backfillRequestChange, deletion, isCompletedRequest, type Change, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
 import type { InformerSettings } from './metrics.ts';

@@ -4,14 +4,9 @@
 import type { SignalDefinition } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { streamWorkflowId } from '../client/stream-id.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { newest, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
-import {
-  deletedSignal,
-  detachedSignal,
-  type Notice,
-  type ObservedWorkload,
-  type StreamKey,
-} from '../workflows/messages.ts';
+import { deletedSignal, detachedSignal, type Notice, type ObservedWorkload } from '../workflows/messages.ts';
 import type { WatchedObject } from './forwarding.ts';
 import type { WatcherMetrics } from './metrics.ts';
 

@@ -1,8 +1,9 @@
 // The streams of one StreamClass: an informer on the class's stream CRD that forwards creations, spec changes,
 // deletion requests and pin-template changes to the stream's workflow, and keeps the template index current.
 import type { StreamClass } from '../resources/stream-class.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
-import { deletedSignal, detachedSignal, streamObservedSignal, type StreamKey } from '../workflows/messages.ts';
+import { deletedSignal, detachedSignal, streamObservedSignal } from '../workflows/messages.ts';
 import { streamChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
 import type { InformerSettings } from './metrics.ts';

@@ -1,8 +1,8 @@
 // Which streams use which StreamingJobTemplate, kept from the stream informers' caches, so a template change
 // wakes exactly the workflows whose Jobs are built from it.
 import { streamWorkflowId } from '../client/stream-id.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
 import { parseStreamExecution, templateCandidates, type TemplateRef } from '../resources/stream-layout.ts';
-import type { StreamKey } from '../workflows/messages.ts';
 
 /** `<namespace>/<name>` of every template the stream may be built from (fallback namespaces included). */
 export function templateRefsOf(stream: { spec?: unknown }, namespace: string): string[] {

@@ -1,6 +1,6 @@
 // One readable line per activity call, shown in the Temporal UI next to each scheduled activity.
+import type { StreamKey } from '../resources/stream-key.ts';
 import type { Action } from './lifecycle.ts';
-import type { StreamKey } from './messages.ts';
 
 export function actionSummary(stream: StreamKey, action: Action): string {
   const target = `${stream.namespace}/${stream.name}`;

@@ -1,6 +1,7 @@
 // The stream workflow's message API: signals from the watcher, public updates and the state query (SPEC 5).
 // Clients import these same definitions; see client/ for typed helpers.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { StreamKey } from '../resources/stream-key.ts';
 import type {
   LifecycleConfig,
   ObjectVersions,
@@ -9,13 +10,6 @@ import type {
   Transition,
   WorkloadNotice,
 } from './lifecycle.ts';
-
-/** The stream a workflow is about; the workflow id is derived from it (client/stream-id.ts). */
-export interface StreamKey {
-  streamClass: string;
-  namespace: string;
-  name: string;
-}
 
 export interface StreamWorkflowInput {
   stream: StreamKey;

@@ -15,9 +15,9 @@ import {
 import { mergePatch } from '../../kubernetes/requests.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
+import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { waitForValue } from './wait-for-value.ts';
-import type { StreamKey } from '../../workflows/messages.ts';
 import { exampleStream, MOCK_STREAMS, MOCK_STREAMS_V2 } from '../integration/watcher-harness.ts';
 import type { StreamKind, StreamOptions, TestPlugin } from '../fixtures/plugins.ts';
 

@@ -6,12 +6,13 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { getStreamState } from '../../client/streams.ts';
+import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { metricSum } from '../../bench/measure.ts';
 import { RECHECK_MS } from './operator.ts';
 import { waitForValue } from './wait-for-value.ts';
 import type { Action } from '../../workflows/lifecycle.ts';
-import type { Notice, StreamKey, StreamStatus } from '../../workflows/messages.ts';
+import type { Notice, StreamStatus } from '../../workflows/messages.ts';
 
 /** Waits until the `state` query satisfies `predicate` (the workflow may not exist yet); the failure shows the last. */
 export function waitForState(

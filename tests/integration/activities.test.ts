@@ -23,7 +23,7 @@ import { initialBackfillRequestName } from '../../resources/backfill-request.ts'
 import { OUTCOME_FINALIZER } from '../../resources/job-metadata.ts';
 import { configurationHash } from '../../resources/configuration-hash.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
-import type { StreamKey } from '../../workflows/messages.ts';
+import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { applyObjects, applyYaml, installTestPlugin, loadYaml, TEST_PLUGIN, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';

@@ -11,10 +11,10 @@ import { cacheRestarts } from '../../activities/metrics.ts';
 import { kubernetesApiCalls } from '../../kubernetes/api-calls.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../../resources/api-group.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
+import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
 import type { Action, Observation } from '../../workflows/lifecycle.ts';
 import { atLeast } from '../../workflows/lifecycle/versions.ts';
-import type { StreamKey } from '../../workflows/messages.ts';
 import { applyObjects, applyYaml, installTestPlugin, loadYaml, TEST_PLUGIN, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 

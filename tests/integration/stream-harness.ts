@@ -29,6 +29,7 @@ import {
 } from '../../client/connection.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../../resources/api-group.ts';
+import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { createActivities } from '../../activities/index.ts';
 import { startStreamWorker, workflowsPath } from '../../worker/worker.ts';
@@ -37,7 +38,6 @@ import {
   jobObservedSignal,
   stateQuery,
   streamObservedSignal,
-  type StreamKey,
   type StreamStatus,
   type StreamWorkflowInput,
 } from '../../workflows/messages.ts';

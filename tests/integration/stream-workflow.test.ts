@@ -5,11 +5,12 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type V1Job } from '@kubernetes/client-node';
 import { mergePatch } from '../../kubernetes/requests.ts';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { StreamKey } from '../../resources/stream-key.ts';
 import { historyText } from '../history-payloads.ts';
 import { phaseKey } from '../../client/search-attributes.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../../client/streams.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { stateQuery, type StreamKey, type StreamStatus, type StreamWorkflowInput } from '../../workflows/messages.ts';
+import { stateQuery, type StreamStatus, type StreamWorkflowInput } from '../../workflows/messages.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 import {
