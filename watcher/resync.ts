@@ -10,7 +10,7 @@ import { deletedSignal, detachedSignal, resyncSignal } from '../workflows/messag
 import type { WatcherMetrics } from './metrics.ts';
 import type { SignalDispatcher } from './signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
-import { STREAM_WORKFLOW_TYPE } from './temporal-link.ts';
+import { STREAM_WORKFLOW_TYPE } from './runtime/temporal-link.ts';
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;

@@ -15,14 +15,14 @@ import { EventRecorder } from './kubernetes-events.ts';
 import { listObjects } from '../kubernetes/requests.ts';
 import { createKubernetesClients } from './kubernetes-client.ts';
 import { loadKubeConfig } from '../operations/kubeconfig.ts';
-import { holderIdentity, LeaderElector } from './leader-election.ts';
+import { holderIdentity, LeaderElector } from './runtime/leader-election.ts';
 import { WatcherMetrics, type ClassState, type InformerSettings, type StreamCount } from './metrics.ts';
 import { Resyncer } from './resync.ts';
 import { SignalDispatcher } from './signals.ts';
 import { StreamClassController } from './stream-class-controller.ts';
 import { TemplateIndex } from './template-index.ts';
 import { watchTemplates } from './templates.ts';
-import { TemporalLink, temporalSignalSender } from './temporal-link.ts';
+import { TemporalLink, temporalSignalSender } from './runtime/temporal-link.ts';
 import { watchWorkloads } from './workloads.ts';
 
 export interface WatcherDeps {

@@ -14,7 +14,7 @@ import { connectClient, temporalSettingsSchema } from '../../client/connection.t
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
 import type { WatcherConfigInput } from '../../watcher/config.ts';
-import { formatMicroTime, nowMicros } from '../../watcher/lease-time.ts';
+import { formatMicroTime, nowMicros } from '../../watcher/runtime/lease-time.ts';
 import { startWatcher, type Watcher } from '../../watcher/watcher.ts';
 import type { ObjectVersions } from '../../workflows/lifecycle/versions.ts';
 import type { Notice } from '../../workflows/messages.ts';

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { errorMessage, statusCode } from '../kubernetes/errors.ts';
+import { errorMessage, statusCode } from '../../kubernetes/errors.ts';
 import { formatMicroTime, nowMicros } from './lease-time.ts';
 
 const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' } as const;

@@ -3,10 +3,10 @@
 // signal-with-start that also starts the stream's workflow when none runs.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { namespaceKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
-import { streamWorkflowId } from '../client/stream-id.ts';
-import type { Notice, StreamWorkflowInput } from '../workflows/messages.ts';
-import type { SignalSender } from './signals.ts';
+import { namespaceKey, streamClassKey, streamNameKey } from '../../client/search-attributes.ts';
+import { streamWorkflowId } from '../../client/stream-id.ts';
+import type { Notice, StreamWorkflowInput } from '../../workflows/messages.ts';
+import type { SignalSender } from '../signals.ts';
 
 export const STREAM_WORKFLOW_TYPE = 'streamWorkflow';
 

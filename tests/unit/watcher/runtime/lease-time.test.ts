@@ -1,7 +1,7 @@
 // Lease times as the API server wants them (metav1.MicroTime): six fractional digits, UTC.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatMicroTime, nowMicros } from '../../../watcher/lease-time.ts';
+import { formatMicroTime, nowMicros } from '../../../../watcher/runtime/lease-time.ts';
 
 test('a lease time has exactly six fractional digits', () => {
   const micros = Date.UTC(2026, 10, 22, 13, 4, 5, 123) * 1000 + 456;
