@@ -12,7 +12,7 @@ import type { InformerSettings } from './metrics.ts';
 import { errorMessage } from '../kubernetes/errors.ts';
 import { mergePatch } from '../kubernetes/requests.ts';
 import type { KubernetesClients } from './kubernetes-client.ts';
-import { versionOf, type SignalDispatcher } from './signals.ts';
+import { versionOf, type SignalDispatcher } from './runtime/signals.ts';
 import { statusPatch } from './status-patch.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { parseStreamWorkflowId } from '../client/stream-id.ts';
 import { deletedSignal, detachedSignal, resyncSignal } from '../workflows/messages.ts';
 import type { WatcherMetrics } from './metrics.ts';
-import type { SignalDispatcher } from './signals.ts';
+import type { SignalDispatcher } from './runtime/signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import { STREAM_WORKFLOW_TYPE } from './runtime/temporal-link.ts';
 

@@ -9,7 +9,7 @@ import { errorMessage } from '../kubernetes/errors.ts';
 import { mergePatch } from '../kubernetes/requests.ts';
 import type { KubernetesClients } from './kubernetes-client.ts';
 import type { ClassState, InformerSettings, StreamCount } from './metrics.ts';
-import type { SignalDispatcher } from './signals.ts';
+import type { SignalDispatcher } from './runtime/signals.ts';
 import { statusPatch } from './status-patch.ts';
 import {
   assignClasses,

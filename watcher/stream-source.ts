@@ -7,7 +7,7 @@ import { deletedSignal, detachedSignal, streamObservedSignal } from '../workflow
 import { streamChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
 import type { InformerSettings } from './metrics.ts';
-import { versionOf, type SignalDispatcher } from './signals.ts';
+import { versionOf, type SignalDispatcher } from './runtime/signals.ts';
 import type { SourceHealth } from './stream-class-status.ts';
 import { resourceName } from './stream-class-status.ts';
 import { templateRefsOf, type TemplateIndex } from './template-index.ts';

@@ -6,7 +6,7 @@ import { templateObservedSignal } from '../workflows/messages.ts';
 import { deletion, templateChange } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
 import type { InformerSettings } from './metrics.ts';
-import { versionOf, type SignalDispatcher } from './signals.ts';
+import { versionOf, type SignalDispatcher } from './runtime/signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import type { TemplateIndex } from './template-index.ts';
 

@@ -18,7 +18,7 @@ import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { holderIdentity, LeaderElector } from './runtime/leader-election.ts';
 import { WatcherMetrics, type ClassState, type InformerSettings, type StreamCount } from './metrics.ts';
 import { Resyncer } from './resync.ts';
-import { SignalDispatcher } from './signals.ts';
+import { SignalDispatcher } from './runtime/signals.ts';
 import { StreamClassController } from './stream-class-controller.ts';
 import { TemplateIndex } from './template-index.ts';
 import { watchTemplates } from './templates.ts';

@@ -9,7 +9,7 @@ import { jobObservedSignal, type ObservedWorkload } from '../workflows/messages.
 import { deletion, workloadChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
 import type { InformerSettings } from './metrics.ts';
-import { versionOf, type SignalDispatcher } from './signals.ts';
+import { versionOf, type SignalDispatcher } from './runtime/signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import type { StreamSource } from './stream-source.ts';
 

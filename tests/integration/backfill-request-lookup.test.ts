@@ -16,7 +16,7 @@ import { BackfillRequestWatch } from '../../watcher/backfill-requests.ts';
 import { listObjects } from '../../kubernetes/requests.ts';
 import { createKubernetesClients } from '../../watcher/kubernetes-client.ts';
 import { WatcherMetrics } from '../../watcher/metrics.ts';
-import { SignalDispatcher } from '../../watcher/signals.ts';
+import { SignalDispatcher } from '../../watcher/runtime/signals.ts';
 import type { StreamDirectory } from '../../watcher/stream-class-controller.ts';
 import { useOwnControlPlane } from './own-control-plane.ts';
 

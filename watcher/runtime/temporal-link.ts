@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { namespaceKey, streamClassKey, streamNameKey } from '../../client/search-attributes.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import type { Notice, StreamWorkflowInput } from '../../workflows/messages.ts';
-import type { SignalSender } from '../signals.ts';
+import type { SignalSender } from './signals.ts';
 
 export const STREAM_WORKFLOW_TYPE = 'streamWorkflow';
 

@@ -3,12 +3,12 @@
 // when this replica stops leading (the next leader resyncs).
 import type { SignalDefinition } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { streamWorkflowId } from '../client/stream-id.ts';
-import type { StreamKey } from '../resources/stream-key.ts';
-import { newest, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
-import { deletedSignal, detachedSignal, type Notice, type ObservedWorkload } from '../workflows/messages.ts';
-import type { WatchedObject } from './forwarding.ts';
-import type { WatcherMetrics } from './metrics.ts';
+import { streamWorkflowId } from '../../client/stream-id.ts';
+import type { StreamKey } from '../../resources/stream-key.ts';
+import { newest, type ObjectVersions } from '../../workflows/lifecycle/versions.ts';
+import { deletedSignal, detachedSignal, type Notice, type ObservedWorkload } from '../../workflows/messages.ts';
+import type { WatchedObject } from '../forwarding.ts';
+import type { WatcherMetrics } from '../metrics.ts';
 
 /** One of the watcher's signals, as the workflow defines it (workflows/messages.ts): sent as it is, named by it. */
 export type StreamSignal = SignalDefinition<[Notice]>;

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { waitFor } from '../../../stack/wait.ts';
-import { WatcherMetrics } from '../../../watcher/metrics.ts';
+import { waitFor } from '../../../../stack/wait.ts';
+import { WatcherMetrics } from '../../../../watcher/metrics.ts';
 import {
   coalesce,
   SignalDispatcher,
@@ -11,8 +11,8 @@ import {
   type Delivery,
   type SignalSender,
   type StreamSignal,
-} from '../../../watcher/signals.ts';
-import { versionKey } from '../../../workflows/lifecycle/versions.ts';
+} from '../../../../watcher/runtime/signals.ts';
+import { versionKey } from '../../../../workflows/lifecycle/versions.ts';
 import {
   backfillRequestObservedSignal,
   deletedSignal,
@@ -20,7 +20,7 @@ import {
   resyncSignal,
   streamObservedSignal,
   templateObservedSignal,
-} from '../../../workflows/messages.ts';
+} from '../../../../workflows/messages.ts';
 
 const orders = { streamClass: 'mock', namespace: 'data', name: 'orders' };
 const notice = (signal: StreamSignal, reason: string = signal.name): Delivery => ({ stream: orders, signal, reason });
