@@ -27,8 +27,9 @@ function splitPath(pathname: string): { group: string; rest: string[] } | undefi
   return undefined;
 }
 
+/** The request's verb and resource; `url` may be the path alone (an informer's watch names only its path). */
 export function describeRequest(method: string, url: string): ApiRequest {
-  const parsed = new URL(url);
+  const parsed = new URL(url, 'https://api-server');
   const path = splitPath(parsed.pathname);
   const rest = path && path.rest[0] === 'namespaces' && path.rest.length >= 3 ? path.rest.slice(2) : (path?.rest ?? []);
   const [plural, name, subresource] = rest;

@@ -104,7 +104,10 @@ test('objects that went while the watch was broken are reported deleted after th
   const { supervised, events, listed, metrics } = informer(t, api.kubeConfig);
   supervised.start();
   await waitFor('the first watch', () => api.watches.length === 1);
-  await waitFor('the watch call counted', async () => (await metrics.value(metrics.apiCalls, { verb: 'watch' })) === 1);
+  await waitFor(
+    'the watch call counted',
+    async () => (await metrics.value(metrics.apiCalls, { verb: 'watch', resource: 'things.example.com' })) === 1,
+  );
   assert.deepEqual(
     events.map((event) => [event.type, event.object.metadata?.name, event.fromList]),
     [
