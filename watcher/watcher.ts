@@ -16,7 +16,7 @@ import { listObjects } from '../kubernetes/requests.ts';
 import { createKubernetesClients } from './kubernetes-client.ts';
 import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { holderIdentity, LeaderElector } from './runtime/leader-election.ts';
-import { WatcherMetrics, type ClassState, type InformerSettings, type StreamCount } from './metrics.ts';
+import { WatcherMetrics, type InformerSettings } from './metrics.ts';
 import { Resyncer } from './resync.ts';
 import { SignalDispatcher } from './runtime/signals.ts';
 import { StreamClassController } from './stream-class-controller.ts';
@@ -134,20 +134,73 @@ export async function startWatcher(input: WatcherConfigInput, deps: WatcherDeps 
  */
 function buildParts(config: WatcherConfig, deps: WatcherDeps, log: Logger) {
   const identity = holderIdentity(config.leaderElection.identity);
-  const { watchNamespace } = config;
   // Without leader election every replica leads. With it, a replica leads once it holds the lease (see setLeading).
   let leading = !config.leaderElection.enabled;
   const isLeader = () => leading;
 
-  // The metrics come first because the clients, the informers and the dispatcher count into them. The stream and
-  // class gauges read the StreamClass controller's caches when scraped; until the controller is built below there is
-  // nothing to count.
-  const counted = { streams: (): StreamCount[] => [], classes: (): ClassState[] => [] };
-  const metrics = new WatcherMetrics(
-    () => counted.streams(),
-    () => counted.classes(),
-  );
+  const runtime = buildRuntime(config, deps, log, isLeader);
+  const arcane = buildInformers(config, runtime, identity, isLeader);
+  const { metrics, client, dispatcher, resyncer } = runtime;
+
+  // When Temporal comes back after an outage, the signals that failed are retried at once and every stream is
+  // resynced, since events may have been missed meanwhile.
+  const link = new TemporalLink({
+    client,
+    probeIntervalMs: config.temporal.probeInterval,
+    log,
+    onReachability: (reachable) => {
+      if (!reachable) return;
+      dispatcher.retryNow();
+      resyncer.request('Temporal reachable');
+    },
+  });
+
+  // A replica that becomes leader writes the class statuses it holds back and resyncs every stream: while it was not
+  // leading it sent no signals and wrote nothing.
+  const setLeading = (value: boolean) => {
+    leading = value;
+    metrics.leader.set(value ? 1 : 0);
+    dispatcher.setEnabled(value);
+    if (!value) return;
+    arcane.controller.writeStatuses();
+    resyncer.request('this replica became leader');
+  };
+  // The starting value, without what becoming leader later sets off: nothing is cached yet to write or resync.
   metrics.leader.set(leading ? 1 : 0);
+  dispatcher.setEnabled(leading);
+  const elector = config.leaderElection.enabled
+    ? new LeaderElector({
+        api: runtime.clients.custom,
+        namespace: config.leaderElection.namespace,
+        name: config.leaderElection.name,
+        identity,
+        leaseDurationMs: config.leaderElection.leaseDuration,
+        renewPeriodMs: config.leaderElection.renewPeriod,
+        log,
+        onStartedLeading: () => setLeading(true),
+        onStoppedLeading: () => setLeading(false),
+      })
+    : undefined;
+
+  return { identity, isLeader, setLeading, ...runtime, ...arcane, link, elector };
+}
+
+/**
+ * The parts that the informers feed and count into: metrics, API clients, the signal dispatcher, the resyncer, and
+ * the settings every informer shares.
+ */
+function buildRuntime(config: WatcherConfig, deps: WatcherDeps, log: Logger, isLeader: () => boolean) {
+  // The metrics come first because the clients, the informers and the dispatcher count into them. The stream and
+  // class gauges read the StreamClass controller's caches when scraped; until `countFrom` is given the controller
+  // there is nothing to count.
+  let counted: StreamClassController | undefined;
+  const metrics = new WatcherMetrics(
+    () => counted?.streamCounts() ?? [],
+    () => counted?.classStates() ?? [],
+  );
+  const countFrom = (controller: StreamClassController) => {
+    counted = controller;
+  };
 
   const kubeConfig = deps.kubeConfig ?? loadKubeConfig(config.kubernetes);
   const clients = createKubernetesClients(kubeConfig, metrics);
@@ -168,20 +221,17 @@ function buildParts(config: WatcherConfig, deps: WatcherDeps, log: Logger) {
     retry: { initialMs: config.signals.retryInitial, maxMs: config.signals.retryMax },
     batchMs: config.signals.batchWindow,
   });
-  dispatcher.setEnabled(leading);
-  // The informers below ask for resyncs when they have listed; the resyncer learns what to walk once they exist.
+  // The informers ask for resyncs when they have listed; the resyncer learns what to walk once they exist.
   const resyncer = new Resyncer({
     dispatcher,
     client,
     taskQueue: config.temporal.taskQueue,
-    watchNamespace,
+    watchNamespace: config.watchNamespace,
     log,
     metrics,
     isLeader,
     delayMs: config.resyncDelay,
   });
-  const resync = (reason: string, streamClass?: string) => resyncer.request(reason, streamClass);
-
   const settings: InformerSettings = {
     kubeConfig,
     list: listObjects(clients.custom),
@@ -191,6 +241,22 @@ function buildParts(config: WatcherConfig, deps: WatcherDeps, log: Logger) {
     watchdogMs: config.informers.watchdogTimeout,
     listTimeoutMs: config.informers.listTimeout,
   };
+  return { metrics, countFrom, clients, client, dispatcher, resyncer, settings };
+}
+
+/**
+ * The informers on Arcane's resources (StreamClasses and their streams, BackfillRequests, StreamingJobTemplates, Jobs
+ * and CronJobs), whose events become notices to the stream workflows.
+ */
+function buildInformers(
+  config: WatcherConfig,
+  runtime: ReturnType<typeof buildRuntime>,
+  identity: string,
+  isLeader: () => boolean,
+) {
+  const { settings, clients, dispatcher, resyncer } = runtime;
+  const { watchNamespace } = config;
+  const resync = (reason: string, streamClass?: string) => resyncer.request(reason, streamClass);
   const templates = new TemplateIndex();
   const controller = new StreamClassController({
     settings,
@@ -198,12 +264,10 @@ function buildParts(config: WatcherConfig, deps: WatcherDeps, log: Logger) {
     watchNamespace,
     dispatcher,
     templates,
-    events: new EventRecorder(clients.core, identity, log),
+    events: new EventRecorder(clients.core, identity, settings.log),
     isLeader,
     resync: (name, reason) => resync(reason, name),
   });
-  counted.streams = () => controller.streamCounts();
-  counted.classes = () => controller.classStates();
   const backfills = new BackfillRequestWatch({
     settings,
     clients,
@@ -222,59 +286,9 @@ function buildParts(config: WatcherConfig, deps: WatcherDeps, log: Logger) {
     watchWorkloads('Job', { ...shared, onListed: () => resync('Jobs listed') }),
     watchWorkloads('CronJob', { ...shared, onListed: () => resync('CronJobs listed') }),
   ];
+  runtime.countFrom(controller);
   resyncer.connect({ directory: controller, recheckRequests: () => backfills.recheckAll() });
-
-  // When Temporal comes back after an outage, the signals that failed are retried at once and every stream is
-  // resynced, since events may have been missed meanwhile.
-  const link = new TemporalLink({
-    client,
-    probeIntervalMs: config.temporal.probeInterval,
-    log,
-    onReachability: (reachable) => {
-      if (!reachable) return;
-      dispatcher.retryNow();
-      resync('Temporal reachable');
-    },
-  });
-
-  // A replica that becomes leader writes the class statuses it holds back and resyncs every stream: while it was not
-  // leading it sent no signals and wrote nothing.
-  const setLeading = (value: boolean) => {
-    leading = value;
-    metrics.leader.set(value ? 1 : 0);
-    dispatcher.setEnabled(value);
-    if (!value) return;
-    controller.writeStatuses();
-    resync('this replica became leader');
-  };
-  const elector = config.leaderElection.enabled
-    ? new LeaderElector({
-        api: clients.custom,
-        namespace: config.leaderElection.namespace,
-        name: config.leaderElection.name,
-        identity,
-        leaseDurationMs: config.leaderElection.leaseDuration,
-        renewPeriodMs: config.leaderElection.renewPeriod,
-        log,
-        onStartedLeading: () => setLeading(true),
-        onStoppedLeading: () => setLeading(false),
-      })
-    : undefined;
-
-  return {
-    identity,
-    isLeader,
-    setLeading,
-    metrics,
-    client,
-    dispatcher,
-    resyncer,
-    controller,
-    backfills,
-    informers,
-    link,
-    elector,
-  };
+  return { controller, backfills, informers };
 }
 
 type Parts = ReturnType<typeof buildParts>;
