@@ -109,11 +109,13 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
 ): Promise<WorkloadApplied> {
   const existing = await workload.read(kube, stream);
   if (live(existing) && existing.metadata.uid !== replaces) return { uid: existing.metadata.uid ?? '', created: false };
-  // The Job to replace may be one that finished and was deleted: the decision to replace it recorded its outcome.
+  // The Job to replace may have finished and been deleted (by its TTL, say), held only by our outcome finalizer.
+  // Release it so it can go: the decision to replace it was made after its outcome was recorded.
   if (!live(existing) && replaces !== undefined && existing?.metadata?.uid === replaces && workload.release) {
     await workload.release(kube, stream, replaces);
   }
-  // Built before anything is deleted: a broken template leaves the running workload alone.
+  // Build the new workload before deleting anything, so that a template that cannot be built leaves the running
+  // workload alone instead of leaving the stream with none.
   const body = await build();
   if (live(existing)) {
     log.info({ uid: existing.metadata.uid }, `deleting the ${workload.kind} to replace`);
@@ -128,7 +130,8 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
     if (!isAlreadyExists(error)) throw error;
   }
   const current = await workload.read(kube, stream);
-  // Created meanwhile, e.g. by an attempt whose answer was lost.
+  // Someone created it in the meantime, for example an earlier attempt of this activity whose answer was lost: that
+  // workload is the one asked for, so there is nothing left to do.
   if (live(current) && current.metadata.uid !== replaces) return { uid: current.metadata.uid ?? '', created: false };
   const uid = current?.metadata?.uid ?? 'gone';
   const message = `${workload.kind} ${stream.namespace}/${stream.name} (uid ${uid}) is still going away; the new one is created once it is gone`;
@@ -163,7 +166,7 @@ async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   try {
     await workload.delete(kube, stream, deleteOptions(uid));
   } catch (error) {
-    // 409: the uid precondition failed, the name belongs to a newer workload.
+    // A 409 means the uid precondition failed: the name now belongs to a newer workload, which is left alone.
     if (!isNotFound(error) && !isConflict(error)) throw error;
     deleted = false;
   }
