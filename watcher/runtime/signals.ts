@@ -1,6 +1,7 @@
-// Delivers notices to stream workflows: one queue per workflow, so a burst of events to one stream coalesces into
-// one signal per name; sends are bounded in number, retried with a capped exponential backoff, and dropped at once
-// when this replica stops leading (the next leader resyncs).
+// Delivers notices to stream workflows. Each workflow has its own queue, so a burst of events about one stream is
+// merged into one signal of each name. Only so many sends run at once; a failed send is retried with an exponential
+// backoff that has a cap. When this replica stops leading, everything queued is dropped at once: the next leader
+// resyncs every stream, so nothing is lost.
 import type { SignalDefinition } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { streamWorkflowId } from '../../client/stream-id.ts';
@@ -13,7 +14,7 @@ import type { WatcherMetrics } from '../metrics.ts';
 /** One of the watcher's signals, as the workflow defines it (workflows/messages.ts): sent as it is, named by it. */
 export type StreamSignal = SignalDefinition<[Notice]>;
 
-/** After these the workflow completes; anything queued before them is pointless. */
+/** Signals after which the workflow completes, so anything queued before one of them no longer matters. */
 const TERMINAL: ReadonlySet<string> = new Set([deletedSignal.name, detachedSignal.name]);
 
 function terminal(delivery: Delivery): boolean {
@@ -43,7 +44,10 @@ export function versionOf(key: string, object: WatchedObject): ObjectVersions | 
 /** Sends one delivery; `false` when there is no workflow to signal (nothing to retry). */
 export type SignalSender = (delivery: Delivery) => Promise<boolean>;
 
-/** The queue of one workflow after `delivery` arrives: same-named notices merge, a terminal one clears the rest. */
+/**
+ * The queue of one workflow after `delivery` arrives. A notice merges into a queued notice of the same name; a notice
+ * after which the workflow completes replaces the whole queue.
+ */
 export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delivery[] {
   if (terminal(delivery)) return [delivery];
   const lastTerminal = queue.findLastIndex(terminal);
@@ -51,9 +55,10 @@ export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delive
   if (index === -1) return [...queue, delivery];
   const queued = queue[index] as Delivery;
   const start = queued.start ?? delivery.start;
-  // The latest notice about one workload stands for the earlier ones; about two, it does not.
+  // When both notices are about the same workload, the latest one says all the earlier one did. When they are about
+  // two different workloads, neither says it all, so the merged notice shows no workload and the workflow looks.
   const latest = aboutSameWorkload(queued, delivery) ? delivery : withoutObserved(delivery);
-  // It stands for both events, so the workflow must have seen each object at least as new as either showed it.
+  // The merged notice stands for both events, so it asks for each object at least as new as either notice saw it.
   const versions = newest(queued.versions, delivery.versions);
   const merged = Object.keys(versions).length > 0 ? { ...latest, versions } : latest;
   const next = [...queue];
@@ -204,7 +209,7 @@ export class SignalDispatcher {
       this.warn(id, delivery, error, retryMs);
     }
     queue.inFlight = false;
-    // Dropped meanwhile (leadership lost, or stopped): nothing to keep.
+    // The queue was dropped while the send was in flight (leadership lost, or the watcher stopping): keep nothing.
     if (this.queues.get(id) !== queue) return;
     if (delivered) {
       queue.attempt = 0;
@@ -226,7 +231,7 @@ export class SignalDispatcher {
     return Math.round(Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30)) * (0.8 + Math.random() * 0.4));
   }
 
-  // One line every few seconds, not one per stream, while Temporal is down.
+  // While Temporal is down every stream's sends fail: log one line every few seconds rather than one per stream.
   private warn(id: string, delivery: Delivery, error: unknown, retryMs: number): void {
     const now = Date.now();
     const fields = { workflowId: id, signal: delivery.signal.name, retryInMs: retryMs, pending: this.pending + 1 };
