@@ -56,7 +56,7 @@ export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delive
   const queued = queue[index] as Delivery;
   const start = queued.start ?? delivery.start;
   // When both notices are about the same workload, the latest one says all the earlier one did. When they are about
-  // two different workloads, neither says it all, so the merged notice shows no workload and the workflow looks.
+  // two different workloads, neither says it all, so the merged notice carries no workload.
   const latest = aboutSameWorkload(queued, delivery) ? delivery : withoutObserved(delivery);
   // The merged notice stands for both events, so it asks for each object at least as new as either notice saw it.
   const versions = newest(queued.versions, delivery.versions);
