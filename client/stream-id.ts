@@ -1,4 +1,5 @@
-// Workflow ids and the task queue: unique per Kubernetes cluster, so use one Temporal namespace per cluster.
+// Workflow ids and the task queue. An id is unique only within one Kubernetes cluster (it is made of the stream's class,
+// namespace and name), so each cluster needs a Temporal namespace of its own.
 import type { StreamKey } from '../resources/stream-key.ts';
 
 export const defaultTaskQueue = 'arcane-streams';

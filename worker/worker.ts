@@ -16,9 +16,10 @@ import { workflowBundlePath } from './workflow-bundle.ts';
 export { workflowsPath } from './workflow-bundle.ts';
 
 /**
- * The Temporal SDK's own estimate for workflows sharing one V8 context: 600 cached workflows per GiB. Its default
- * spends the whole heap limit on them (2,310 workflows on a 4 GiB heap: every stream stays cached, and the worker's
- * memory grows with the fleet); a budget keeps it flat, and a workflow that left the cache replays its history.
+ * The Temporal SDK's own estimate for workflows that share one V8 context: 600 cached workflows per GiB. The SDK's
+ * default sizes the cache from the whole heap limit (2,310 workflows on a 4 GiB heap), so every stream stays cached
+ * and the worker's memory grows with the number of streams. A memory budget keeps it flat instead; a workflow that
+ * has left the cache simply replays its history when it next has work.
  */
 const CACHED_WORKFLOWS_PER_GIB = 600;
 
