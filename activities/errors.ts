@@ -93,7 +93,10 @@ export function forbiddenMessage(call: ApiCall): string {
   return `forbidden: cannot ${call.verb} ${call.resource} ${where}: grant the operator's ServiceAccount "${call.verb}" on "${plural}"`;
 }
 
-/** A spec or template the resource model rejected: not retried; the failure carries the field. */
+/**
+ * A spec or template the resource model rejected. Retrying cannot help until someone fixes it, so the failure is not
+ * retried; its message names the field.
+ */
 export function rejected(error: ResourceError): ApplicationFailure {
   return ApplicationFailure.create({
     message: error.message,

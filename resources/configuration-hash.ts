@@ -1,4 +1,5 @@
-// md5 needs node:crypto, so this module stays out of workflow code; activities compute the hash.
+// The configuration hash of a stream's Job. md5 needs node:crypto, which workflow code may not use, so this module is
+// kept out of the workflows: the activities compute the hash.
 import { createHash } from 'node:crypto';
 import { goJson, type JsonObject } from './go-json.ts';
 

@@ -44,8 +44,11 @@ export function withKind(state: StreamState, observation: Observation): StreamSt
   return state.kind === undefined && observation.kind !== undefined ? { ...state, kind: observation.kind } : state;
 }
 
-/** The state for the observed object: the uid is remembered; a new object (deleted and created again) starts afresh,
- * so it gets its own initial backfill and phase. */
+/**
+ * The state for the observed stream object. The first uid seen is remembered. An object with another uid is a new
+ * stream of the same name (the old one was deleted and created again), so it starts from a fresh state, with its own
+ * initial backfill and phase.
+ */
 export function forObject(state: StreamState, stream: ObservedStream): StreamState {
   if (state.streamUid === stream.uid) return state;
   if (state.streamUid === undefined) return { ...state, streamUid: stream.uid };

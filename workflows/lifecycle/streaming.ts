@@ -128,7 +128,10 @@ function removeJob(ctx: Context, job: ObservedJob | undefined): Pick<Outcome, 'a
   };
 }
 
-/** CronJob backend: keep one CronJob built from the current spec and template; no restarts apply. */
+/**
+ * CronJob backend: keep one CronJob built from the current spec and template. The restart policy does not apply: the
+ * CronJob starts a new Job at each scheduled time by itself.
+ */
 export function runCronJob(ctx: Context): Outcome {
   const { job, cronJob } = ctx.observation;
   const next = { ...ctx, state: { ...ctx.state, pendingRestart: undefined } };
