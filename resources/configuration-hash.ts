@@ -1,4 +1,4 @@
-// The configuration hash of a stream's Job. md5 needs node:crypto, which workflow code may not use, so this module is
+// The configuration hash of a stream's spec. md5 needs node:crypto, which workflow code may not use, so this module is
 // kept out of the workflows: the activities compute the hash.
 import { createHash } from 'node:crypto';
 import { goJson, type JsonObject } from './go-json.ts';
