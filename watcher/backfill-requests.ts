@@ -1,6 +1,6 @@
-// BackfillRequests: an open request wakes its stream's workflow (matched by namespace, streamClass and streamId);
-// one that matches no stream, or a stream of another class, gets phase Failed with StreamNotFound or ClassMismatch
-// and stays open, so it runs if its stream appears.
+// BackfillRequests. An open request wakes the workflow of its stream, found by the request's namespace, streamClass and
+// streamId. A request that matches no stream, or names a stream of another class, gets phase Failed with the reason
+// StreamNotFound or ClassMismatch, but stays open: if its stream appears later, the request runs then.
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../resources/api-group.ts';
 import { parseBackfillRequest, type BackfillRequest } from '../resources/backfill-request.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
@@ -29,14 +29,15 @@ export function routeRequest(request: BackfillRequest, directory: StreamDirector
   if (source?.has(namespace, streamId)) {
     return { stream: { streamClass, namespace, name: streamId }, kind: source.kind };
   }
-  // Saying a stream does not exist needs every class's streams listed.
+  // To say that a stream does not exist, every class must have listed its streams: it may belong to any of them.
   if (!directory.settled()) return { unsettled: true };
   const other = directory.sources().find((candidate) => candidate.has(namespace, streamId));
   if (other) {
     const message = `stream ${streamId} in namespace ${namespace} is a ${other.kind} of StreamClass ${other.streamClass.name}, not of StreamClass ${streamClass}`;
     return { unmatched: { reason: 'ClassMismatch', message } };
   }
-  // A class that cannot list its streams (its kind not served) knows nothing about them.
+  // A class that cannot list its streams (the API server does not serve its kind) knows nothing about them, so the
+  // message does not claim that the stream is missing from it.
   const message = source?.listed
     ? `no ${source.kind} named ${streamId} in namespace ${namespace} (StreamClass ${streamClass})`
     : directory.classExists(streamClass)
@@ -91,7 +92,10 @@ export class BackfillRequestWatch {
     await this.informer.stop();
   }
 
-  /** Every open request is checked again (after a resync): unmatched ones get their status after the grace period. */
+  /**
+   * Checks every open request again (after a resync). A request that still matches no stream gets its Failed status
+   * only after the grace period, because its stream may simply not have been seen yet.
+   */
   recheckAll(): void {
     for (const object of this.informer.list()) {
       const parsed = parseBackfillRequest(object);
@@ -107,7 +111,7 @@ export class BackfillRequestWatch {
     if (event.fromList) return;
     let change: Change;
     if (event.type === 'deleted') {
-      // A request deleted while open stops its backfill; a completed one is history.
+      // Deleting an open request stops its backfill, so its workflow is told. Deleting a completed one changes nothing.
       if (!event.previous || isCompletedRequest(event.previous)) return;
       change = deletion;
     } else {
@@ -153,7 +157,10 @@ export class BackfillRequestWatch {
     this.checks.set(key, timer);
   }
 
-  /** After the grace period: its stream showed up (wake it), or say in the request's status why none did. */
+  /**
+   * Runs when the grace period is over: if the request's stream showed up meanwhile, its workflow is woken; otherwise
+   * the request's status says why no stream matches.
+   */
   private async check(namespace: string, name: string): Promise<void> {
     const object = this.informer.get(namespace, name);
     const parsed = object && parseBackfillRequest(object);

@@ -84,7 +84,8 @@ export class StreamSource {
 
   /** Stops watching; with a reason, the streams' workflows are told they are detached (their class is gone). */
   async stop(detachReason?: string): Promise<void> {
-    // No event arrives once stopping began, so a successor's entries in the index are never undone here.
+    // Once stopping has begun this informer delivers no more events, so no late event of it can undo the template
+    // index entries that the informer replacing it adds.
     const stopping = this.informer.stop();
     for (const stream of this.informer.list()) {
       const key = this.keyOf(stream);
