@@ -322,10 +322,10 @@ function wholeNumber(min: number, max: number) {
   };
 }
 
-/** `NAME=value` of one ARCANE_* setting, added to those given before. */
+/** `NAME=value` of one ARCANE_* setting (or Node's flags), added to those given before. */
 function operatorSetting(text: string, previous: Record<string, string>): Record<string, string> {
-  const match = /^(ARCANE_[A-Z0-9_]+)=(.*)$/.exec(text);
-  if (!match) throw new InvalidArgumentError('expected ARCANE_<SETTING>=<value>');
+  const match = /^(ARCANE_[A-Z0-9_]+|NODE_OPTIONS)=(.*)$/.exec(text);
+  if (!match) throw new InvalidArgumentError('expected ARCANE_<SETTING>=<value> or NODE_OPTIONS=<flags>');
   return { ...previous, [match[1] as string]: match[2] as string };
 }
 
@@ -367,7 +367,7 @@ export function benchCommand(): Command {
     .option('--label <text>', 'what this run measures, kept with its results', '')
     .option(
       '--operator-env <NAME=value>',
-      "an ARCANE_* setting for the operator's worker and watcher (repeatable), e.g. ARCANE_WORKFLOW_CACHE_MEMORY_MIB=1024",
+      "an ARCANE_* setting or NODE_OPTIONS for the operator's worker and watcher (repeatable), e.g. ARCANE_WORKFLOW_CACHE_MEMORY_MIB=1024",
       operatorSetting,
       {},
     )
