@@ -7,6 +7,7 @@ import type { ResourceError, Result } from '../resources/result.ts';
 import type { StreamClass } from '../resources/stream-class.ts';
 import { parseStreamDefinition, type StreamDefinition } from '../resources/stream-definition.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
+import { readStoredStatus, type StoredStatus } from '../resources/stream-status.ts';
 import type { TemplateRef } from '../resources/stream-layout.ts';
 import type { StreamingJobTemplate } from '../resources/streaming-job-template.ts';
 import type {
@@ -30,8 +31,6 @@ import {
   readJob,
   readStream,
   readStreamClass,
-  storedStatus,
-  type StoredStatus,
   type StoredStream,
   type TemplateLookup,
 } from './stream-resources.ts';
@@ -42,26 +41,22 @@ function observeRequest(request: BackfillRequest): ObservedBackfillRequest {
   return request.refused ? { ...observed, refused: true } : observed;
 }
 
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
 /** Phase, hash and the (single) condition this operator writes, as stored: fields the plugin's schema pruned stay
  * absent, so they are not compared. A garbled status reads as empty. */
 export function observeStatus(stored: StoredStatus): ObservedStream['status'] {
   const first = stored.conditions[0];
   const condition: ObservedCondition | undefined =
-    first && typeof first.type === 'string'
-      ? compact({
+    first?.type === undefined
+      ? undefined
+      : compact({
           type: first.type,
-          reason: text(first.reason),
-          message: text(first.message) ?? '',
-          observedGeneration: typeof first.observedGeneration === 'number' ? first.observedGeneration : undefined,
-        })
-      : undefined;
+          reason: first.reason,
+          message: first.message ?? '',
+          observedGeneration: first.observedGeneration,
+        });
   return compact({
-    phase: text(stored.phase) ?? '',
-    configurationHash: text(stored.configurationHash) || undefined,
+    phase: stored.phase ?? '',
+    configurationHash: stored.configurationHash || undefined,
     condition,
   });
 }
@@ -160,7 +155,7 @@ function observeStreamObject(stored: StoredStream, spec: ValidSpec | InvalidSpec
     generation: metadata.generation ?? 0,
     deleting: metadata.deletionTimestamp !== undefined,
     pinTemplate: metadata.annotations?.[PIN_TEMPLATE_ANNOTATION] === 'true',
-    status: observeStatus(storedStatus(stored)),
+    status: observeStatus(readStoredStatus(stored.status)),
     spec,
   };
 }

@@ -32,26 +32,8 @@ export interface StoredStream {
     annotations?: Record<string, string>;
   };
   spec?: unknown;
+  /** Anyone may have written it: read through readStoredStatus (resources/stream-status.ts). */
   status?: unknown;
-}
-
-/** `status` as stored: written by this operator, upstream or anyone; each field checked where it is used. */
-export interface StoredStatus {
-  phase?: unknown;
-  configurationHash?: unknown;
-  conditions: {
-    type?: unknown;
-    status?: unknown;
-    reason?: unknown;
-    message?: unknown;
-    observedGeneration?: unknown;
-    lastTransitionTime?: unknown;
-  }[];
-}
-
-export function storedStatus(stored: StoredStream): StoredStatus {
-  const status = (typeof stored.status === 'object' && stored.status !== null ? stored.status : {}) as StoredStatus;
-  return { ...status, conditions: Array.isArray(status.conditions) ? status.conditions : [] };
 }
 
 /** The stream object together with the class that says what kind it is. */

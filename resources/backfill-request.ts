@@ -5,6 +5,7 @@ import type { JsonObject } from './go-json.ts';
 import { parseWith, type Result } from './result.ts';
 import type { StreamKey } from './stream-key.ts';
 import type { StreamRef } from './stream-ref.ts';
+import { storedStatusSchema } from './stream-status.ts';
 
 const jsonObjectSchema = z.custom<JsonObject>(
   (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
@@ -29,11 +30,8 @@ export const backfillRequestSchema = z
       completed: z.boolean().nullish(),
       payload: jsonObjectSchema.nullish(),
     }),
-    // Only what says the operator refused the request; anything else in the status is not read.
-    status: z
-      .looseObject({ phase: z.unknown(), conditions: z.array(z.looseObject({ reason: z.unknown() })).catch([]) })
-      .nullish()
-      .catch(null),
+    // Only what says the operator refused the request is read from the status.
+    status: storedStatusSchema,
   })
   .transform(({ metadata, spec, status }) => ({
     name: metadata.name,
@@ -49,7 +47,7 @@ export const backfillRequestSchema = z
     completed: spec.completed ?? false,
     payload: spec.payload ?? null,
     /** The operator refused to run it (status phase Failed with reason BackfillNotSupported). */
-    refused: status?.phase === 'Failed' && (status.conditions ?? []).some((c) => c.reason === BACKFILL_NOT_SUPPORTED),
+    refused: status.phase === 'Failed' && status.conditions.some((c) => c.reason === BACKFILL_NOT_SUPPORTED),
   }));
 
 export type BackfillRequest = z.infer<typeof backfillRequestSchema>;

@@ -1,5 +1,7 @@
 // The status the watcher writes (StreamClasses, BackfillRequests it cannot route): a phase and one condition of the
 // standard shape, merge-patched only when something changed; other conditions are kept as they are.
+import { statusShows, transitionTime } from '../resources/status-write.ts';
+import { readStoredStatus, type StoredCondition } from '../resources/stream-status.ts';
 
 export interface Condition {
   type: string;
@@ -15,35 +17,27 @@ export interface DesiredStatus {
   condition: Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 }
 
-interface ObservedStatus {
-  phase?: unknown;
-  conditions?: unknown;
-}
-
-/** The `status` to merge-patch, or undefined when the object already shows `desired`. */
+/**
+ * The `status` to merge-patch, or undefined when the object already shows `desired`. The operator's own CRDs keep
+ * every condition field, so a field the stored condition lacks is one to write.
+ */
 export function statusPatch(
   current: unknown,
   desired: DesiredStatus,
   generation: number,
   now: string,
-): { phase: string; conditions: Condition[] } | undefined {
-  const observed = (typeof current === 'object' && current !== null ? current : {}) as ObservedStatus;
-  const conditions = Array.isArray(observed.conditions) ? (observed.conditions as Condition[]) : [];
+): { phase: string; conditions: (StoredCondition | Condition)[] } | undefined {
+  const { phase, conditions } = readStoredStatus(current);
   const { type, status, reason, message } = desired.condition;
   const previous = conditions.find((condition) => condition.type === type);
-  const unchanged =
-    observed.phase === desired.phase &&
-    previous?.status === status &&
-    previous.reason === reason &&
-    previous.message === message &&
-    previous.observedGeneration === generation;
-  if (unchanged) return undefined;
+  const write = { phase: desired.phase, condition: { ...desired.condition, observedGeneration: generation } };
+  if (statusShows({ phase, condition: previous }, write, [])) return undefined;
   const condition: Condition = {
     type,
     status,
     reason,
     message,
-    lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : now,
+    lastTransitionTime: transitionTime(previous, status, now),
     observedGeneration: generation,
   };
   return { phase: desired.phase, conditions: [...conditions.filter((c) => c.type !== type), condition] };

@@ -2,6 +2,7 @@
 // spec changes, stopped when it goes, its streams' workflows then told `detached`), and the class status and Events.
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../resources/api-group.ts';
 import { parseStreamClass, type StreamClass } from '../resources/stream-class.ts';
+import { readStoredStatus } from '../resources/stream-status.ts';
 import type { WatchedObject } from './forwarding.ts';
 import { SupervisedInformer } from '../kubernetes/informer.ts';
 import type { EventRecorder } from './kubernetes-events.ts';
@@ -109,15 +110,12 @@ export class StreamClassController implements StreamDirectory {
 
   streamCounts(): StreamCount[] {
     return this.sources().flatMap((source) =>
-      source.streams().map((stream) => {
-        const phase = (stream.status as { phase?: unknown } | undefined)?.phase;
-        return {
-          namespace: stream.metadata?.namespace ?? '',
-          kindRef: source.streamClass.name,
-          kind: source.kind,
-          phase: typeof phase === 'string' && phase !== '' ? phase : 'None',
-        };
-      }),
+      source.streams().map((stream) => ({
+        namespace: stream.metadata?.namespace ?? '',
+        kindRef: source.streamClass.name,
+        kind: source.kind,
+        phase: readStoredStatus(stream.status).phase || 'None',
+      })),
     );
   }
 
@@ -209,7 +207,7 @@ export class StreamClassController implements StreamDirectory {
   private decide(object: WatchedObject) {
     const name = object.metadata?.name ?? '';
     const assignment = this.assignments.get(name);
-    const previousPhase = (object.status as { phase?: string } | undefined)?.phase ?? '';
+    const previousPhase = readStoredStatus(object.status).phase ?? '';
     const health = this.active.get(name)?.informer.health;
     const desired = assignment && desiredClassStatus(assignment, health, previousPhase);
     return { name, previousPhase, desired };

@@ -4,7 +4,7 @@ export { initialStreamState } from './lifecycle/identity.ts';
 export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.ts';
 export { requestRestart, validateUpdate, type StreamUpdate } from './lifecycle/updates.ts';
 export { defaultLifecycleConfig, nonRetryableReasons } from './lifecycle/types.ts';
-export { statusShows, type DesiredStatus } from './lifecycle/settle.ts';
+export { statusWriteOf, type DesiredStatus } from './lifecycle/settle.ts';
 export { alreadyShown, type NoticeContent, type WorkloadNotice } from './lifecycle/shown.ts';
 export { covers, newest, versionKey, type ObjectVersions } from './lifecycle/versions.ts';
 export type {

@@ -1,5 +1,6 @@
 // Turns the outcome of one lifecycle step into a decision: updates the remembered state, and adds the actions every
 // step may need (labels on adopted workloads, the status write when the status changed, and Kubernetes Events).
+import { PRUNED_BY_PLUGINS, statusShows, type StatusWrite } from '../../resources/status-write.ts';
 import { releases, replacesJob } from './job-removal.ts';
 import { conditionTypes, type Outcome } from './outcome.ts';
 import type { Action, Decision, LifecycleConfig, Observation, ObservedStream, StreamState } from './types.ts';
@@ -51,21 +52,10 @@ export interface DesiredStatus {
   observedGeneration: number;
 }
 
-/**
- * Whether the stored status already shows `desired`. Condition fields the stored object lacks are not compared:
- * production plugin schemas keep only type, status, message and phase of a condition and the API server drops the
- * rest, so comparing them would rewrite the status forever.
- */
-export function statusShows(shown: ObservedStream['status'], desired: DesiredStatus): boolean {
-  const condition = shown.condition;
-  return (
-    shown.phase === desired.phase &&
-    (shown.configurationHash ?? '') === desired.configurationHash &&
-    condition?.type === desired.conditionType &&
-    condition.message === desired.message &&
-    (condition.reason === undefined || condition.reason === desired.reason) &&
-    (condition.observedGeneration === undefined || condition.observedGeneration === desired.observedGeneration)
-  );
+/** `desired` as the write it makes, for statusShows. The condition's status is left out: observing does not read it. */
+export function statusWriteOf(desired: DesiredStatus): StatusWrite {
+  const { phase, configurationHash, conditionType, reason, message, observedGeneration } = desired;
+  return { phase, configurationHash, condition: { type: conditionType, reason, message, observedGeneration } };
 }
 
 /** The status write, only when the stream does not already show the state. */
@@ -79,7 +69,9 @@ function statusWrite(state: StreamState, stream: ObservedStream, revision: numbe
     message: state.condition.message,
     observedGeneration: stream.generation,
   };
-  return statusShows(revision < 2 ? strict(stream.status) : stream.status, desired) ? [] : [desired];
+  // The stream's first condition is the one this operator writes; fields its plugin's schema pruned are not compared.
+  const shown = revision < 2 ? strict(stream.status) : stream.status;
+  return statusShows(shown, statusWriteOf(desired), PRUNED_BY_PLUGINS) ? [] : [desired];
 }
 
 /** The first revision compared every condition field, whether or not the stored object kept it. */

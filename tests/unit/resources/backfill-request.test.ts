@@ -54,6 +54,23 @@ describe('BackfillRequest', () => {
     assert.deepEqual(request.payload, { from: '2024-01-01' });
   });
 
+  test('a request the operator refused reads as refused; a garbled status reads as not refused', () => {
+    const withStatus = (status: unknown) =>
+      unwrap(
+        parseBackfillRequest({
+          metadata: { name: 'r', namespace: NAMESPACE },
+          spec: { streamClass: 'c', streamId: 's' },
+          status,
+        }),
+      ).refused;
+    const conditions = [{ type: 'Error', status: 'True', reason: 'BackfillNotSupported', message: 'a batch stream' }];
+    assert.equal(withStatus({ phase: 'Failed', conditions }), true);
+    assert.equal(withStatus({ phase: 'Failed', conditions: [{ ...conditions[0], reason: 'StreamNotFound' }] }), false);
+    assert.equal(withStatus({ phase: 'Running', conditions }), false);
+    assert.equal(withStatus({ phase: 'Failed', conditions: 'BackfillNotSupported' }), false);
+    assert.equal(withStatus('Failed'), false);
+  });
+
   test('a new request is open and names the stream and its class', () => {
     assert.deepEqual(newBackfillRequest(stream, 'orders-initial-backfill-0badf00d'), {
       apiVersion: 'streaming.sneaksanddata.com/v1',
