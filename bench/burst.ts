@@ -4,6 +4,7 @@
 // Appends to bench/results.jsonl, then rewrites bench/results.md, bench/results.svg and the README's table from it.
 //   npm run bench -- --streams 100,1000 --plugin test,production --contenders operator,upstream,floor
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError } from 'commander';
@@ -18,6 +19,8 @@ import { PLUGINS, type TestPlugin } from '../tests/fixtures/plugins.ts';
 import { startFloor } from './floor.ts';
 import {
   apiserverCalls,
+  cpuBetween,
+  cpuSeconds,
   callsBetween,
   inPool,
   latencies,
@@ -108,6 +111,8 @@ interface Burst {
   calls: ApiserverCalls;
   /** Seconds the controller-manager's and the scheduler's requests waited in their client-side rate limiters. */
   stackThrottleSeconds: number;
+  /** CPU seconds each process of the run used during the burst. */
+  cpuSeconds: Record<string, number>;
 }
 
 /** Total time the stack's controllers have held requests back to stay within their request rate. */
@@ -134,6 +139,8 @@ async function burstOf(
   try {
     const before = await readCalls(bench);
     const throttleBefore = await stackThrottle(bench);
+    const stackDir = dirname(bench.stack.logDir);
+    const cpuBefore = cpuSeconds(stackDir);
     const created = new Map<string, number>();
     const failures: string[] = [];
     await inPool(names, pool, async (name) => {
@@ -149,6 +156,7 @@ async function burstOf(
       abortIf: () => (failures.length > 0 ? failures.slice(0, 3).join('; ') : undefined),
     });
     const latency = latencies(created, clock.reached);
+    const cpu = cpuBetween(cpuBefore, cpuSeconds(stackDir));
     await quiet(bench);
     const calls = callsBetween(before, await readCalls(bench));
     // The benchmark's own creates are not the contender's.
@@ -156,7 +164,7 @@ async function burstOf(
     calls.byResource[creates] = (calls.byResource[creates] ?? 0) - names.length;
     calls.operator -= names.length;
     calls.all -= names.length;
-    return { latency, calls, stackThrottleSeconds: (await stackThrottle(bench)) - throttleBefore };
+    return { latency, calls, stackThrottleSeconds: (await stackThrottle(bench)) - throttleBefore, cpuSeconds: cpu };
   } finally {
     await clock.stop();
   }
@@ -170,6 +178,7 @@ function perStream(burst: Burst, count: number): ContenderResult {
     clusterApiCallsPerStream: burst.calls.all / count,
     apiCalls: burst.calls.byResource,
     stackThrottleSeconds: burst.stackThrottleSeconds,
+    cpuSeconds: burst.cpuSeconds,
   };
 }
 

@@ -1,7 +1,7 @@
 // What the benchmark reads off a run: when each stream reached a phase, latency percentiles, counters scraped from
 // /metrics (the operator's and the API server's), process memory, and a bounded pool so "N at once" does not mean N
 // sockets at once.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import {
   CustomObjectsApi,
   makeInformer,
@@ -184,6 +184,59 @@ export function processMemory(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+}
+
+/** Which part of a run a process is, by its command: the stack's components, this operator's two, upstream's. */
+const COMPONENTS: [string, RegExp][] = [
+  ['apiserver', /kube-apiserver/],
+  ['etcd', /\/etcd /],
+  ['controllers', /kube-controller-manager|kube-scheduler/],
+  ['kwok', /\/kwok /],
+  ['temporal', /temporal server/],
+  ['worker', /arcane\.[jt]s worker/],
+  ['watcher', /arcane\.[jt]s watcher/],
+  ['upstream', /arcane-operator /],
+];
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * CPU seconds (user + system) used so far by each component of the run whose command line or environment names
+ * `stackDir` (every process of one bench stack does: its files live there, and the operators' kubeconfig does too).
+ */
+export function cpuSeconds(stackDir: string): Record<string, number> {
+  const seconds: Record<string, number> = {};
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const command = readOr(`/proc/${entry}/cmdline`).replaceAll('\0', ' ');
+    if (!command.includes(stackDir) && !readOr(`/proc/${entry}/environ`).includes(stackDir)) continue;
+    const component = COMPONENTS.find(([, pattern]) => pattern.test(command))?.[0];
+    // The stat line's fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const fields = readOr(`/proc/${entry}/stat`).split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    if (component === undefined || !Number.isFinite(ticks)) continue;
+    seconds[component] = (seconds[component] ?? 0) + ticks / TICKS_PER_SECOND;
+  }
+  return seconds;
+}
+
+/** CPU seconds each component used between two readings. */
+export function cpuBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([component, total]) => [
+      component,
+      Math.round((total - (before[component] ?? 0)) * 10) / 10,
+    ]),
+  );
 }
 
 /** The process a launched command runs as: the only child of the reaper shell `launch` puts in front of it. */

@@ -21,6 +21,9 @@ export interface ContenderResult extends Latencies {
   upstream?: ProcessMemory;
   /** Seconds the stack's controller-manager and scheduler held requests back in their client-side rate limiters. */
   stackThrottleSeconds?: number;
+  /** CPU seconds each process of the run used from the first create until all streams ran: the stack's components
+   * (apiserver, etcd, controllers, kwok, temporal) and the contender's own (worker and watcher, or upstream). */
+  cpuSeconds?: Record<string, number>;
 }
 
 export interface ProcessMemory {
@@ -134,12 +137,21 @@ const COLUMNS = [
   'API calls/stream (operator / upstream / floor)',
   'own count of API calls/stream',
   'history events/stream',
+  'CPU s: own (operator / upstream / floor)',
+  'CPU s: Temporal / apiserver+etcd (operator run)',
   'worker MiB (peak / steady)',
   'watcher MiB (peak / steady)',
   'upstream MiB (peak / steady)',
   'idle API calls/stream/h',
   'idle history events/stream/h',
 ];
+
+/** CPU seconds of some of a run's processes during the burst, '-' when the run did not measure them. */
+function ownCpu(result: ContenderResult | undefined, components: readonly string[]): string {
+  const cpu = result?.cpuSeconds;
+  if (!cpu) return '-';
+  return figure(components.reduce((sum, component) => sum + (cpu[component] ?? 0), 0));
+}
 
 function row(record: BurstRecord): string {
   const { operator, upstream, floor } = record;
@@ -156,6 +168,8 @@ function row(record: BurstRecord): string {
     [operator, upstream, floor].map((result) => figure(result?.apiCallsPerStream)).join(' / '),
     [operator, upstream, floor].map((result) => figure(result?.reportedApiCallsPerStream)).join(' / '),
     figure(operator?.historyEventsPerStream),
+    [ownCpu(operator, ['worker', 'watcher']), ownCpu(upstream, ['upstream']), '-'].join(' / '),
+    [ownCpu(operator, ['temporal']), ownCpu(operator, ['apiserver', 'etcd'])].join(' / '),
     memory(operator?.worker),
     memory(operator?.watcher),
     memory(upstream?.upstream),
@@ -186,7 +200,9 @@ JSON. Own count: what each contender counted itself (this operator's \`arcane_ku
 have only the operator's own count. History events: Temporal events per stream.
 Stack throttled: seconds the controller-manager's and the scheduler's requests waited in
 their client-side rate limiters during the burst (\`rest_client_rate_limiter_duration_seconds\`); near 0 means the stack
-did not hold the contender back. RSS: peak and steady (after a ${'`--idle-seconds`'} window) of each process. Idle: calls and events per idle stream per
+did not hold the contender back. CPU s: CPU seconds (user + system) from the first create until all streams ran, of
+the contender's own processes (this operator's worker and watcher; upstream's binary) and, for this operator's run, of
+its Temporal server and of kube-apiserver with etcd, all on the same cores. RSS: peak and steady (after a ${'`--idle-seconds`'} window) of each process. Idle: calls and events per idle stream per
 hour, extrapolated from the idle window. The machines are shared: compare rows of the same day and machine.
 
 `;

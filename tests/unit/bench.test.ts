@@ -188,7 +188,17 @@ describe('benchmark records', () => {
       rows[2]!,
       /\| keep-alive \| production \| 100 \| 2000 \| - \/ - \/ - \| 3\.0 \(1\.5, 3\.0\) \| 2\.0 \(1\.0, 2\.0\) \|/,
     );
-    assert.match(rows[2]!, /\| 12\.5 \/ 9 \/ 7 \| - \/ - \/ - \| 40 \| 300 \/ 200 \|/);
+    assert.match(rows[2]!, /\| 12\.5 \/ 9 \/ 7 \| - \/ - \/ - \| 40 \| - \/ - \/ - \| - \/ - \| 300 \/ 200 \|/);
+  });
+
+  it("shows the CPU seconds of each contender's own processes and of the operator run's Temporal and API server", () => {
+    const measured = all(100, 'test', 3_000);
+    measured.operator = {
+      ...measured.operator!,
+      cpuSeconds: { worker: 30.5, watcher: 4.5, temporal: 60, apiserver: 40, etcd: 8, kwok: 3 },
+    };
+    measured.upstream = { ...measured.upstream!, cpuSeconds: { upstream: 6, apiserver: 30 } };
+    assert.match(table([measured]).split('\n')[2]!, /\| 35 \/ 6 \/ - \| 60 \/ 48 \|/);
   });
 
   it('marks a contender that could not run the streams as failed, and one that did not run with a dash', () => {
