@@ -1,5 +1,6 @@
 // The shape every process entry shares: validated configuration (exit 2 with one line per problem), then run until
-// SIGTERM or SIGINT and stop cleanly (exit 0).
+// SIGTERM or SIGINT and stop cleanly (exit 0). A process that cannot start exits 1 at once, whatever it had opened
+// (a pod that stays up without working would never be restarted).
 import { Command } from 'commander';
 import { ConfigError } from './config-schema.ts';
 import { settingsInput, withSettingOptions, type Setting } from './settings.ts';
@@ -32,7 +33,13 @@ export async function runProcess<C>(parse: () => C, start: (config: C) => Promis
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  const running = await start(config);
+  let running: Running;
+  try {
+    running = await start(config);
+  } catch (error) {
+    process.stderr.write(`could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
   await stopRequested;
   await running.stop();
   return 0;
@@ -51,6 +58,9 @@ export function processCommand<C>(spec: {
   withSettingOptions(command, spec.settings);
   return command.action(async () => {
     const input = () => spec.parse(settingsInput(command, spec.settings, spec.env ?? process.env));
-    process.exitCode = await runProcess(input, spec.start);
+    const code = await runProcess(input, spec.start);
+    // A failed start may leave servers or connections open that would keep the process alive: leave now.
+    if (code === 1) process.exit(code);
+    process.exitCode = code;
   });
 }

@@ -1,5 +1,5 @@
 // How a process entry stops: a clean drain on SIGTERM that a repeated SIGTERM does not cut short; a second Ctrl-C
-// ends it at once.
+// ends it at once; a start that fails exits 1 even with handles left open.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -48,5 +48,16 @@ describe('process entry signals', () => {
     const [code] = await proc.exited;
     assert.equal(code, 130);
     assert.ok(!proc.output().includes('stopped'), 'the drain was cut short');
+  });
+
+  it('exits 1 with the reason when it cannot start, even with a handle left open', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../fixtures/process/failed-start.ts')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 1);
+    assert.match(stderr, /could not start: the workflow bundle could not be built/);
   });
 });
