@@ -12,6 +12,7 @@ import { startTemporalServer, type TemporalServer } from '../../stack/temporal.t
 import { toolchain } from '../../stack/toolchain.ts';
 import { applyYaml, installArcaneCrds, installTestPluginClasses } from '../../stack/manifests.ts';
 import { PLUGINS, type TestPlugin } from '../fixtures/plugins.ts';
+import { failRunOnSecretsInHistories } from '../history-secrets.ts';
 import { Cluster } from './cluster.ts';
 
 const TASK_QUEUE = 'arcane-e2e';
@@ -106,6 +107,13 @@ export function useOperator(options: OperatorOptions = {}): Operator {
       // A process that does not stop cleanly fails the scenario that stops it, not the teardown.
       await Promise.allSettled([processes?.watcher.stop(), processes?.worker.stop()]);
       await started?.temporal.connection.close();
+      // No test plugin Secret value may have reached any workflow history of these scenarios (the run fails if one did).
+      if (started && temporalServer) {
+        await failRunOnSecretsInHistories({
+          address: temporalServer.address,
+          namespace: started.stack.temporalNamespace,
+        });
+      }
       await temporalServer?.stop();
       await stack?.stop();
       if (stack && !failed && !process.env.E2E_KEEP_STACK) rmSync(stack.dir, { recursive: true, force: true });
