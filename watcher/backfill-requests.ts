@@ -2,7 +2,11 @@
 // streamId. A request that matches no stream, or names a stream of another class, gets phase Failed with the reason
 // StreamNotFound or ClassMismatch, but stays open: if its stream appears later, the request runs then.
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../resources/api-group.ts';
-import { parseBackfillRequest, type BackfillRequest } from '../resources/backfill-request.ts';
+import {
+  initialBackfillRequestName,
+  parseBackfillRequest,
+  type BackfillRequest,
+} from '../resources/backfill-request.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
 import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { backfillRequestObservedSignal } from '../workflows/messages.ts';
@@ -127,11 +131,24 @@ export class BackfillRequestWatch {
       return;
     }
     const routing = routeRequest(parsed.value, directory);
+    if ('stream' in routing && event.type === 'added' && this.madeByWorkflow(routing.stream, parsed.value.name)) {
+      settings.metrics.suppressed.inc({ kind: BACKFILL_REQUESTS.kind });
+      return;
+    }
     if ('stream' in routing) {
       this.wake(routing, event.object, `BackfillRequest ${parsed.value.name} ${change.reason}`);
     } else if (event.type !== 'deleted') {
       this.scheduleCheck(parsed.value);
     }
+  }
+
+  /**
+   * Whether the request is its stream's initial one, whose name only the stream's workflow derives (from the stream's
+   * uid): the workflow made it, and its observation after making it already shows it.
+   */
+  private madeByWorkflow(stream: StreamKey, requestName: string): boolean {
+    const uid = this.deps.directory.source(stream.streamClass)?.get(stream.namespace, stream.name)?.metadata?.uid;
+    return uid !== undefined && initialBackfillRequestName({ name: stream.name, uid }) === requestName;
   }
 
   /** Tells the request's stream about it, with the version of the request as this event saw it. */

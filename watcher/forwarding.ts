@@ -5,6 +5,7 @@ import {
   BACKFILLING_LABEL,
   CONFIGURATION_HASH_ANNOTATION,
   PIN_TEMPLATE_ANNOTATION,
+  STREAM_CLASS_ANNOTATION,
   TEMPLATE_GENERATION_ANNOTATION,
 } from '../resources/job-metadata.ts';
 
@@ -104,6 +105,12 @@ export function workloadStatusSummary(workload: WatchedObject): string {
 
 /** A Job or CronJob named after a stream: identity, our annotations and labels, and the Job's outcome. */
 export function workloadChange(previous: WatchedObject | undefined, current: WatchedObject): Change {
+  // A workload that names its StreamClass was made by this operator, that is by its stream's own workflow, whose
+  // observation after making it already shows it: hearing that it appeared would cost the workflow a wake for nothing.
+  // (A Job of the upstream operator names no class; adopting it is an update, forwarded as any other.)
+  if (!previous && current.metadata?.annotations?.[STREAM_CLASS_ANNOTATION] !== undefined) {
+    return { forward: false, reason: 'made by this operator' };
+  }
   if (!previous) return created(current);
   const before = workloadStatusSummary(previous);
   const after = workloadStatusSummary(current);

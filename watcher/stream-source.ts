@@ -74,6 +74,11 @@ export class StreamSource {
     return this.informer.get(namespace, name) !== undefined;
   }
 
+  /** The stream as last seen, if this class has it. */
+  get(namespace: string, name: string): WatchedObject | undefined {
+    return this.informer.get(namespace, name);
+  }
+
   streams(): WatchedObject[] {
     return this.informer.list();
   }

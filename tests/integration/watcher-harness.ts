@@ -98,7 +98,8 @@ export async function startTestWatcher(t: TestContext, options: TestWatcherOptio
         ...leaderElection,
       },
       informers: { restartBackoffInitial: '200ms', restartBackoffMax: '2s', ...informers },
-      signals: { retryInitial: '100ms', retryMax: '1s', timeout: '2s' },
+      // No batch window: these tests check the notice each event makes, which a window may merge with the next one's.
+      signals: { retryInitial: '100ms', retryMax: '1s', timeout: '2s', batchWindow: '0s' },
       resyncDelay: `${TEST_RESYNC_DELAY_MS}ms`,
       backfillRequestGrace: '300ms',
       ...config,

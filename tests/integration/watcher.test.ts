@@ -6,6 +6,7 @@ import { BatchV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/clien
 import { mergePatch } from '../../kubernetes/requests.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
+import { initialBackfillRequestName } from '../../resources/backfill-request.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { versionKey } from '../../workflows/lifecycle/versions.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
@@ -48,10 +49,15 @@ async function setup(t: TestContext, name: string) {
   return { namespace, taskQueue, watcher, client, streams, id };
 }
 
-/** What makes a Job or CronJob the workload of the MockStream `orders` (labels the operator sets, its class). */
-const ordersWorkload = (name: string) => ({
+/** What makes a Job or CronJob the workload of the MockStream `orders`: the labels, as the upstream operator sets. */
+const upstreamWorkload = (name: string) => ({
   name,
   labels: { 'arcane/stream-id': 'orders', 'arcane/stream-kind': 'MockStream', 'arcane/backfilling': 'false' },
+});
+
+/** The same as this operator makes it: it also names the stream's class. */
+const ordersWorkload = (name: string) => ({
+  ...upstreamWorkload(name),
   annotations: { 'arcane.sneaksanddata.com/stream-class': 'mock-stream' },
 });
 
@@ -119,7 +125,7 @@ describe('watcher forwarding', () => {
     await waitForSignal(client, id('orders'), 'streamObserved');
     const batch = kc.makeApiClient(BatchV1Api);
     const job = (name: string) => ({
-      metadata: ordersWorkload(name),
+      metadata: upstreamWorkload(name),
       spec: { backoffLimit: 0, template: { metadata: { labels: { 'arcane/backfilling': 'true' } }, spec: kwokPod } },
     });
     const versions = await watchVersions(t, kc, `/apis/batch/v1/namespaces/${namespace}/jobs`, 'orders');
@@ -154,6 +160,21 @@ describe('watcher forwarding', () => {
     );
   });
 
+  test('a Job this operator made wakes its workflow when it finishes, not when it appears', async (t) => {
+    const { namespace, client, streams, id } = await setup(t, 'own-job');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    const body = {
+      metadata: ordersWorkload('orders'),
+      spec: { backoffLimit: 0, template: { metadata: { labels: { 'arcane/backfilling': 'true' } }, spec: kwokPod } },
+    };
+    await kc.makeApiClient(BatchV1Api).createNamespacedJob({ namespace, body });
+    await waitForSignal(client, id('orders'), 'jobObserved', { reason: /succeeded=1/, timeoutMs: 60_000 });
+    // Its completion came after its creation: a forwarded creation would show before it.
+    const reasons = (await signalsOf(client, id('orders'))).map((signal) => signal.reason);
+    assert.ok(!reasons.some((reason) => /^Job orders created/.test(reason)), JSON.stringify(reasons));
+  });
+
   test('the CronJob named after a stream wakes its workflow with its version when it appears and goes', async (t) => {
     const { namespace, client, streams, id } = await setup(t, 'cronjob');
     await streams.create(MOCK_STREAMS, 'orders');
@@ -162,7 +183,7 @@ describe('watcher forwarding', () => {
     const versions = await watchVersions(t, kc, `/apis/batch/v1/namespaces/${namespace}/cronjobs`, 'orders');
     // Suspended: no run starts whose Job could add notices of its own.
     const body = {
-      metadata: ordersWorkload('orders'),
+      metadata: upstreamWorkload('orders'),
       spec: { schedule: '0 0 1 1 *', suspend: true, jobTemplate: { spec: { template: { spec: kwokPod } } } },
     };
     const created = resourceVersionOf(await batch.createNamespacedCronJob({ namespace, body }));
@@ -222,6 +243,26 @@ describe('watcher and BackfillRequests', () => {
       reason: /BackfillRequest orders-again created/,
     });
     assert.deepEqual(signal.versions, { [versionKey.backfillRequest('orders-again')]: created });
+  });
+
+  test("a stream's initial request, which only its workflow makes, does not wake it; any other request does", async (t) => {
+    const { namespace, client, streams, id } = await setup(t, 'bfr-initial');
+    await streams.create(MOCK_STREAMS, 'orders');
+    await waitForSignal(client, id('orders'), 'streamObserved');
+    const stored = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: MOCK_STREAMS.group,
+      version: MOCK_STREAMS.version,
+      plural: MOCK_STREAMS.plural,
+      namespace,
+      name: 'orders',
+    })) as { metadata: { uid: string } };
+    const initial = initialBackfillRequestName({ name: 'orders', uid: stored.metadata.uid });
+    await streams.createBackfillRequest(initial, 'mock-stream', 'orders');
+    await streams.createBackfillRequest('orders-later', 'mock-stream', 'orders');
+    await waitForSignal(client, id('orders'), 'backfillRequestObserved', { reason: /orders-later created/ });
+    // Requests are watched in order: the initial one was handled before the later one was forwarded.
+    const reasons = (await signalsOf(client, id('orders'))).map((signal) => signal.reason);
+    assert.ok(!reasons.some((reason) => reason.includes(initial)), JSON.stringify(reasons));
   });
 
   test('a request for an unknown stream is Failed with StreamNotFound and stays open', async (t) => {

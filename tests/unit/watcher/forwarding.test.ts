@@ -109,6 +109,14 @@ describe('Job changes', () => {
     assert.equal(workloadChange(job({ active: 1 }), job({ active: 1, ready: 1, startTime: 'x' })).forward, false);
   });
 
+  test("a new Job is forwarded unless this operator made it (it names the stream's class)", () => {
+    assert.deepEqual(workloadChange(undefined, job({})), { forward: true, reason: 'created (generation 1)' });
+    const ours = job({}, { annotations: { 'arcane.sneaksanddata.com/stream-class': 'mock-stream' } });
+    assert.deepEqual(workloadChange(undefined, ours), { forward: false, reason: 'made by this operator' });
+    // Anything that happens to it afterwards is forwarded as usual.
+    assert.equal(workloadChange(ours, { ...ours, metadata: { ...ours.metadata, uid: 'job-2' } }).forward, true);
+  });
+
   test('a new configuration hash on the Job is forwarded', () => {
     const change = workloadChange(job({}), job({}, { annotations: { 'configuration-hash': 'def' } }));
     assert.deepEqual(change, { forward: true, reason: 'annotation configuration-hash "abc" -> "def"' });
