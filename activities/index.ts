@@ -1,5 +1,6 @@
-// Every Kubernetes side effect of the stream lifecycle, as Temporal activities. Register with
-// `activities: createActivities({ kubeConfig, logger })`; the workflow runs lifecycle actions by their type name.
+// Every Kubernetes side effect of the stream lifecycle, as Temporal activities. Register them with
+// `activities: createActivities({ kubeConfig, logger })`. Each lifecycle action has an activity named after its type,
+// and the workflow runs an action by that name.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';

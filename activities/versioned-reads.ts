@@ -41,7 +41,10 @@ export interface VersionRecord {
   kube: KubernetesApi;
   /** Each object's newest version seen. */
   versions(): ObjectVersions;
-  /** Objects written whose new version is unknown (a deletion answered with a Status): read them from the API. */
+  /**
+   * Objects written whose new version is unknown, for example a deletion that the API server answered with a Status
+   * instead of the object. The cache cannot prove it is as new as that write, so these are read from the API server.
+   */
   unknown(): ReadonlySet<string>;
 }
 
@@ -142,7 +145,8 @@ export function cachedReads(
       const cached = await fromCache(call);
       if (cached?.answer === null) throw notFound(call);
       const result = cached ? cached.answer : await kube.call(call, send);
-      // Streams of a class are cached once the class has been read: the first observation of each kind reads them.
+      // Reading a StreamClass tells the cache to watch the streams of the kind it serves. Only from then on are those
+      // streams cached, so the first observation of a stream of each kind reads it from the API server.
       if (versionKeyOf(call, stream) === versionKey.streamClass) {
         const streamClass = parseStreamClass(result);
         if (streamClass.ok) cache.watchStreams(streamClass.value);
