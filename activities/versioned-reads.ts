@@ -6,7 +6,7 @@ import { parseStreamClass } from '../resources/stream-class.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
 import { newest, versionKey, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
 import type { CachedObject, ClusterCache } from './cluster-cache.ts';
-import { isAlreadyExists, isConflict, KubernetesApiError, type ApiCall } from './errors.ts';
+import { isAlreadyExists, isConflict, isNotFound, KubernetesApiError, type ApiCall } from './errors.ts';
 import type { KubernetesApi } from './kubernetes.ts';
 
 interface Versioned {
@@ -104,7 +104,7 @@ export interface ReadGuard {
 
 /**
  * Reads of the stream's objects answered by `cache` when it holds them at the guard's required versions or newer;
- * everything else, and every write, goes to `kube`. An object a write conflicted on (its read was outdated) is read from
+ * everything else, and every write, goes to `kube`. An object a write conflicted on or found gone (its read was outdated) is read from
  * the API server from then on. Answers from the cache are the objects as a watch sent them (plain JSON, times as
  * strings), which is what the reads of observing and acting use.
  */
@@ -134,7 +134,7 @@ export function cachedReads(
       return await kube.call(call, send);
     } catch (error) {
       const key = versionKeyOf(call, stream);
-      if (key !== undefined && (isConflict(error) || isAlreadyExists(error))) conflicted.add(key);
+      if (key !== undefined && (isConflict(error) || isAlreadyExists(error) || isNotFound(error))) conflicted.add(key);
       throw error;
     }
   };

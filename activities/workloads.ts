@@ -149,7 +149,13 @@ function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Pr
       resourceVersion: job.metadata.resourceVersion,
       finalizers: finalizers.filter((finalizer) => finalizer !== OUTCOME_FINALIZER),
     };
-    await jobs.patch(kube, stream, { metadata });
+    try {
+      await jobs.patch(kube, stream, { metadata });
+    } catch (error) {
+      // Gone since it was read (a read from the worker's cache may be a moment behind): nothing holds it any more.
+      if (isNotFound(error)) return { released: false };
+      throw error;
+    }
     return { released: true };
   });
 }
@@ -198,7 +204,13 @@ function adoptWorkload<T extends { metadata?: V1ObjectMeta }>(
       ...(missing.length === 0 ? {} : { labels: Object.fromEntries(missing) }),
       ...(unheld.length === 0 ? {} : { finalizers: [...finalizers, ...unheld] }),
     };
-    await workload.patch(kube, stream, { metadata });
+    try {
+      await workload.patch(kube, stream, { metadata });
+    } catch (error) {
+      // Gone since it was read (a read from the worker's cache may be a moment behind): nothing is left to adopt.
+      if (isNotFound(error)) return { adopted: false };
+      throw error;
+    }
     log.info({ uid, labels: Object.fromEntries(missing), finalizers: unheld }, `adopted ${workload.kind}`);
     return { adopted: true };
   });
