@@ -59,8 +59,9 @@ export function processCommand<C>(spec: {
   return command.action(async () => {
     const input = () => spec.parse(settingsInput(command, spec.settings, spec.env ?? process.env));
     const code = await runProcess(input, spec.start);
-    // A failed start may leave servers or connections open that would keep the process alive: leave now.
-    if (code === 1) process.exit(code);
+    // Once stopped (or failed to start) there is nothing left to do: a connection a client library keeps open (an
+    // idle keep-alive socket, a watch a proxy holds) must not keep the process, and its pod, alive.
+    if (code !== 2) process.exit(code);
     process.exitCode = code;
   });
 }
