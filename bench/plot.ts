@@ -40,15 +40,19 @@ export function latest(records: readonly BurstRecord[]): BurstRecord[] {
   const key = (record: BurstRecord) => `${record.plugin} ${record.streams}`;
   const contenders = (record: BurstRecord) => CONTENDERS.filter((c) => record[c.key]).map((c) => c.key);
   const withAllThree = new Set(records.filter(complete).map(key));
-  const newest = new Map<string, BurstRecord>();
-  for (const record of records) {
-    if (withAllThree.has(key(record))) {
-      if (complete(record)) newest.set(key(record), record);
-    } else {
-      newest.set(`${key(record)} ${contenders(record).join()}`, record);
-    }
+  // Newest first: a record stays if it shows a contender no newer record of its plugin and N shows.
+  const shown: BurstRecord[] = [];
+  const covered = new Map<string, Set<string>>();
+  for (const record of [...records].reverse()) {
+    if (withAllThree.has(key(record)) && !complete(record)) continue;
+    const seen = covered.get(key(record)) ?? new Set<string>();
+    const fresh = contenders(record).filter((contender) => !seen.has(contender));
+    if (fresh.length === 0) continue;
+    for (const contender of fresh) seen.add(contender);
+    covered.set(key(record), seen);
+    shown.push(record);
   }
-  return [...newest.values()].sort((a, b) => a.plugin.localeCompare(b.plugin) || a.streams - b.streams);
+  return shown.reverse().sort((a, b) => a.plugin.localeCompare(b.plugin) || a.streams - b.streams);
 }
 
 export function plotSvg(records: readonly BurstRecord[]): string {

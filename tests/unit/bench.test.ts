@@ -219,6 +219,15 @@ describe('benchmark records', () => {
     const operatorOnly = record(100, 'production', { operator: operator(9_000) });
     const floorOnly = record(100, 'production', { floor: { ...result(800), apiCallsPerStream: 7 } });
     assert.deepEqual(latest([operatorOnly, floorOnly]), [operatorOnly, floorOnly], 'no run of all three: each kind');
+    const both = record(100, 'production', {
+      operator: operator(8_000),
+      floor: { ...result(700), apiCallsPerStream: 7 },
+    });
+    assert.deepEqual(
+      latest([operatorOnly, floorOnly, both]),
+      [both],
+      'a newer run of the same contenders replaces them',
+    );
   });
 
   it("replaces only the README's marked section, and leaves a README without markers alone", () => {
