@@ -5,13 +5,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import {
-  ARCANE_GROUP,
-  ARCANE_VERSION,
-  BACKFILL_REQUESTS,
-  STREAM_CLASSES,
-  STREAMING_JOB_TEMPLATES,
-} from '../resources/api-group.ts';
+import * as api from '../resources/api-group.ts';
 import type { StreamClass } from '../resources/stream-class.ts';
 import {
   SupervisedInformer,
@@ -162,15 +156,22 @@ export class ClusterCache {
     this.options = options;
     const namespace = options.watchNamespace;
     const arcane = (plural: string, scoped: boolean) => ({
-      group: ARCANE_GROUP,
-      version: ARCANE_VERSION,
+      group: api.ARCANE_GROUP,
+      version: api.ARCANE_VERSION,
       plural,
       ...(scoped && namespace !== undefined ? { namespace } : {}),
     });
-    this.watch(STREAM_CLASSES.plural, arcane(STREAM_CLASSES.plural, false), withoutManagedFields);
-    this.watch(STREAMING_JOB_TEMPLATES.plural, arcane(STREAMING_JOB_TEMPLATES.plural, true), withoutManagedFields);
-    this.watch(BACKFILL_REQUESTS.plural, arcane(BACKFILL_REQUESTS.plural, true), withoutManagedFields, (event) =>
-      this.indexRequest(event),
+    this.watch(api.STREAM_CLASSES.plural, arcane(api.STREAM_CLASSES.plural, false), withoutManagedFields);
+    this.watch(
+      api.STREAMING_JOB_TEMPLATES.plural,
+      arcane(api.STREAMING_JOB_TEMPLATES.plural, true),
+      withoutManagedFields,
+    );
+    this.watch(
+      api.BACKFILL_REQUESTS.plural,
+      arcane(api.BACKFILL_REQUESTS.plural, true),
+      withoutManagedFields,
+      (event) => this.indexRequest(event),
     );
     for (const plural of ['jobs', 'cronjobs']) {
       this.watch(plural, { group: 'batch', version: 'v1', plural, namespace }, workloadAsObserved);
@@ -227,7 +228,7 @@ export class ClusterCache {
     streamId: string,
     required: Record<string, string>,
   ): Promise<WatchedObject[] | undefined> {
-    const cached = this.resources.get(customResource(ARCANE_GROUP, BACKFILL_REQUESTS.plural));
+    const cached = this.resources.get(customResource(api.ARCANE_GROUP, api.BACKFILL_REQUESTS.plural));
     if (!cached) return undefined;
     const current = () => {
       const fresh = Object.entries(required).every(

@@ -1,17 +1,8 @@
 // Typed helpers for services that steer streams: every call is an update or query on the stream's workflow.
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { StreamKey } from '../resources/stream-key.ts';
-import {
-  backfillUpdate,
-  restartUpdate,
-  resumeUpdate,
-  stateQuery,
-  suspendUpdate,
-  type BackfillUpdateInput,
-  type BackfillUpdateResult,
-  type StreamStatus,
-  type UpdateAccepted,
-} from '../workflows/messages.ts';
+import * as messages from '../workflows/messages.ts';
+import type { BackfillUpdateInput, BackfillUpdateResult, StreamStatus, UpdateAccepted } from '../workflows/messages.ts';
 import { streamWorkflowId } from './stream-id.ts';
 
 function handle(client: Client, stream: StreamKey): WorkflowHandle {
@@ -45,12 +36,12 @@ async function send<R>(client: Client, stream: StreamKey, update: string, call: 
 
 /** Sets the stream's `suspended` field; its Job is deleted once the workflow sees the change. */
 export function suspendStream(client: Client, stream: StreamKey): Promise<UpdateAccepted> {
-  return send(client, stream, 'suspend', (workflow) => workflow.executeUpdate(suspendUpdate));
+  return send(client, stream, 'suspend', (workflow) => workflow.executeUpdate(messages.suspendUpdate));
 }
 
 /** Clears the stream's `suspended` field; it continues with an open backfill if there is one, else streams. */
 export function resumeStream(client: Client, stream: StreamKey): Promise<UpdateAccepted> {
-  return send(client, stream, 'resume', (workflow) => workflow.executeUpdate(resumeUpdate));
+  return send(client, stream, 'resume', (workflow) => workflow.executeUpdate(messages.resumeUpdate));
 }
 
 /** Creates a BackfillRequest for the stream, or returns the open one if it already has one. */
@@ -59,14 +50,16 @@ export function requestBackfill(
   stream: StreamKey,
   input: BackfillUpdateInput = {},
 ): Promise<BackfillUpdateResult> {
-  return send(client, stream, 'backfill', (workflow) => workflow.executeUpdate(backfillUpdate, { args: [input] }));
+  return send(client, stream, 'backfill', (workflow) =>
+    workflow.executeUpdate(messages.backfillUpdate, { args: [input] }),
+  );
 }
 
 /** Replaces the stream's Job now (also the way out of Failed once automatic restarts are exhausted). */
 export function restartStream(client: Client, stream: StreamKey): Promise<UpdateAccepted> {
-  return send(client, stream, 'restart', (workflow) => workflow.executeUpdate(restartUpdate));
+  return send(client, stream, 'restart', (workflow) => workflow.executeUpdate(messages.restartUpdate));
 }
 
 export function getStreamState(client: Client, stream: StreamKey): Promise<StreamStatus> {
-  return handle(client, stream).query(stateQuery);
+  return handle(client, stream).query(messages.stateQuery);
 }

@@ -1,38 +1,29 @@
 // The worker's configuration: the connections, probes, metrics and logs every process has.
 import { z } from 'zod';
 import { temporalSettingsSchema } from '../client/connection.ts';
-import {
-  dnsLabel,
-  flag,
-  integer,
-  kubernetesSchema,
-  listenerSchema,
-  logSchema,
-  parseConfig,
-  positiveDuration,
-} from '../operations/config-schema.ts';
+import * as schema from '../operations/config-schema.ts';
 import { processSettings, type Setting } from '../operations/settings.ts';
 
 export const workerConfigSchema = z.strictObject({
-  kubernetes: kubernetesSchema.prefault({}),
+  kubernetes: schema.kubernetesSchema.prefault({}),
   temporal: temporalSettingsSchema.prefault({}),
-  health: listenerSchema(8888).prefault({}),
-  metrics: listenerSchema(9090).prefault({}),
-  log: logSchema.prefault({}),
+  health: schema.listenerSchema(8888).prefault({}),
+  metrics: schema.listenerSchema(9090).prefault({}),
+  log: schema.logSchema.prefault({}),
   workflowCache: z
     .strictObject({
       // Cached workflows answer their next task without replaying their history; each costs memory while cached.
-      memoryMib: integer(0, 1_048_576).default(256),
+      memoryMib: schema.integer(0, 1_048_576).default(256),
     })
     .prefault({}),
   /** The namespace the watcher watches (its setting of the same name): the worker caches only what is in it. */
-  watchNamespace: dnsLabel.optional(),
+  watchNamespace: schema.dnsLabel.optional(),
   observationCache: z
     .strictObject({
       // Observations read a cache kept by watches instead of the API server.
-      enabled: flag.default(true),
+      enabled: schema.flag.default(true),
       // How long an observation waits for the cache to show what the workflow has seen before it reads the API server.
-      catchUp: positiveDuration.default(2_000),
+      catchUp: schema.positiveDuration.default(2_000),
     })
     .prefault({}),
 });
@@ -57,5 +48,5 @@ export const WORKER_SETTINGS: readonly Setting[] = [
 ];
 
 export function parseWorkerConfig(input: unknown): WorkerConfig {
-  return parseConfig('worker', workerConfigSchema, input);
+  return schema.parseConfig('worker', workerConfigSchema, input);
 }
