@@ -88,10 +88,13 @@ function live(workload: { metadata?: V1ObjectMeta } | undefined): workload is { 
   return workload?.metadata !== undefined && workload.metadata.deletionTimestamp === undefined;
 }
 
-// Foreground: the workload stays (terminating) until its pods are gone, so an old and a new streaming pod, or a
-// streaming and a backfill pod, never run side by side.
-function deleteOptions(uid: string): V1DeleteOptions {
-  return { propagationPolicy: 'Foreground', preconditions: { uid } };
+/**
+ * Foreground: the workload stays (terminating) until its pods are gone, so an old and a new streaming pod, or a
+ * streaming and a backfill pod, never run side by side. A completed Job's pods have all finished: it goes at once
+ * (Background), and the Job that follows it can be created right away.
+ */
+function deleteOptions(uid: string, completed: boolean): V1DeleteOptions {
+  return { propagationPolicy: completed ? 'Background' : 'Foreground', preconditions: { uid } };
 }
 
 function built<T>(result: Result<T>): T {
@@ -167,10 +170,11 @@ async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   workload: Workload<T>,
   stream: StreamKey,
   uid: string,
+  completed = false,
 ): Promise<{ deleted: boolean }> {
   let deleted = true;
   try {
-    await workload.delete(kube, stream, deleteOptions(uid));
+    await workload.delete(kube, stream, deleteOptions(uid, completed));
   } catch (error) {
     // A 409 means the uid precondition failed: the name now belongs to a newer workload, which is left alone.
     if (!isNotFound(error) && !isConflict(error)) throw error;
@@ -287,8 +291,8 @@ export async function applyCronJob(
 }
 
 export async function deleteJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'deleteJob'>) {
-  const result = await deleteWorkload(context.kube, jobs, stream, action.uid);
-  context.log.info({ uid: action.uid, ...result }, 'deleting Job');
+  const result = await deleteWorkload(context.kube, jobs, stream, action.uid, action.completed === true);
+  context.log.info({ uid: action.uid, completed: action.completed, ...result }, 'deleting Job');
   return result;
 }
 

@@ -3,11 +3,14 @@
 // (the same writes issued directly). API calls are counted on the API server's side, the same way for all three.
 // Appends to bench/results.jsonl, then rewrites bench/results.md, bench/results.svg and the README's table from it.
 //   npm run bench -- --streams 100,1000 --plugin test,production --contenders operator,upstream,floor
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError } from 'commander';
+import proto from '@temporalio/proto';
+import { formatTimeline, historyTimeline } from '../cli/history-timeline.ts';
 import { connectClient, temporalSettingsSchema } from '../client/connection.ts';
 import { streamWorkflowId } from '../client/stream-id.ts';
 import { CONTROLLER_API_QPS } from '../stack/kubernetes.ts';
@@ -182,23 +185,50 @@ function perStream(burst: Burst, count: number): ContenderResult {
   };
 }
 
-async function historyEvents(bench: BenchStack, names: readonly string[]): Promise<number> {
+interface HistoryCount {
+  total: number;
+  /** Events per type, with signals counted under their names ("signal streamObserved"). */
+  byType: Record<string, number>;
+}
+
+async function historyEvents(bench: BenchStack, names: readonly string[]): Promise<HistoryCount> {
   const temporal = await connectClient(
     temporalSettingsSchema.parse({ address: bench.stack.temporalAddress, namespace: bench.stack.temporalNamespace }),
   );
   try {
-    let total = 0;
+    const count: HistoryCount = { total: 0, byType: {} };
     await inPool(names, 20, async (name) => {
       const id = streamWorkflowId({ streamClass: bench.plugin.kind.streamClass, namespace: bench.namespace, name });
-      // Read first, then add: `total += await ...` would add to the total as it was before the await.
-      const events = (await temporal.workflow.getHandle(id).fetchHistory()).events?.length ?? 0;
-      total += events;
+      const events = (await temporal.workflow.getHandle(id).fetchHistory()).events ?? [];
+      // One stream's whole history, kept with the stack's logs, shows where its events go.
+      if (name === names[0]) {
+        writeFileSync(join(bench.stack.logDir, `history-${name}.txt`), `${formatTimeline(historyTimeline(events))}\n`);
+      }
+      count.total += events.length;
+      for (const event of events) {
+        const type = eventTypeName(event);
+        count.byType[type] = (count.byType[type] ?? 0) + 1;
+      }
     });
-    return total;
+    return count;
   } finally {
     await temporal.connection.close();
   }
 }
+
+function eventTypeName(event: proto.temporal.api.history.v1.IHistoryEvent): string {
+  const type = proto.temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? 'unknown';
+  const short = type.replace(/^EVENT_TYPE_/, '').toLowerCase();
+  const signal = event.workflowExecutionSignaledEventAttributes?.signalName;
+  return signal ? `signal ${signal}` : short;
+}
+
+const perStreamCounts = (count: HistoryCount, streams: number): Record<string, number> =>
+  Object.fromEntries(
+    Object.entries(count.byType)
+      .sort(([, a], [, b]) => b - a)
+      .map(([type, n]) => [type, Math.round((n / streams) * 100) / 100]),
+  );
 
 const steadyAndPeak = (afterIdle: Memory) => ({
   steadyRssBytes: afterIdle.rssBytes,
@@ -226,18 +256,21 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     const burst = await burstOf(bench, names, options.pool);
     const reportedCalls = (await reported()) - reportedBefore;
     const history = await historyEvents(bench, names);
+    const historyByType = perStreamCounts(history, names.length);
     console.log(`[bench] operator: all Running after ${burst.latency.totalMs} ms; idle for ${options.idleSeconds} s`);
+    console.log(`[bench] operator: history events per stream by type ${JSON.stringify(historyByType)}`);
 
     const idleBefore = await readCalls(bench);
     // A measurement window, not a wait for a condition: what an idle operator does in it is the figure.
     await delay(options.idleSeconds * 1_000);
     const idleCalls = callsBetween(idleBefore, await readCalls(bench));
-    const idleHistory = (await historyEvents(bench, names)) - history;
+    const idleHistory = (await historyEvents(bench, names)).total - history.total;
     const perStreamHour = (total: number) => (total / names.length) * (3_600 / options.idleSeconds);
     const result: OperatorResult = {
       ...perStream(burst, names.length),
       reportedApiCallsPerStream: reportedCalls / names.length,
-      historyEventsPerStream: history / names.length,
+      historyEventsPerStream: history.total / names.length,
+      historyEventsPerStreamByType: historyByType,
       worker: steadyAndPeak(worker.memory()),
       watcher: steadyAndPeak(watcher.memory()),
       idle: {

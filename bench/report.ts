@@ -34,6 +34,8 @@ export interface ProcessMemory {
 
 export interface OperatorResult extends ContenderResult {
   historyEventsPerStream: number;
+  /** Per stream, by event type; signals by name (absent in records before it was measured). */
+  historyEventsPerStreamByType?: Record<string, number>;
   worker: ProcessMemory;
   watcher: ProcessMemory;
   idle: { windowSeconds: number; apiCallsPerStreamHour: number; historyEventsPerStreamHour: number };

@@ -86,25 +86,39 @@ export function backfillRequestChange(previous: WatchedObject | undefined, curre
   return firstChange(identityChange(previous, current));
 }
 
-interface WorkloadStatus {
-  active?: number;
-  succeeded?: number;
-  failed?: number;
-  conditions?: { type?: string; status?: string }[];
+/** Fields of a workload's observation that say when something happened, not what: not worth a wake on their own. */
+const TIMES: readonly string[] = ['startTime', 'finishTime'];
+
+/** A field's value for a reason: flags, counts and the Job's state as they are, any other text only as "changed". */
+function shown(value: unknown): string {
+  if (value === undefined || value === null) return 'none';
+  return typeof value === 'string' && value.length > 16 ? 'changed' : JSON.stringify(value);
 }
 
-/** The part of a Job's status the lifecycle decides on: running, complete or failed. */
-export function workloadStatusSummary(workload: WatchedObject): string {
-  const status = (workload.status ?? {}) as WorkloadStatus;
-  const conditions = (status.conditions ?? [])
-    .map((condition) => `${condition.type}=${condition.status}`)
-    .sort()
-    .join(',');
-  return `active=${status.active ?? 0} succeeded=${status.succeeded ?? 0} failed=${status.failed ?? 0} [${conditions}]`;
+/**
+ * The first field, other than its times, in which two observations of a workload (what the lifecycle decides on)
+ * differ: `state "active" -> "complete"`. The Job's pod counts, readiness and the like are not in an observation.
+ */
+function observedChange(before: object, after: object): string | undefined {
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (TIMES.includes(key) || JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
+    return `${key} ${shown(a[key])} -> ${shown(b[key])}`;
+  }
+  return undefined;
 }
 
-/** A Job or CronJob named after a stream: identity, our annotations and labels, and the Job's outcome. */
-export function workloadChange(previous: WatchedObject | undefined, current: WatchedObject): Change {
+/**
+ * A Job or CronJob named after a stream: forwarded on its identity, our annotations and labels, or a change in how the
+ * lifecycle observes it (`observe`: for a Job, whether it runs, completed or failed, is terminating or held). A Job's
+ * pods starting, getting ready or going, and a CronJob's runs, change nothing the lifecycle decides on.
+ */
+export function workloadChange(
+  previous: WatchedObject | undefined,
+  current: WatchedObject,
+  observe: (workload: WatchedObject) => object,
+): Change {
   // A workload that names its StreamClass was made by this operator, that is by its stream's own workflow, whose
   // observation after making it already shows it: hearing that it appeared would cost the workflow a wake for nothing.
   // (A Job of the upstream operator names no class; adopting it is an update, forwarded as any other.)
@@ -112,13 +126,11 @@ export function workloadChange(previous: WatchedObject | undefined, current: Wat
     return { forward: false, reason: 'made by this operator' };
   }
   if (!previous) return created(current);
-  const before = workloadStatusSummary(previous);
-  const after = workloadStatusSummary(current);
   const backfilling = (object: WatchedObject) => object.metadata?.labels?.[BACKFILLING_LABEL];
   return firstChange(
     identityChange(previous, current),
     annotationChange(previous, current, WORKLOAD_ANNOTATIONS),
     backfilling(previous) === backfilling(current) ? undefined : `label ${BACKFILLING_LABEL} changed`,
-    before === after ? undefined : `status ${before} -> ${after}`,
+    observedChange(observe(previous), observe(current)),
   );
 }

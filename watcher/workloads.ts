@@ -1,6 +1,6 @@
 // Jobs and CronJobs labelled arcane/stream-id. The workload named after its stream wakes that stream's workflow when
-// it appears or goes away, when our annotations or labels on it change, and, for a Job, when it starts, completes or
-// fails.
+// it appears (unless this operator made it) or goes away, when our annotations, labels or finalizer on it change, and,
+// for a Job, when it completes or fails.
 import type { V1CronJob, V1Job } from '@kubernetes/client-node';
 import { observeCronJob, observeJob, workloadAsObserved } from '../activities/observed-workloads.ts';
 import { STREAM_CLASS_ANNOTATION, STREAM_ID_LABEL, STREAM_KIND_LABEL } from '../resources/job-metadata.ts';
@@ -41,10 +41,15 @@ function owningSource(workload: WatchedObject, directory: StreamDirectory): Stre
   return directory.sources().find((source) => source.kind === labels[STREAM_KIND_LABEL] && source.has(namespace, name));
 }
 
+const OBSERVE = {
+  Job: (object: WatchedObject) => observeJob(object as V1Job),
+  CronJob: (object: WatchedObject) => observeCronJob(object as V1CronJob),
+};
+
 /** The workload as the lifecycle's observation shows it (null: gone). */
 function observedWorkload(kind: keyof typeof WORKLOADS, object: WatchedObject | undefined): ObservedWorkload {
-  if (kind === 'Job') return { job: object ? observeJob(object as V1Job) : null };
-  return { cronJob: object ? observeCronJob(object as V1CronJob) : null };
+  if (kind === 'Job') return { job: object ? OBSERVE.Job(object) : null };
+  return { cronJob: object ? OBSERVE.CronJob(object) : null };
 }
 
 export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatchDeps): SupervisedInformer {
@@ -55,7 +60,7 @@ export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatch
     const name = object.metadata?.name ?? '';
     // Only the workload named after its stream counts: the Jobs that a stream's CronJob starts carry the label too.
     if (event.fromList || object.metadata?.labels?.[STREAM_ID_LABEL] !== name) return;
-    const change = event.type === 'deleted' ? deletion : workloadChange(previous, object);
+    const change = event.type === 'deleted' ? deletion : workloadChange(previous, object, OBSERVE[kind]);
     if (!change.forward) {
       settings.metrics.suppressed.inc({ kind });
       return;

@@ -147,17 +147,13 @@ describe('observation cache', () => {
       [{ type: 'deleteJob', uid: applied.observation.job.uid }],
       applied.observation.versions,
     );
-    // Deleting a held Job leaves it terminating until the finalizer is released.
-    assert.equal(deleted.observation.job?.terminating, true);
-    const released = await cached.act(
-      key,
-      [{ type: 'releaseJob', uid: applied.observation.job.uid }],
-      deleted.observation.versions,
-    );
-    assert.equal(released.observation.job?.held ?? false, false, 'the release is observed');
+    // deleteJob releases the Job it deletes: the observation after it shows the Job terminating with nothing of ours
+    // holding it, or already gone (its pod may have gone at once).
+    const left = deleted.observation.job;
+    assert.ok(left === undefined || (left.terminating && left.held !== true), JSON.stringify(left));
     // Once the Job is gone, the cache says so (its deletion is newer than every version seen).
     await waitFor('the cached observation to show no Job', async () => {
-      const { observation } = await observeCached(key, released.observation.versions);
+      const { observation } = await observeCached(key, deleted.observation.versions);
       return observation.job === undefined;
     });
   });

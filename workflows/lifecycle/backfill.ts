@@ -98,7 +98,7 @@ function completeBackfill(ctx: Context, request: string, job: ObservedJob): Outc
   return outcome(inPhase(state, 'Pending', `backfill request ${request} completed; the stream continues next`), {
     actions: [
       { type: 'completeBackfillRequest', name: request },
-      { type: 'deleteJob', uid: job.uid },
+      { type: 'deleteJob', uid: job.uid, completed: true },
     ],
     events: [
       normal('BackfillCompleted', `the backfill Job for request ${request} completed; marking the request completed`),

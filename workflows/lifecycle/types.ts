@@ -239,8 +239,11 @@ export type Action =
   | { type: 'applyStreamingJob'; replaces?: string }
   /** Build the backfill Job for `request`, created or replacing as for the streaming Job. */
   | { type: 'applyBackfillJob'; request: string; replaces?: string }
-  /** Delete the Job with this uid (a precondition, so a newer Job is never deleted). */
-  | { type: 'deleteJob'; uid: string }
+  /**
+   * Delete the Job with this uid (a precondition, so a newer Job is never deleted). A Job that `completed` has no pod
+   * left running, so it goes at once instead of after its pods.
+   */
+  | { type: 'deleteJob'; uid: string; completed?: true }
   /** Remove the operator's outcome finalizer from the Job with this uid: its outcome is recorded, it may go. */
   | { type: 'releaseJob'; uid: string }
   /** Mark the request refused (`status.phase` Failed with this reason and message); it stays not completed. */

@@ -1,6 +1,8 @@
 // What the watcher forwards to a stream workflow, and what it keeps to itself (status-only updates: no feedback loop).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { V1CronJob, V1Job } from '@kubernetes/client-node';
+import { observeCronJob, observeJob } from '../../../activities/observed-workloads.ts';
 import {
   backfillRequestChange,
   streamChange,
@@ -79,9 +81,18 @@ describe('stream changes', () => {
   });
 });
 
-function job(status: object, extra: { annotations?: object; labels?: object } = {}): WatchedObject {
+const T1 = '2026-01-01T00:00:00Z';
+const T2 = '2026-01-01T00:00:05Z';
+const observe = (object: WatchedObject) => observeJob(object as V1Job);
+const observeCron = (object: WatchedObject) => observeCronJob(object as V1CronJob);
+
+function job(
+  status: object,
+  extra: { annotations?: object; labels?: object; finalizers?: string[] } = {},
+): WatchedObject {
   return {
     metadata: {
+      ...(extra.finalizers ? { finalizers: extra.finalizers } : {}),
       name: 'orders',
       namespace: 'data',
       uid: 'job-1',
@@ -97,28 +108,70 @@ describe('Job changes', () => {
   test('a Job that completes is forwarded', () => {
     const running = job({ active: 1 });
     const complete = job({ succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] });
-    const change = workloadChange(running, complete);
-    assert.equal(change.forward, true);
-    assert.match(
-      change.reason,
-      /status active=1 succeeded=0 failed=0 \[\] -> active=0 succeeded=1 failed=0 \[Complete=True\]/,
-    );
+    const change = workloadChange(running, complete, observe);
+    assert.deepEqual(change, { forward: true, reason: 'state "active" -> "complete"' });
   });
 
-  test('a Job status update that changes nothing the lifecycle reads is not forwarded', () => {
-    assert.equal(workloadChange(job({ active: 1 }), job({ active: 1, ready: 1, startTime: 'x' })).forward, false);
+  test('a Job whose success criteria are met is forwarded once; its Complete condition after that is not', () => {
+    const met = job({ conditions: [{ type: 'SuccessCriteriaMet', status: 'True', lastTransitionTime: T1 }] });
+    assert.equal(workloadChange(job({ active: 1 }), met, observe).forward, true);
+    const complete = job({
+      succeeded: 1,
+      completionTime: T2,
+      conditions: [
+        { type: 'SuccessCriteriaMet', status: 'True', lastTransitionTime: T1 },
+        { type: 'Complete', status: 'True', lastTransitionTime: T2 },
+      ],
+    });
+    assert.deepEqual(workloadChange(met, complete, observe), {
+      forward: false,
+      reason: 'status or unrelated metadata only',
+    });
+  });
+
+  test('a failed Job is forwarded with its state', () => {
+    const failed = job({ conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] });
+    assert.deepEqual(workloadChange(job({ active: 1 }), failed, observe), {
+      forward: true,
+      reason: 'state "active" -> "failed"',
+    });
+  });
+
+  test('pods starting, getting ready or going change nothing the lifecycle reads, and are not forwarded', () => {
+    assert.equal(workloadChange(job({}), job({ active: 1, startTime: T1 }), observe).forward, false);
+    assert.equal(workloadChange(job({ active: 1 }), job({ active: 1, ready: 1 }), observe).forward, false);
+    assert.equal(workloadChange(job({ active: 1, ready: 1 }), job({ active: 0, ready: 0 }), observe).forward, false);
+  });
+
+  test('our outcome finalizer going from a Job is forwarded', () => {
+    const held = job({}, { finalizers: ['arcane.sneaksanddata.com/outcome'] });
+    assert.deepEqual(workloadChange(held, job({}), observe), { forward: true, reason: 'held true -> false' });
+  });
+
+  test("a CronJob's runs are not forwarded; a new configuration hash on it is", () => {
+    const cronJob = (status: object, hash = 'abc'): WatchedObject => ({
+      ...job(status, { annotations: { 'configuration-hash': hash } }),
+      kind: 'CronJob',
+    });
+    const running = cronJob({ active: [{ name: 'orders-1' }], lastScheduleTime: T1 });
+    assert.equal(workloadChange(cronJob({}), running, observeCron).forward, false);
+    assert.equal(workloadChange(running, cronJob({ lastSuccessfulTime: T2 }), observeCron).forward, false);
+    assert.equal(workloadChange(running, cronJob({}, 'def'), observeCron).forward, true);
   });
 
   test("a new Job is forwarded unless this operator made it (it names the stream's class)", () => {
-    assert.deepEqual(workloadChange(undefined, job({})), { forward: true, reason: 'created (generation 1)' });
+    assert.deepEqual(workloadChange(undefined, job({}), observe), { forward: true, reason: 'created (generation 1)' });
     const ours = job({}, { annotations: { 'arcane.sneaksanddata.com/stream-class': 'mock-stream' } });
-    assert.deepEqual(workloadChange(undefined, ours), { forward: false, reason: 'made by this operator' });
+    assert.deepEqual(workloadChange(undefined, ours, observe), { forward: false, reason: 'made by this operator' });
     // Anything that happens to it afterwards is forwarded as usual.
-    assert.equal(workloadChange(ours, { ...ours, metadata: { ...ours.metadata, uid: 'job-2' } }).forward, true);
+    assert.equal(
+      workloadChange(ours, { ...ours, metadata: { ...ours.metadata, uid: 'job-2' } }, observe).forward,
+      true,
+    );
   });
 
   test('a new configuration hash on the Job is forwarded', () => {
-    const change = workloadChange(job({}), job({}, { annotations: { 'configuration-hash': 'def' } }));
+    const change = workloadChange(job({}), job({}, { annotations: { 'configuration-hash': 'def' } }), observe);
     assert.deepEqual(change, { forward: true, reason: 'annotation configuration-hash "abc" -> "def"' });
   });
 });
