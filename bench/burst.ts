@@ -203,6 +203,7 @@ async function historyEvents(bench: BenchStack, names: readonly string[]): Promi
       // One stream's whole history, kept with the stack's logs, shows where its events go.
       if (name === names[0]) {
         writeFileSync(join(bench.stack.logDir, `history-${name}.txt`), `${formatTimeline(historyTimeline(events))}\n`);
+        writeFileSync(join(bench.stack.logDir, `history-${name}.json`), JSON.stringify(events, null, 1));
       }
       count.total += events.length;
       for (const event of events) {
@@ -255,6 +256,13 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     const reportedBefore = await reported();
     const burst = await burstOf(bench, names, options.pool);
     const reportedCalls = (await reported()) - reportedBefore;
+    const workerMetrics = await worker.metrics();
+    const mib = (name: string) => Math.round(metricSum(workerMetrics, name) / 2 ** 20);
+    console.log(
+      `[bench] worker after the burst: RSS ${Math.round(worker.memory().rssBytes / 2 ** 20)} MiB, JS heap used ` +
+        `${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ` +
+        `${mib('nodejs_external_memory_bytes')} MiB`,
+    );
     const history = await historyEvents(bench, names);
     const historyByType = perStreamCounts(history, names.length);
     console.log(`[bench] operator: all Running after ${burst.latency.totalMs} ms; idle for ${options.idleSeconds} s`);

@@ -7,3 +7,18 @@ export const streamNameKey = defineSearchAttributeKey('ArcaneStreamName', Search
 export const phaseKey = defineSearchAttributeKey('ArcanePhase', SearchAttributeType.KEYWORD);
 
 export const searchAttributeKeys = [streamClassKey, namespaceKey, streamNameKey, phaseKey] as const;
+
+/** The phase search attribute's value: the stream's phase, or `None` before it has one. */
+export function phaseAttribute(phase: string): string {
+  return phase || 'None';
+}
+
+/** The search attributes of a stream's workflow as it starts: its identity, and no phase yet. */
+export function startingSearchAttributes(stream: { streamClass: string; namespace: string; name: string }) {
+  return [
+    { key: streamClassKey, value: stream.streamClass },
+    { key: namespaceKey, value: stream.namespace },
+    { key: streamNameKey, value: stream.name },
+    { key: phaseKey, value: phaseAttribute('') },
+  ];
+}

@@ -11,8 +11,17 @@ import type {
   WorkloadNotice,
 } from './lifecycle.ts';
 
+/** The lifecycle revision new runs decide with: what the watcher and continue-as-new put in a run's input. */
+export const LATEST_LIFECYCLE_REVISION = 2;
+
 export interface StreamWorkflowInput {
   stream: StreamKey;
+  /**
+   * The lifecycle revision the run decides with, fixed by whoever starts it: the watcher, and continue-as-new, name
+   * the latest. Runs started without it (before it existed, or by another client) find their revision in their
+   * history instead: a patch marker, which costs every such run a marker and a search attribute write.
+   */
+  lifecycleRevision?: typeof LATEST_LIFECYCLE_REVISION;
   /** Overrides of the lifecycle tunables (tests use short backoffs). */
   lifecycle?: Partial<LifecycleConfig>;
   /** Continue-as-new past this many history events even if the server does not suggest it. */

@@ -12,7 +12,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { namespaceKey, phaseKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
+import { namespaceKey, phaseAttribute, phaseKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
 import { activities, activityOptions, LifecycleDriver } from './driver.ts';
 import {
   alreadyShown,
@@ -32,6 +32,7 @@ import {
   deletedSignal,
   detachedSignal,
   jobObservedSignal,
+  LATEST_LIFECYCLE_REVISION,
   restartUpdate,
   resumeUpdate,
   resyncSignal,
@@ -53,9 +54,10 @@ const defaultMaxHistoryEvents = 2_000;
 
 export async function streamWorkflow(input: StreamWorkflowInput): Promise<StreamStatus> {
   const { stream } = input;
-  // Histories recorded before revision 2 carry no patch marker, so they replay with revision 1's decisions. Every
-  // new run, a continued one included, records the marker and decides with revision 2.
-  const revision = patched(lifecycleRevision2) ? 2 : 1;
+  // A run whose input names its revision decides with it. Histories recorded before revision 2 carry no patch marker,
+  // so they replay with revision 1's decisions; every other run without a revision in its input records the marker
+  // and decides with revision 2.
+  const revision = input.lifecycleRevision ?? (patched(lifecycleRevision2) ? 2 : 1);
   const config = { ...defaultLifecycleConfig, ...input.lifecycle, revision } as const;
   const driver = new LifecycleDriver(
     stream,
@@ -67,7 +69,7 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
   const wakes = new Wakes([...(input.carried?.wakeReasons ?? []), 'workflow started']);
 
   handleMessages(input, driver, wakes);
-  const display = new Display(revision, driver);
+  const display = new Display(revision, driver, input.lifecycleRevision !== undefined);
 
   let wakeAt: number | undefined;
   for (;;) {
@@ -97,6 +99,7 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
       // Whatever woke the workflow while the handlers were finishing is carried over, so no signal is lost.
       return continueAsNew<typeof streamWorkflow>({
         ...input,
+        lifecycleRevision: LATEST_LIFECYCLE_REVISION,
         carried: { state: driver.state, wakeReasons: wakes.reasons, versions: driver.seenVersions },
       });
     }
@@ -213,17 +216,25 @@ class Display {
   private shownPhase: StreamState['phase'];
   private shownDetails = '';
 
-  constructor(revision: number, driver: LifecycleDriver) {
+  /**
+   * `onlyMissing`: write only the attributes the run did not start with. The watcher starts a stream's workflow with
+   * all four, so such a run writes none of them, and its history has no event for it. Runs whose input names no
+   * lifecycle revision were recorded writing all four, and replay doing so.
+   */
+  constructor(revision: number, driver: LifecycleDriver, onlyMissing: boolean) {
     this.revision = revision;
     this.driver = driver;
     const { stream } = driver;
     this.shownPhase = driver.state.phase;
-    upsertSearchAttributes([
+    const started = workflowInfo().typedSearchAttributes;
+    const attributes = [
       { key: streamClassKey, value: stream.streamClass },
       { key: namespaceKey, value: stream.namespace },
       { key: streamNameKey, value: stream.name },
-      { key: phaseKey, value: driver.state.phase || 'None' },
-    ]);
+      { key: phaseKey, value: phaseAttribute(driver.state.phase) },
+    ];
+    const missing = onlyMissing ? attributes.filter(({ key, value }) => started.get(key) !== value) : attributes;
+    if (missing.length > 0) upsertSearchAttributes(missing);
   }
 
   /** After a wake: what changed is shown. */
@@ -232,7 +243,7 @@ class Display {
     // Revision 1 wrote the phase on every wake. Since then only a change of phase writes it, because every write
     // costs an event in the history.
     if (this.revision === 1 || state.phase !== this.shownPhase) {
-      upsertSearchAttributes([{ key: phaseKey, value: state.phase || 'None' }]);
+      upsertSearchAttributes([{ key: phaseKey, value: phaseAttribute(state.phase) }]);
     }
     this.shownPhase = state.phase;
     const details = `**${state.phase || 'no phase'}** ${state.condition.reason}: ${state.condition.message}`;

@@ -7,10 +7,17 @@ import { mergePatch } from '../../kubernetes/requests.ts';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { StreamKey } from '../../resources/stream-key.ts';
 import { historyText } from '../history-payloads.ts';
-import { phaseKey } from '../../client/search-attributes.ts';
+import { namespaceKey, phaseKey, streamClassKey, streamNameKey } from '../../client/search-attributes.ts';
+import { streamWorkflowId } from '../../client/stream-id.ts';
+import { temporalSignalSender } from '../../watcher/runtime/temporal-link.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../../client/streams.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { stateQuery, type StreamStatus, type StreamWorkflowInput } from '../../workflows/messages.ts';
+import {
+  stateQuery,
+  streamObservedSignal,
+  type StreamStatus,
+  type StreamWorkflowInput,
+} from '../../workflows/messages.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 import {
@@ -21,6 +28,7 @@ import {
   observeStream,
   recordHistory,
   startWorkerHarness,
+  testLifecycle,
   waitForIdle,
   waitForState,
   type WorkerHarness,
@@ -196,6 +204,40 @@ describe('stream workflow', () => {
       const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       assert.equal(metadata.currentDetails, '**Running** StreamRunning: the streaming Job is running');
       await recordTestPluginHistory(plugin, handle, 'backfill-then-running');
+    });
+
+    it(`a run started the watcher's way writes no patch marker and no search attribute it started with (${plugin.name} plugin)`, async (t) => {
+      const namespace = await testNamespace(t, kc, `wf-started-${plugin.name}`);
+      await installTestPlugin(kc, namespace, plugin.files);
+      const stream = await createPluginStream(plugin, namespace);
+      const send = temporalSignalSender({
+        client: harness.client,
+        taskQueue: harness.taskQueue,
+        timeoutMs: 10_000,
+        workflowInput: { lifecycle: testLifecycle },
+      });
+      await send({ stream, signal: streamObservedSignal, reason: 'test', start: { kind: plugin.kind.kind } });
+      const handle = harness.client.workflow.getHandle(streamWorkflowId(stream));
+      await forwardWorkloadEvents(t, kc, handle, stream);
+      const running = await waitForState(handle, 'Running', (s) => s.phase === 'Running' && !s.job?.backfilling);
+      await waitForIdle(handle);
+      const events = (await handle.fetchHistory()).events ?? [];
+      // The run's input names its revision: no patch marker, so no TemporalChangeVersion either.
+      const markers = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
+      assert.ok(!markers.includes('core_patch'), JSON.stringify(markers));
+      // It started with its identity and no phase, so the only writes are the phases it went through.
+      const written = events.flatMap((event) => {
+        const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+        return fields ? [Object.keys(fields).sort().join(',')] : [];
+      });
+      const phases = running.transitions.map((transition) => transition.to);
+      assert.deepEqual(written, ['ArcanePhase', 'ArcanePhase'], JSON.stringify({ written, phases }));
+      const shown = (await handle.describe()).typedSearchAttributes;
+      assert.deepEqual(
+        [streamClassKey, namespaceKey, streamNameKey, phaseKey].map((key) => shown.get(key)),
+        [stream.streamClass, stream.namespace, stream.name, 'Running'],
+      );
+      await recordTestPluginHistory(plugin, handle, 'started-by-watcher');
     });
 
     it(`suspends and resumes a running stream through the public updates (${plugin.name} plugin)`, async (t) => {

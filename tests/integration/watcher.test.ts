@@ -85,6 +85,8 @@ describe('watcher forwarding', () => {
       ArcaneStreamClass: 'mock-stream',
       ArcaneNamespace: namespace,
       ArcaneStreamName: 'orders',
+      // No workflow runs on this queue: the phase is the one it starts with.
+      ArcanePhase: 'None',
     });
     assert.equal(await description.staticSummary(), `MockStream ${namespace}/orders`);
   });

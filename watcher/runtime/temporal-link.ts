@@ -3,9 +3,9 @@
 // signal-with-start that also starts the stream's workflow when none runs.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { namespaceKey, streamClassKey, streamNameKey } from '../../client/search-attributes.ts';
+import { startingSearchAttributes } from '../../client/search-attributes.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
-import type { Notice, StreamWorkflowInput } from '../../workflows/messages.ts';
+import { LATEST_LIFECYCLE_REVISION, type Notice, type StreamWorkflowInput } from '../../workflows/messages.ts';
 import type { SignalSender } from './signals.ts';
 
 export const STREAM_WORKFLOW_TYPE = 'streamWorkflow';
@@ -96,18 +96,14 @@ function senderWithoutDeadline({ client, taskQueue, workflowInput }: SenderOptio
     if (observed !== undefined) notice.observed = observed;
     if (versions !== undefined) notice.versions = versions;
     if (start) {
-      const input: StreamWorkflowInput = { ...workflowInput, stream };
+      const input: StreamWorkflowInput = { ...workflowInput, stream, lifecycleRevision: LATEST_LIFECYCLE_REVISION };
       await client.workflow.signalWithStart(STREAM_WORKFLOW_TYPE, {
         workflowId,
         taskQueue,
         args: [input],
         signal,
         signalArgs: [notice],
-        typedSearchAttributes: [
-          { key: streamClassKey, value: stream.streamClass },
-          { key: namespaceKey, value: stream.namespace },
-          { key: streamNameKey, value: stream.name },
-        ],
+        typedSearchAttributes: startingSearchAttributes(stream),
         staticSummary: `${start.kind} ${stream.namespace}/${stream.name}`,
       });
       return true;
