@@ -4,6 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { StreamKey } from '../resources/stream-key.ts';
 import type {
   LifecycleConfig,
+  LifecycleRevision,
   ObjectVersions,
   StreamPhase,
   StreamState,
@@ -12,7 +13,7 @@ import type {
 } from './lifecycle.ts';
 
 /** The lifecycle revision new runs decide with: what the watcher and continue-as-new put in a run's input. */
-export const LATEST_LIFECYCLE_REVISION = 2;
+export const LATEST_LIFECYCLE_REVISION = 3;
 
 export interface StreamWorkflowInput {
   stream: StreamKey;
@@ -21,7 +22,7 @@ export interface StreamWorkflowInput {
    * the latest. Runs started without it (before it existed, or by another client) find their revision in their
    * history instead: a patch marker, which costs every such run a marker and a search attribute write.
    */
-  lifecycleRevision?: typeof LATEST_LIFECYCLE_REVISION;
+  lifecycleRevision?: LifecycleRevision;
   /** Overrides of the lifecycle tunables (tests use short backoffs). */
   lifecycle?: Partial<LifecycleConfig>;
   /** Continue-as-new past this many history events even if the server does not suggest it. */

@@ -112,14 +112,33 @@ function adoptions(observation: Observation, actions: Action[]): Action[] {
   return adopt;
 }
 
+/** The phases a started workload leaves the stream in, by the action that starts it. */
+const startedPhases: Partial<Record<Action['type'], StreamState['phase']>> = {
+  applyBackfillJob: 'Backfilling',
+  applyStreamingJob: 'Running',
+  applyCronJob: 'Scheduled',
+};
+
+/**
+ * Whether the step starts the workload its phase runs, as its last action: once that action has succeeded, the next
+ * step would only find the stream settled in that phase.
+ */
+function startsPhase(result: Outcome): boolean {
+  const last = result.actions.at(-1);
+  return last !== undefined && startedPhases[last.type] === result.state.phase;
+}
+
 /**
  * Whether this step is where the stream settles, so its status is written now. Revision 1 wrote the status at every
  * step. Revision 2 writes it only at a step that changes no workload or request and is not waiting for one to go
  * away. A transition then writes the status once, which also gives clients that update whole stream objects fewer
- * write conflicts.
+ * write conflicts. Revision 3 also writes it at the step that starts the phase's workload, after starting it: the
+ * same single write, a round earlier. If the start fails, the write after it is not made.
  */
 function settles(result: Outcome, revision: number): boolean {
-  return revision < 2 || (result.actions.length === 0 && result.transient === undefined);
+  if (revision < 2) return true;
+  if (result.transient !== undefined) return false;
+  return result.actions.length === 0 || (revision >= 3 && startsPhase(result));
 }
 
 /**

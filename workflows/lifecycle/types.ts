@@ -299,8 +299,9 @@ export interface LifecycleConfig {
  * 1: the first release. 2: status written once per settled state and compared with what the stored object can show,
  * finished Jobs' outcomes read while they terminate, suspension wins over an invalid spec, a stream taken over in
  * Failed stays Failed, batch streams refuse backfills they cannot run, broken backfill templates fail only backfills.
+ * 3: the step that starts the workload a phase runs writes that phase's status in the same round, right after it.
  */
-export type LifecycleRevision = 1 | 2;
+export type LifecycleRevision = 1 | 2 | 3;
 
 export const defaultLifecycleConfig: LifecycleConfig = {
   restartBackoffInitialMs: 10_000,
@@ -310,5 +311,5 @@ export const defaultLifecycleConfig: LifecycleConfig = {
   stablePeriodMs: 600_000,
   recheckMs: 30_000,
   maxTransitions: 20,
-  revision: 2,
+  revision: 3,
 };

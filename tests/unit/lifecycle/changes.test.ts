@@ -32,8 +32,14 @@ test('spec change replaces the streaming Job', () => {
   assert.deepEqual(effects(decision), [{ type: 'applyStreamingJob', replaces: 'job-1' }]);
   assert.deepEqual(eventReasons(decision), ['StreamingContinued']);
   assert.match(events(decision)[0]?.message ?? '', /configuration changed \(hash-v1 -> hash-v2\)/);
-  // The status is written once the new Job runs, not while it is being replaced.
-  assert.deepEqual(statusWrites(decision), []);
+  // The status is written once the new Job has been made: right after making it, in the same round.
+  const [write] = statusWrites(decision);
+  assert.deepEqual([write?.phase, write?.configurationHash], ['Running', 'hash-v2']);
+  const types = decision.actions.map((action) => action.type);
+  assert.ok(types.indexOf('writeStatus') > types.indexOf('applyStreamingJob'), types.join(', '));
+  // Revision 2 wrote it a round later, once an observation showed the new Job.
+  const revision2 = decide(state(), observation({ stream: changed, job: job() }), { ...config, revision: 2 }, T0);
+  assert.deepEqual(statusWrites(revision2), []);
 });
 
 test('spec change replaces the CronJob', () => {

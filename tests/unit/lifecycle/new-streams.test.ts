@@ -39,12 +39,39 @@ test('initial backfill request runs as a backfill Job', () => {
   assert.equal(decision.state.phase, 'Backfilling');
   assert.deepEqual(effects(decision), [{ type: 'applyBackfillJob', request: INITIAL }]);
   assert.deepEqual(eventReasons(decision), ['BackfillStarted']);
+  // The Backfilling status follows the Job's start in the same round.
+  assert.deepEqual(
+    decision.actions.map((action) => action.type),
+    ['applyBackfillJob', 'writeStatus', 'recordEvent'],
+  );
+  assert.equal(statusWrites(decision)[0]?.phase, 'Backfilling');
+  assert.equal(statusWrites(decision)[0]?.conditionType, 'Ready');
+  // Once the Job and the status show, nothing is left to do.
+  const written = statusWrites(decision)[0]!;
+  const settledStream = stream({
+    status: {
+      phase: 'Backfilling',
+      configurationHash: written.configurationHash,
+      condition: { type: 'Ready', reason: written.reason, message: written.message, observedGeneration: 1 },
+    },
+  });
+  const started = observation({
+    stream: settledStream,
+    backfillRequests: [request(INITIAL)],
+    job: backfillJob(INITIAL),
+  });
+  assert.deepEqual(decide(decision.state, started, config, T0).actions, []);
+});
+
+test('revision 2 wrote the Backfilling status a round after starting the backfill Job', () => {
+  const revision2 = { ...config, revision: 2 as const };
+  const pending = decide(fresh, observation(), revision2, T0).state;
+  const decision = decide(pending, observation({ backfillRequests: [request(INITIAL)] }), revision2, T0);
   assert.deepEqual(statusWrites(decision), []);
   const started = observation({ backfillRequests: [request(INITIAL)], job: backfillJob(INITIAL) });
-  const settled = decide(decision.state, started, config, T0);
+  const settled = decide(decision.state, started, revision2, T0);
   assert.deepEqual(effects(settled), []);
   assert.equal(statusWrites(settled)[0]?.phase, 'Backfilling');
-  assert.equal(statusWrites(settled)[0]?.conditionType, 'Ready');
 });
 
 test('completed initial backfill is marked completed before its Job is removed', () => {

@@ -83,7 +83,11 @@ test('resumed stream goes straight on to streaming, writing no interim Pending',
   assert.equal(decision.state.phase, 'Running');
   assert.deepEqual(effects(decision), [{ type: 'applyStreamingJob' }]);
   assert.deepEqual(eventReasons(decision), ['StreamResumed', 'StreamStarted']);
-  assert.deepEqual(statusWrites(decision), []);
+  // One status write, Running, right after the Job is made.
+  assert.deepEqual(
+    statusWrites(decision).map((write) => write.phase),
+    ['Running'],
+  );
 });
 
 test('resumed stream of the first lifecycle revision goes to Pending first (histories replay unchanged)', () => {
