@@ -52,6 +52,22 @@ function observedWorkload(kind: keyof typeof WORKLOADS, object: WatchedObject | 
   return { cronJob: object ? OBSERVE.CronJob(object) : null };
 }
 
+/**
+ * A completed Job this operator made, being deleted or gone. Its workflow heard of its completion, and removes it
+ * itself once it has recorded the outcome (the Job goes at once: nothing of it still runs); its observation after that
+ * already shows it gone. Were someone else to delete it first (its TTL, say), our finalizer keeps it until the
+ * workflow has read its outcome all the same. Hearing of its going would cost the workflow a wake for nothing.
+ */
+function completedJobGoing(kind: keyof typeof WORKLOADS, event: InformerEvent): boolean {
+  const { object, previous } = event;
+  if (kind !== 'Job' || object.metadata?.annotations?.[STREAM_CLASS_ANNOTATION] === undefined) return false;
+  const going =
+    event.type === 'deleted' || (previous !== undefined && !isTerminating(previous) && isTerminating(object));
+  return going && OBSERVE.Job(object).state === 'complete' && (!previous || OBSERVE.Job(previous).state === 'complete');
+}
+
+const isTerminating = (object: WatchedObject) => object.metadata?.deletionTimestamp !== undefined;
+
 export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatchDeps): SupervisedInformer {
   const { settings, directory, dispatcher } = deps;
   const onEvent = (event: InformerEvent) => {
@@ -60,7 +76,11 @@ export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatch
     const name = object.metadata?.name ?? '';
     // Only the workload named after its stream counts: the Jobs that a stream's CronJob starts carry the label too.
     if (event.fromList || object.metadata?.labels?.[STREAM_ID_LABEL] !== name) return;
-    const change = event.type === 'deleted' ? deletion : workloadChange(previous, object, OBSERVE[kind]);
+    const change = completedJobGoing(kind, event)
+      ? { forward: false, reason: 'completed Job of this operator going' }
+      : event.type === 'deleted'
+        ? deletion
+        : workloadChange(previous, object, OBSERVE[kind]);
     if (!change.forward) {
       settings.metrics.suppressed.inc({ kind });
       return;

@@ -165,8 +165,8 @@ describe('watcher forwarding', () => {
     );
   });
 
-  test('a Job this operator made wakes its workflow when it finishes, not when it appears', async (t) => {
-    const { namespace, client, streams, id } = await setup(t, 'own-job');
+  test('a Job this operator made wakes its workflow when it finishes, not when it appears nor when it goes complete', async (t) => {
+    const { namespace, watcher, client, streams, id } = await setup(t, 'own-job');
     await streams.create(MOCK_STREAMS, 'orders');
     await waitForSignal(client, id('orders'), 'streamObserved');
     const body = {
@@ -181,6 +181,22 @@ describe('watcher forwarding', () => {
     // Its completion came after its creation: a forwarded creation would show before it.
     const reasons = (await signalsOf(client, id('orders'))).map((signal) => signal.reason);
     assert.ok(!reasons.some((reason) => /^Job orders created/.test(reason)), JSON.stringify(reasons));
+
+    // The completed Job going is no news either: its workflow removes it itself. A spec change signalled after its
+    // deletion was handled makes the check final.
+    const batch = kc.makeApiClient(BatchV1Api);
+    await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
+    const jobDeletions = () => watcher.metrics.value(watcher.metrics.events, { kind: 'Job', type: 'deleted' });
+    await waitFor('the Job deletion handled', async () => (await jobDeletions()) >= 1);
+    const mark = await lastEventId(client, id('orders'));
+    await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/changed');
+    await waitForSignal(client, id('orders'), 'streamObserved', { after: mark, reason: /generation 1 -> 2/ });
+    const after = (await signalsOf(client, id('orders'))).map((signal) => signal.reason);
+    assert.deepEqual(
+      after.filter((reason) => reason.startsWith('Job orders')),
+      [reasons.find((reason) => reason.startsWith('Job orders state'))],
+      JSON.stringify(after),
+    );
   });
 
   test('the CronJob named after a stream wakes its workflow with its version when it appears and goes', async (t) => {
