@@ -53,20 +53,24 @@ function observedWorkload(kind: keyof typeof WORKLOADS, object: WatchedObject | 
 }
 
 /**
- * A completed Job this operator made, being deleted or gone. Its workflow heard of its completion, and removes it
- * itself once it has recorded the outcome (the Job goes at once: nothing of it still runs); its observation after that
- * already shows it gone. Were someone else to delete it first (its TTL, say), our finalizer keeps it until the
- * workflow has read its outcome all the same. Hearing of its going would cost the workflow a wake for nothing.
+ * A completed Job this operator made, going while our outcome finalizer still holds it: its deletion requested, or the
+ * Job gone with the release of that finalizer. Its workflow heard of its completion; it deletes the Job itself once it
+ * has recorded the outcome, and releases it, and its observation after that shows the Job gone. A deletion by someone
+ * else (its TTL, say) changes nothing it decides on: the finalizer keeps the Job until the outcome is read. Hearing of
+ * either would cost the workflow a wake for nothing. A Job that lingers after the release (its pods go first) is not
+ * held any more, so its going is forwarded: a workflow may be waiting for it to be gone.
  */
 function completedJobGoing(kind: keyof typeof WORKLOADS, event: InformerEvent): boolean {
   const { object, previous } = event;
-  if (kind !== 'Job' || object.metadata?.annotations?.[STREAM_CLASS_ANNOTATION] === undefined) return false;
-  const going =
-    event.type === 'deleted' || (previous !== undefined && !isTerminating(previous) && isTerminating(object));
-  return going && OBSERVE.Job(object).state === 'complete' && (!previous || OBSERVE.Job(previous).state === 'complete');
+  if (kind !== 'Job' || object.metadata?.annotations?.[STREAM_CLASS_ANNOTATION] === undefined || !previous) {
+    return false;
+  }
+  const before = OBSERVE.Job(previous);
+  if (before.state !== 'complete' || before.held !== true) return false;
+  if (event.type === 'deleted') return true;
+  const after = OBSERVE.Job(object);
+  return !before.terminating && after.terminating && after.state === 'complete' && after.held === true;
 }
-
-const isTerminating = (object: WatchedObject) => object.metadata?.deletionTimestamp !== undefined;
 
 export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatchDeps): SupervisedInformer {
   const { settings, directory, dispatcher } = deps;

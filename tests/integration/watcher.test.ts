@@ -5,6 +5,7 @@ import { before, describe, test, type TestContext } from 'node:test';
 import { BatchV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { mergePatch } from '../../kubernetes/requests.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
+import { OUTCOME_FINALIZER } from '../../resources/job-metadata.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../../resources/api-group.ts';
 import { initialBackfillRequestName } from '../../resources/backfill-request.ts';
 import { waitFor } from '../../stack/wait.ts';
@@ -170,7 +171,8 @@ describe('watcher forwarding', () => {
     await streams.create(MOCK_STREAMS, 'orders');
     await waitForSignal(client, id('orders'), 'streamObserved');
     const body = {
-      metadata: ordersWorkload('orders'),
+      // As the operator makes it: held by the outcome finalizer until its workflow has read how it ended.
+      metadata: { ...ordersWorkload('orders'), finalizers: [OUTCOME_FINALIZER] },
       spec: { backoffLimit: 0, template: { metadata: { labels: { 'arcane/backfilling': 'true' } }, spec: kwokPod } },
     };
     await kc.makeApiClient(BatchV1Api).createNamespacedJob({ namespace, body });
@@ -182,10 +184,11 @@ describe('watcher forwarding', () => {
     const reasons = (await signalsOf(client, id('orders'))).map((signal) => signal.reason);
     assert.ok(!reasons.some((reason) => /^Job orders created/.test(reason)), JSON.stringify(reasons));
 
-    // The completed Job going is no news either: its workflow removes it itself. A spec change signalled after its
-    // deletion was handled makes the check final.
+    // The completed Job going while held is no news either: its workflow deletes and releases it itself, as here. A
+    // spec change signalled after its deletion was handled makes the check final.
     const batch = kc.makeApiClient(BatchV1Api);
     await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
+    await batch.patchNamespacedJob({ namespace, name: 'orders', body: { metadata: { finalizers: null } } }, mergePatch);
     const jobDeletions = () => watcher.metrics.value(watcher.metrics.events, { kind: 'Job', type: 'deleted' });
     await waitFor('the Job deletion handled', async () => (await jobDeletions()) >= 1);
     const mark = await lastEventId(client, id('orders'));
