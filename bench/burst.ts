@@ -250,6 +250,12 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
   try {
     await worker.start();
     await watcher.start();
+    // The watcher's first resync (it runs once the StreamClasses' streams are listed) is part of starting, not of the
+    // burst: streams created before it would get its signal too.
+    await waitFor(
+      'the watcher to finish its first resync',
+      async () => metricSum(await watcher.metrics(), 'arcane_watcher_resyncs_total') >= 1,
+    );
     const reported = async () =>
       metricSum(await worker.metrics(), 'arcane_kubernetes_api_calls_total') +
       metricSum(await watcher.metrics(), 'arcane_kubernetes_api_calls_total');
