@@ -8,7 +8,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import proto from '@temporalio/proto';
 import { formatTimeline, historyTimeline } from '../cli/history-timeline.ts';
 import { connectClient, temporalSettingsSchema } from '../client/connection.ts';
@@ -408,7 +408,11 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('Burst benchmark: N streams created at once, run by this operator, upstream, and direct writes.')
     .option('--streams <counts>', 'comma-separated stream counts, one run (and stack) each', streamCounts, [100])
-    .option('--plugin <names>', `test plugins (${PLUGINS.map((p) => p.name).join(', ')})`, plugins, [...PLUGINS])
+    .addOption(
+      new Option('--plugin <names>', `test plugins (${PLUGINS.map((p) => p.name).join(', ')})`)
+        .argParser(plugins)
+        .default([...PLUGINS], PLUGINS.map((p) => p.name).join(',')),
+    )
     .option('--contenders <names>', `who runs the streams (${CONTENDERS.join(', ')})`, oneOf(CONTENDERS), [
       ...CONTENDERS,
     ])
