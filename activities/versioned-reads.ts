@@ -10,7 +10,17 @@ import { isAlreadyExists, isConflict, isNotFound, KubernetesApiError, type ApiCa
 import type { KubernetesApi } from './kubernetes.ts';
 
 interface Versioned {
-  metadata?: { name?: string; resourceVersion?: string };
+  metadata?: { name?: string; resourceVersion?: string; deletionTimestamp?: unknown; finalizers?: string[] };
+}
+
+/**
+ * Whether a write's answer is an object that the write removed: being deleted, and with no finalizer left. The API
+ * server then answers with the object as it was stored before, at that older resourceVersion, so the version proves
+ * nothing about what the write did.
+ */
+function removedBy(object: Versioned | undefined): boolean {
+  const metadata = object?.metadata;
+  return metadata?.deletionTimestamp != null && (metadata.finalizers ?? []).length === 0;
 }
 
 const requestsPrefix = versionKey.backfillRequest('');
@@ -43,7 +53,8 @@ export interface VersionRecord {
   versions(): ObjectVersions;
   /**
    * Objects written whose new version is unknown, for example a deletion that the API server answered with a Status
-   * instead of the object. The cache cannot prove it is as new as that write, so these are read from the API server.
+   * instead of the object, or a write that removed the object (the last finalizer released). The cache cannot prove it
+   * is as new as that write, so these are read from the API server.
    */
   unknown(): ReadonlySet<string>;
 }
@@ -53,7 +64,9 @@ export function recordVersions(kube: KubernetesApi, stream: StreamKey): VersionR
   const unknown = new Set<string>();
   const note = (key: string, object: Versioned | undefined, write: boolean) => {
     const version = object?.metadata?.resourceVersion;
-    if (version !== undefined) {
+    if (write && removedBy(object)) {
+      unknown.add(key);
+    } else if (version !== undefined) {
       seen = newest(seen, { [key]: version });
       unknown.delete(key);
     } else if (write) {

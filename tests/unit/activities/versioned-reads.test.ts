@@ -1,7 +1,9 @@
-// Which of a stream's objects an API call reads or writes, as named in an observation's versions.
+// Which of a stream's objects an API call reads or writes, as named in an observation's versions, and which versions
+// a call's answer proves.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { versionKeyOf } from '../../../activities/versioned-reads.ts';
+import type { KubernetesApi } from '../../../activities/kubernetes.ts';
+import { recordVersions, versionKeyOf } from '../../../activities/versioned-reads.ts';
 
 const stream = { streamClass: 'mock-stream', namespace: 'ns', name: 'orders' };
 
@@ -29,4 +31,22 @@ test("each of the stream's objects has its key; other calls have none", () => {
     [{ verb: 'get', resource: '/apis/streaming.sneaksanddata.com/v1beta1' }, undefined],
   ];
   for (const [call, key] of cases) assert.equal(versionKeyOf(call, stream), key, JSON.stringify(call));
+});
+
+test('a write that removed its object (the last finalizer released) leaves its version unknown, to be read again', async () => {
+  const passThrough = { call: (_call: unknown, send: () => Promise<unknown>) => send() } as unknown as KubernetesApi;
+  const record = recordVersions(passThrough, stream);
+  const job = { verb: 'patch', resource: 'jobs.batch', namespace: 'ns', name: 'orders' } as const;
+  const deleting = '2026-01-01T00:00:00Z';
+  // Still held by another finalizer: the answer is the object as written.
+  await record.kube.call(job, async () => ({
+    metadata: { resourceVersion: '10', deletionTimestamp: deleting, finalizers: ['foregroundDeletion'] },
+  }));
+  assert.deepEqual([record.versions(), [...record.unknown()]], [{ job: '10' }, []]);
+  // The release of the last one removed it: the answer shows it as it was stored before, at an older version.
+  await record.kube.call(job, async () => ({ metadata: { resourceVersion: '10', deletionTimestamp: deleting } }));
+  assert.deepEqual([...record.unknown()], ['job']);
+  // A read after it (from the API server: unknown objects are) says what is there now.
+  await record.kube.call({ ...job, verb: 'get' }, async () => ({ metadata: { resourceVersion: '12' } }));
+  assert.deepEqual([record.versions(), [...record.unknown()]], [{ job: '12' }, []]);
 });
