@@ -39,14 +39,18 @@ test('a write that removed its object (the last finalizer released) leaves its v
   const job = { verb: 'patch', resource: 'jobs.batch', namespace: 'ns', name: 'orders' } as const;
   const deleting = '2026-01-01T00:00:00Z';
   // Still held by another finalizer: the answer is the object as written.
-  await record.kube.call(job, async () => ({
-    metadata: { resourceVersion: '10', deletionTimestamp: deleting, finalizers: ['foregroundDeletion'] },
-  }));
+  await record.kube.call(job, () =>
+    Promise.resolve({
+      metadata: { resourceVersion: '10', deletionTimestamp: deleting, finalizers: ['foregroundDeletion'] },
+    }),
+  );
   assert.deepEqual([record.versions(), [...record.unknown()]], [{ job: '10' }, []]);
   // The release of the last one removed it: the answer shows it as it was stored before, at an older version.
-  await record.kube.call(job, async () => ({ metadata: { resourceVersion: '10', deletionTimestamp: deleting } }));
+  await record.kube.call(job, () =>
+    Promise.resolve({ metadata: { resourceVersion: '10', deletionTimestamp: deleting } }),
+  );
   assert.deepEqual([...record.unknown()], ['job']);
   // A read after it (from the API server: unknown objects are) says what is there now.
-  await record.kube.call({ ...job, verb: 'get' }, async () => ({ metadata: { resourceVersion: '12' } }));
+  await record.kube.call({ ...job, verb: 'get' }, () => Promise.resolve({ metadata: { resourceVersion: '12' } }));
   assert.deepEqual([record.versions(), [...record.unknown()]], [{ job: '12' }, []]);
 });
