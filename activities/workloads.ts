@@ -8,7 +8,7 @@ import type { StreamKey } from '../resources/stream-key.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
 import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
 import { mergePatch } from '../kubernetes/requests.ts';
-import { retryOnConflict, type KubernetesApi } from './kubernetes.ts';
+import { retryOnConflict, unlessNotFound, type KubernetesApi } from './kubernetes.ts';
 import { runsBackfill } from './observed-workloads.ts';
 import {
   jobCall,
@@ -152,14 +152,9 @@ function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Pr
       resourceVersion: job.metadata.resourceVersion,
       finalizers: finalizers.filter((finalizer) => finalizer !== OUTCOME_FINALIZER),
     };
-    try {
-      await jobs.patch(kube, stream, { metadata });
-    } catch (error) {
-      // Gone since it was read (a read from the worker's cache may be a moment behind): nothing holds it any more.
-      if (isNotFound(error)) return { released: false };
-      throw error;
-    }
-    return { released: true };
+    // Gone since it was read (a read from the worker's cache may be a moment behind): nothing holds it any more.
+    const patched = await unlessNotFound(jobs.patch(kube, stream, { metadata }));
+    return { released: patched !== undefined };
   });
 }
 
@@ -208,13 +203,8 @@ function adoptWorkload<T extends { metadata?: V1ObjectMeta }>(
       ...(missing.length === 0 ? {} : { labels: Object.fromEntries(missing) }),
       ...(unheld.length === 0 ? {} : { finalizers: [...finalizers, ...unheld] }),
     };
-    try {
-      await workload.patch(kube, stream, { metadata });
-    } catch (error) {
-      // Gone since it was read (a read from the worker's cache may be a moment behind): nothing is left to adopt.
-      if (isNotFound(error)) return { adopted: false };
-      throw error;
-    }
+    // Gone since it was read (a read from the worker's cache may be a moment behind): nothing is left to adopt.
+    if ((await unlessNotFound(workload.patch(kube, stream, { metadata }))) === undefined) return { adopted: false };
     log.info({ uid, labels: Object.fromEntries(missing), finalizers: unheld }, `adopted ${workload.kind}`);
     return { adopted: true };
   });

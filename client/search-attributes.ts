@@ -13,12 +13,20 @@ export function phaseAttribute(phase: string): string {
   return phase || 'None';
 }
 
-/** The search attributes of a stream's workflow as it starts: its identity, and no phase yet. */
-export function startingSearchAttributes(stream: { streamClass: string; namespace: string; name: string }) {
+/** A stream workflow's search attributes: the stream's identity and its phase. */
+export function streamSearchAttributes(
+  stream: { streamClass: string; namespace: string; name: string },
+  phase: string,
+) {
   return [
     { key: streamClassKey, value: stream.streamClass },
     { key: namespaceKey, value: stream.namespace },
     { key: streamNameKey, value: stream.name },
-    { key: phaseKey, value: phaseAttribute('') },
+    { key: phaseKey, value: phaseAttribute(phase) },
   ];
+}
+
+/** The search attributes of a stream's workflow as it starts: its identity, and no phase yet. */
+export function startingSearchAttributes(stream: { streamClass: string; namespace: string; name: string }) {
+  return streamSearchAttributes(stream, '');
 }

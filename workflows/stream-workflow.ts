@@ -12,7 +12,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { namespaceKey, phaseAttribute, phaseKey, streamClassKey, streamNameKey } from '../client/search-attributes.ts';
+import { phaseAttribute, phaseKey, streamSearchAttributes } from '../client/search-attributes.ts';
 import { activities, activityOptions, LifecycleDriver } from './driver.ts';
 import {
   alreadyShown,
@@ -227,12 +227,7 @@ class Display {
     const { stream } = driver;
     this.shownPhase = driver.state.phase;
     const started = workflowInfo().typedSearchAttributes;
-    const attributes = [
-      { key: streamClassKey, value: stream.streamClass },
-      { key: namespaceKey, value: stream.namespace },
-      { key: streamNameKey, value: stream.name },
-      { key: phaseKey, value: phaseAttribute(driver.state.phase) },
-    ];
+    const attributes = streamSearchAttributes(stream, driver.state.phase);
     const missing = onlyMissing ? attributes.filter(({ key, value }) => started.get(key) !== value) : attributes;
     if (missing.length > 0) upsertSearchAttributes(missing);
   }
