@@ -49,7 +49,12 @@ export class WatcherMetrics {
   readonly apiCalls = kubernetesApiCalls(this.registry);
   readonly resyncs = this.counter(
     'arcane_watcher_resyncs_total',
-    'Resyncs run (every stream signalled, workflows of vanished streams told)',
+    'Resyncs run (streams not at rest signalled, workflows of vanished streams told)',
+    [],
+  );
+  readonly resyncUnchanged = this.counter(
+    'arcane_watcher_resync_unchanged_streams_total',
+    'Streams a resync did not signal: their workflow is open and the caches show them at rest',
     [],
   );
   readonly leader = new Gauge({

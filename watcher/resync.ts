@@ -1,19 +1,28 @@
 // The resync: a pass over every stream that catches whatever the watches missed. Every stream gets a `resync` signal
-// (a signal-with-start, so a stream without a workflow gets one), and every running stream workflow whose stream is
-// gone gets `deleted` (or `detached` when its whole StreamClass is gone); those workflows are found by querying
-// Temporal's visibility. A resync runs after start, after an informer lists again, when this replica becomes leader
-// and when Temporal comes back after an outage. Requests that arrive close together are merged into one run.
+// (a signal-with-start, so a stream without a workflow gets one) unless its workflow is open and the watcher's caches
+// show the stream at rest, and every running stream workflow whose stream is gone gets `deleted` (or `detached` when
+// its whole StreamClass is gone); the open workflows are found by querying Temporal's visibility. A resync runs after
+// start, after an informer lists again, when this replica becomes leader and when Temporal comes back after an
+// outage. Requests that arrive close together are merged into one run.
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { parseStreamWorkflowId } from '../client/stream-id.ts';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { parseStreamWorkflowId, streamWorkflowId } from '../client/stream-id.ts';
+import type { StreamKey } from '../resources/stream-key.ts';
+import { atRest } from '../workflows/lifecycle.ts';
 import { deletedSignal, detachedSignal, resyncSignal } from '../workflows/messages.ts';
+import type { StreamObserver } from './cached-observation.ts';
 import type { WatcherMetrics } from './metrics.ts';
 import type { SignalDispatcher } from './runtime/signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
+import type { StreamSource } from './stream-source.ts';
+import type { WatchedObject } from './forwarding.ts';
 import { STREAM_WORKFLOW_TYPE } from './runtime/temporal-link.ts';
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+/** Streams looked at between two turns of the event loop, so a pass over many keeps the lease and probes answered. */
+const STREAMS_PER_TURN = 200;
 
 export interface ResyncDeps {
   dispatcher: SignalDispatcher;
@@ -31,6 +40,8 @@ export interface ResyncScope {
   directory: StreamDirectory;
   /** Open BackfillRequests are routed again too. */
   recheckRequests(): void;
+  /** Observes streams from the watcher's caches for one run; undefined while they cannot (not listed yet). */
+  observer(): StreamObserver | undefined;
 }
 
 function quote(value: string): string {
@@ -123,27 +134,54 @@ export class Resyncer {
   }
 
   private async run(classes: Set<string> | undefined, reason: string): Promise<void> {
-    const { dispatcher, log, metrics } = this.deps;
+    const { log, metrics } = this.deps;
     const scope = this.connected();
+    // Listed first: a failure here retries the whole run before any stream was signalled.
+    const open = await this.openWorkflows(classes);
+    const observe = scope.observer();
     const sources = scope.directory.sources().filter((s) => s.listed && (!classes || classes.has(s.streamClass.name)));
-    let resynced = 0;
+    const counts = { resynced: 0, unchanged: 0 };
     for (const source of sources) {
       for (const stream of source.streams()) {
-        // The reason names the generation this resync saw, so the workflow's history shows what the watcher knew.
-        const seen = `${reason}; generation ${stream.metadata?.generation ?? 0}`;
-        dispatcher.send({
-          stream: source.keyOf(stream),
-          signal: resyncSignal,
-          reason: seen,
-          start: { kind: source.kind },
-        });
-        resynced++;
+        const key = source.keyOf(stream);
+        if (open.has(streamWorkflowId(key)) && (await this.unchanged(observe, source, key))) counts.unchanged++;
+        else this.resync(source, stream, key, reason, counts);
+        if ((counts.resynced + counts.unchanged) % STREAMS_PER_TURN === 0) await yieldToEvents();
       }
     }
-    const gone = await this.closeVanished(classes, reason);
+    const gone = this.closeVanished(open, reason);
     scope.recheckRequests();
     metrics.resyncs.inc();
-    log.info({ classes: classes ? [...classes] : 'all', streams: resynced, ...gone, reason }, 'resynced');
+    metrics.resyncUnchanged.inc(counts.unchanged);
+    log.info({ classes: classes ? [...classes] : 'all', ...counts, ...gone, reason }, 'resynced');
+  }
+
+  /**
+   * Whether the stream is at rest as the caches show it: its workflow, which is open, would find nothing to do, so the
+   * resync skips it and costs it no history event. Anything the caches cannot show counts as a change.
+   */
+  private async unchanged(observe: StreamObserver | undefined, source: StreamSource, stream: StreamKey) {
+    if (!observe) return false;
+    try {
+      return atRest(await observe(source, stream));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.deps.log.debug({ stream, error: message }, 'stream not observable from the caches; resyncing it');
+      return false;
+    }
+  }
+
+  private resync(
+    source: StreamSource,
+    stream: WatchedObject,
+    key: StreamKey,
+    reason: string,
+    counts: { resynced: number },
+  ): void {
+    // The reason names the generation this resync saw, so the workflow's history shows what the watcher knew.
+    const seen = `${reason}; generation ${stream.metadata?.generation ?? 0}`;
+    this.deps.dispatcher.send({ stream: key, signal: resyncSignal, reason: seen, start: { kind: source.kind } });
+    counts.resynced++;
   }
 
   private connected(): ResyncScope {
@@ -151,36 +189,46 @@ export class Resyncer {
     return this.scope;
   }
 
-  /**
-   * Tells each running workflow whose stream, or whose StreamClass, no longer exists. A workflow whose stream cannot
-   * be checked (its class has not listed its streams) is left alone: not knowing is no proof that the stream is gone.
-   */
-  private async closeVanished(classes: Set<string> | undefined, reason: string) {
-    const { dispatcher, client, taskQueue, watchNamespace } = this.deps;
-    const { directory } = this.connected();
-    const counts = { deleted: 0, detached: 0 };
-    if (!directory.classesSynced()) return counts;
+  /** The open stream workflows of `classes` (all when undefined) by workflow id, from Temporal's visibility. */
+  private async openWorkflows(classes: Set<string> | undefined): Promise<Map<string, StreamKey>> {
+    const { client, taskQueue, watchNamespace } = this.deps;
     const queries = classes
       ? [...classes].map((name) => openWorkflowsQuery(taskQueue, watchNamespace, name))
       : [openWorkflowsQuery(taskQueue, watchNamespace)];
+    const open = new Map<string, StreamKey>();
     for (const query of queries) {
       for await (const execution of client.workflow.list({ query })) {
         const stream = parseStreamWorkflowId(execution.workflowId);
         if (!stream || (watchNamespace !== undefined && stream.namespace !== watchNamespace)) continue;
-        const source = directory.source(stream.streamClass);
-        if (!directory.classExists(stream.streamClass)) {
-          dispatcher.send({
-            stream,
-            signal: detachedSignal,
-            reason: `${reason}; StreamClass ${stream.streamClass} is gone`,
-          });
-          counts.detached++;
-        } else if (source?.listed && !source.has(stream.namespace, stream.name)) {
-          // Only a cache that has listed the class's current kind can prove a stream gone. A 404 from the API server
-          // proves nothing: it may only mean that the kind is not served right now.
-          dispatcher.send({ stream, signal: deletedSignal, reason: `${reason}; stream no longer exists` });
-          counts.deleted++;
-        }
+        open.set(execution.workflowId, stream);
+      }
+    }
+    return open;
+  }
+
+  /**
+   * Tells each running workflow whose stream, or whose StreamClass, no longer exists. A workflow whose stream cannot
+   * be checked (its class has not listed its streams) is left alone: not knowing is no proof that the stream is gone.
+   */
+  private closeVanished(open: Map<string, StreamKey>, reason: string) {
+    const { dispatcher } = this.deps;
+    const { directory } = this.connected();
+    const counts = { deleted: 0, detached: 0 };
+    if (!directory.classesSynced()) return counts;
+    for (const stream of open.values()) {
+      const source = directory.source(stream.streamClass);
+      if (!directory.classExists(stream.streamClass)) {
+        dispatcher.send({
+          stream,
+          signal: detachedSignal,
+          reason: `${reason}; StreamClass ${stream.streamClass} is gone`,
+        });
+        counts.detached++;
+      } else if (source?.listed && !source.has(stream.namespace, stream.name)) {
+        // Only a cache that has listed the class's current kind can prove a stream gone. A 404 from the API server
+        // proves nothing: it may only mean that the kind is not served right now.
+        dispatcher.send({ stream, signal: deletedSignal, reason: `${reason}; stream no longer exists` });
+        counts.deleted++;
       }
     }
     return counts;

@@ -8,6 +8,7 @@ import { connectionOptions } from '../client/connection.ts';
 import type { LifecycleConfig } from '../workflows/lifecycle.ts';
 import type { StreamWorkflowInput } from '../workflows/messages.ts';
 import { BackfillRequestWatch } from './backfill-requests.ts';
+import { CachedObservations } from './cached-observation.ts';
 import { parseWatcherConfig, type WatcherConfig, type WatcherConfigInput } from './config.ts';
 import { healthHandler, listen, metricsHandler, type Listener, type Readiness } from '../operations/health.ts';
 import type { SupervisedInformer } from '../kubernetes/informer.ts';
@@ -279,15 +280,36 @@ function buildInformers(
     onListed: () => resync('BackfillRequests listed'),
   });
   const shared = { settings, watchNamespace, directory: controller, dispatcher };
+  const templateInformer = watchTemplates({
+    ...shared,
+    templates,
+    onListed: () => resync('StreamingJobTemplates listed'),
+  });
+  const jobs = watchWorkloads('Job', { ...shared, onListed: () => resync('Jobs listed') });
+  const cronJobs = watchWorkloads('CronJob', { ...shared, onListed: () => resync('CronJobs listed') });
   const informers: SupervisedInformer[] = [
     controller.classInformer,
     backfills.informer,
-    watchTemplates({ ...shared, templates, onListed: () => resync('StreamingJobTemplates listed') }),
-    watchWorkloads('Job', { ...shared, onListed: () => resync('Jobs listed') }),
-    watchWorkloads('CronJob', { ...shared, onListed: () => resync('CronJobs listed') }),
+    templateInformer,
+    jobs,
+    cronJobs,
   ];
+  // What a resync reads to tell which streams are at rest, so that it signals only the others.
+  const observations = new CachedObservations({
+    clients,
+    log: settings.log,
+    classes: controller.classInformer,
+    jobs,
+    cronJobs,
+    templates: templateInformer,
+    requests: backfills.informer,
+  });
   runtime.countFrom(controller);
-  resyncer.connect({ directory: controller, recheckRequests: () => backfills.recheckAll() });
+  resyncer.connect({
+    directory: controller,
+    recheckRequests: () => backfills.recheckAll(),
+    observer: () => observations.observer(),
+  });
   return { controller, backfills, informers };
 }
 

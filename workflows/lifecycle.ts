@@ -1,4 +1,5 @@
 // The stream lifecycle as a pure decision function, for the stream workflow to drive (see workflows/lifecycle/).
+export { atRest } from './lifecycle/at-rest.ts';
 export { decide } from './lifecycle/decide.ts';
 export { initialStreamState } from './lifecycle/identity.ts';
 export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.ts';

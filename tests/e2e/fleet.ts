@@ -80,6 +80,17 @@ export async function waitForConvergence(
   }
 }
 
+/** Waits until each stream has started streaming (its StreamStarted Event) and its streaming pod is ready. */
+export async function waitForStreamingPods(cluster: Cluster, streams: readonly Stream[]): Promise<void> {
+  for (const stream of streams) {
+    await cluster.waitForEvent(stream, 'StreamStarted');
+    await waitFor(
+      `${stream.name}: the streaming pod ready`,
+      async () => (await cluster.job(stream.name))?.status?.ready === 1,
+    );
+  }
+}
+
 /**
  * Waits until each stream's workflow says what Kubernetes shows once converged: the phase, the status hash, the Job
  * (none unless Running) and no open BackfillRequest.

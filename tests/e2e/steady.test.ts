@@ -5,10 +5,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PLUGINS, PRODUCTION } from '../fixtures/plugins.ts';
 import type { Cluster, Stream } from './cluster.ts';
-import { assertNothingDuplicated, createStreams, streamNames, waitForConvergence } from './fleet.ts';
+import {
+  assertNothingDuplicated,
+  createStreams,
+  streamNames,
+  waitForConvergence,
+  waitForStreamingPods,
+} from './fleet.ts';
 import { JobLog } from './job-log.ts';
 import { RECHECK_MS, scenarioOn, useOperator } from './operator.ts';
-import { waitFor } from '../../stack/wait.ts';
 import { costOver, waitForSettled } from './workflow.ts';
 
 /** How often each stream's Events with `reason` occurred (a recurring Event is one object with its count bumped). */
@@ -29,13 +34,7 @@ describe('steady streams', () => {
         // Running with the backfill done and the workflow caught up; the start ends with the streaming pods coming
         // up, and each change of a Job's status wakes its workflow once more. A stream that never goes quiet fails the
         // measurement below, with its numbers, rather than this wait.
-        for (const stream of streams) {
-          await cluster.waitForEvent(stream, 'StreamStarted');
-          await waitFor(
-            `${stream.name}: the streaming pod ready`,
-            async () => (await cluster.job(stream.name))?.status?.ready === 1,
-          );
-        }
+        await waitForStreamingPods(cluster, streams);
         await waitForSettled(operator, streams[0]!).catch(() => undefined);
         // Three recheck intervals: any hold, poll or rewrite loop of the lifecycle comes round within it.
         const windowMs = 3 * RECHECK_MS;

@@ -108,6 +108,10 @@ function withoutBackend(ctx: Context): Outcome {
   });
 }
 
+/** The condition of a stream settled in Suspended. */
+export const suspendedMessage =
+  'suspended by the spec; the workload is stopped and open backfill requests wait for resume';
+
 /** What suspending needs. It does not need a valid spec: a suspended stream is stopped even when its spec is broken. */
 type SuspendContext = Pick<Context, 'state' | 'observation' | 'config'>;
 
@@ -154,9 +158,8 @@ function suspend(ctx: SuspendContext): Outcome {
   const note = createdSuspended
     ? 'the stream was created suspended, which skips the initial backfill; resuming starts streaming'
     : 'the stream was suspended: its workload is stopped and open backfill requests wait for resume';
-  const message = 'suspended by the spec; the workload is stopped and open backfill requests wait for resume';
   const completed = completedBeforeSuspension(ctx);
-  return outcome(inPhase(state, 'Suspended', message), {
+  return outcome(inPhase(state, 'Suspended', suspendedMessage), {
     actions: [...completed.actions, ...deletions(ctx.observation)],
     events: [...completed.events, ...suspendedBackfill(ctx)],
     entryEvent: normal('StreamSuspended', note),

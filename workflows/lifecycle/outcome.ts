@@ -36,7 +36,7 @@ export interface Outcome {
 }
 
 /** The condition reason each phase carries unless a step names a more specific one. */
-const phaseReasons: Record<StreamPhase, string> = {
+export const phaseReasons: Record<StreamPhase, string> = {
   '': 'NoValidBackend',
   Pending: 'StreamPending',
   Backfilling: 'StreamBackfilling',

@@ -13,8 +13,9 @@ import { awaitsRemoval } from './job-removal.ts';
 import { rolloutNote, templateUnusable } from './templates.ts';
 import type { EventNote, ObservedCronJob, ObservedJob, StreamState } from './types.ts';
 
-const runningMessage = 'the streaming Job is running';
-const scheduledMessage = 'the CronJob runs the stream on its schedule';
+/** The conditions of a stream settled in Running and in Scheduled. */
+export const runningMessage = 'the streaming Job is running';
+export const scheduledMessage = 'the CronJob runs the stream on its schedule';
 const nothingToStop: Pick<Outcome, 'actions' | 'events'> = { actions: [], events: [] };
 
 function shortHash(hash: string | undefined): string {
