@@ -24,7 +24,7 @@ import { kubernetesApiCalls } from '../kubernetes/api-calls.ts';
 import { observeStream } from './observe.ts';
 import { writeStatus } from './status.ts';
 import { setSuspended } from './suspension.ts';
-import { cachedReads, recordVersions, type ReadGuard } from './versioned-reads.ts';
+import { cachedReads, recordVersions, type ReadGuard, type VersionRecord } from './versioned-reads.ts';
 import {
   adoptCronJob,
   adoptJob,
@@ -85,15 +85,15 @@ export function createActivities(options: ActivityOptions) {
   /**
    * The stream as it is now, with the version each object was read at: from the cache when it holds every object at
    * the `required` version or newer (what the workflow has seen, and this activity's own writes), else from the API
-   * server. Objects in `mustRead` are read from the API server.
+   * server. Objects in `known.mustRead` are read from the API server; those in `known.removed` are gone.
    */
   async function observe(
     context: ActivityContext,
     stream: StreamKey,
     required: ObjectVersions = {},
-    mustRead: ReadonlySet<string> = new Set(),
+    known: Pick<VersionRecord, 'unknown' | 'removed'> = { unknown: () => new Set(), removed: () => new Set() },
   ): Promise<Observation> {
-    const guard = { required: () => required, mustRead: () => mustRead };
+    const guard = { required: () => required, mustRead: known.unknown, removed: known.removed };
     const record = recordVersions(withCache(context, stream, guard), stream);
     const observation = await observeStream({ ...context, kube: sharedReads(record.kube) }, stream);
     return { ...observation, versions: shownVersions(observation, record.versions()) };
@@ -128,10 +128,14 @@ export function createActivities(options: ActivityOptions) {
   function act(stream: StreamKey, actions: Action[], required?: ObjectVersions): Promise<ActResult> {
     return run('act', stream, async (context) => {
       // The actions read what the decision was made on, or newer; the observation after them shows what they wrote.
-      const guard = { required: () => newest(required, seen.versions()), mustRead: () => seen.unknown() };
+      const guard = {
+        required: () => newest(required, seen.versions()),
+        mustRead: () => seen.unknown(),
+        removed: () => seen.removed(),
+      };
       const seen = recordVersions(withCache(context, stream, guard), stream);
       const shared = { ...context, kube: sharedReads(seen.kube) };
-      const after = () => observe(context, stream, newest(required, seen.versions()), seen.unknown());
+      const after = () => observe(context, stream, newest(required, seen.versions()), seen);
       for (const [index, input] of actions.entries()) {
         try {
           await perform({ ...shared, occurrence: `${shared.occurrence}/${index}` }, stream, input);

@@ -57,16 +57,26 @@ export interface VersionRecord {
    * is as new as that write, so these are read from the API server.
    */
   unknown(): ReadonlySet<string>;
+  /**
+   * Objects a write removed (it released the last finalizer of an object being deleted), and nothing wrote or read
+   * since: they are gone, and a read of one needs no answer from anyone.
+   */
+  removed(): ReadonlySet<string>;
 }
 
 export function recordVersions(kube: KubernetesApi, stream: StreamKey): VersionRecord {
   let seen: ObjectVersions = {};
   const unknown = new Set<string>();
+  const removed = new Set<string>();
   const note = (key: string, object: Versioned | undefined, write: boolean) => {
     const version = object?.metadata?.resourceVersion;
     if (write && removedBy(object)) {
-      unknown.add(key);
-    } else if (version !== undefined) {
+      unknown.delete(key);
+      removed.add(key);
+      return;
+    }
+    removed.delete(key);
+    if (version !== undefined) {
       seen = newest(seen, { [key]: version });
       unknown.delete(key);
     } else if (write) {
@@ -92,6 +102,7 @@ export function recordVersions(kube: KubernetesApi, stream: StreamKey): VersionR
     },
     versions: () => seen,
     unknown: () => unknown,
+    removed: () => removed,
   };
 }
 
@@ -113,6 +124,8 @@ function requiredRequests(required: ObjectVersions): Record<string, string> {
 export interface ReadGuard {
   required(): ObjectVersions;
   mustRead(): ReadonlySet<string>;
+  /** Objects known to be gone (see VersionRecord.removed): a read of one answers Not Found at once. */
+  removed(): ReadonlySet<string>;
 }
 
 /**
@@ -137,6 +150,7 @@ export function cachedReads(
     }
     const key = versionKeyOf(call, stream);
     if (call.verb !== 'get' || call.name === undefined || key === undefined || skipsCache(key)) return undefined;
+    if (guard.removed().has(key)) return { answer: null };
     const resource = call.resource.replace(/\/status$/, '');
     const read = { namespace: call.namespace, name: call.name, required: guard.required()[key] };
     const answer = await cache.get(resource, read);

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubernetesApi } from '../../../activities/kubernetes.ts';
-import { recordVersions, versionKeyOf } from '../../../activities/versioned-reads.ts';
+import type { ClusterCache } from '../../../activities/cluster-cache.ts';
+import { isNotFound } from '../../../activities/errors.ts';
+import { cachedReads, recordVersions, versionKeyOf } from '../../../activities/versioned-reads.ts';
 
 const stream = { streamClass: 'mock-stream', namespace: 'ns', name: 'orders' };
 
@@ -33,24 +35,59 @@ test("each of the stream's objects has its key; other calls have none", () => {
   for (const [call, key] of cases) assert.equal(versionKeyOf(call, stream), key, JSON.stringify(call));
 });
 
-test('a write that removed its object (the last finalizer released) leaves its version unknown, to be read again', async () => {
-  const passThrough = { call: (_call: unknown, send: () => Promise<unknown>) => send() } as unknown as KubernetesApi;
+const jobCall = { verb: 'patch', resource: 'jobs.batch', namespace: 'ns', name: 'orders' } as const;
+const deleting = '2026-01-01T00:00:00Z';
+const passThrough = { call: (_call: unknown, send: () => Promise<unknown>) => send() } as unknown as KubernetesApi;
+
+test('a write that removed its object (the last finalizer released) proves no version: the object is gone', async () => {
   const record = recordVersions(passThrough, stream);
-  const job = { verb: 'patch', resource: 'jobs.batch', namespace: 'ns', name: 'orders' } as const;
-  const deleting = '2026-01-01T00:00:00Z';
   // Still held by another finalizer: the answer is the object as written.
-  await record.kube.call(job, () =>
+  await record.kube.call(jobCall, () =>
     Promise.resolve({
       metadata: { resourceVersion: '10', deletionTimestamp: deleting, finalizers: ['foregroundDeletion'] },
     }),
   );
-  assert.deepEqual([record.versions(), [...record.unknown()]], [{ job: '10' }, []]);
+  assert.deepEqual([record.versions(), [...record.unknown()], [...record.removed()]], [{ job: '10' }, [], []]);
   // The release of the last one removed it: the answer shows it as it was stored before, at an older version.
-  await record.kube.call(job, () =>
+  await record.kube.call(jobCall, () =>
     Promise.resolve({ metadata: { resourceVersion: '10', deletionTimestamp: deleting } }),
   );
-  assert.deepEqual([...record.unknown()], ['job']);
-  // A read after it (from the API server: unknown objects are) says what is there now.
-  await record.kube.call({ ...job, verb: 'get' }, () => Promise.resolve({ metadata: { resourceVersion: '12' } }));
-  assert.deepEqual([record.versions(), [...record.unknown()]], [{ job: '12' }, []]);
+  assert.deepEqual([[...record.unknown()], [...record.removed()]], [[], ['job']]);
+  // A Job created under the same name after it is there again, at the version its creation answered with.
+  await record.kube.call({ ...jobCall, verb: 'create' }, () =>
+    Promise.resolve({ metadata: { resourceVersion: '12' } }),
+  );
+  assert.deepEqual([record.versions(), [...record.unknown()], [...record.removed()]], [{ job: '12' }, [], []]);
+});
+
+test('a read of an object a write removed answers Not Found without asking the cache or the API server', async () => {
+  const asked: string[] = [];
+  const api = {
+    call: (call: { verb: string }) => {
+      asked.push(`api ${call.verb}`);
+      return Promise.resolve({ metadata: { resourceVersion: '20' } });
+    },
+  } as unknown as KubernetesApi;
+  const cache = {
+    get: () => {
+      asked.push('cache get');
+      return Promise.resolve({ metadata: { resourceVersion: '20' } });
+    },
+  } as unknown as ClusterCache;
+  const removed = new Set(['job']);
+  const reads = cachedReads(api, cache, stream, {
+    required: () => ({}),
+    mustRead: () => new Set(),
+    removed: () => removed,
+  });
+  const read = { ...jobCall, verb: 'get' } as const;
+  await assert.rejects(
+    reads.call(read, () => Promise.resolve({})),
+    (error: unknown) => isNotFound(error),
+  );
+  assert.deepEqual(asked, []);
+  // Once nothing says it is gone, the cache answers.
+  removed.clear();
+  assert.deepEqual(await reads.call(read, () => Promise.resolve({})), { metadata: { resourceVersion: '20' } });
+  assert.deepEqual(asked, ['cache get']);
 });
