@@ -65,10 +65,32 @@ function checkNameLength(name: string, backend: Backend): Result<void> {
 
 const secretReference = z.looseObject({ name: z.string().min(1) });
 
-function readSecretNames(spec: JsonObject, streamClass: StreamClass): Result<string[]> {
-  const schema = z.looseObject({
-    spec: z.looseObject(Object.fromEntries(streamClass.secretRefs.map((field) => [field, secretReference]))),
+/**
+ * The schema of a spec holding a secret reference in each of `fields`, built once per list of fields: building a zod
+ * schema costs far more than running it, and every stream of a class has the same list.
+ */
+const secretSchemas = new Map<string, ReturnType<typeof secretsSchema>>();
+
+function secretsSchema(fields: readonly string[]) {
+  return z.looseObject({
+    spec: z.looseObject(Object.fromEntries(fields.map((field) => [field, secretReference]))),
   });
+}
+
+function secretSchemaFor(fields: readonly string[]) {
+  const key = JSON.stringify(fields);
+  let schema = secretSchemas.get(key);
+  if (!schema) {
+    // A handful of classes share a few lists; the bound only keeps a churn of class edits from growing it forever.
+    if (secretSchemas.size >= 64) secretSchemas.clear();
+    schema = secretsSchema(fields);
+    secretSchemas.set(key, schema);
+  }
+  return schema;
+}
+
+function readSecretNames(spec: JsonObject, streamClass: StreamClass): Result<string[]> {
+  const schema = secretSchemaFor(streamClass.secretRefs);
   const parsed = parseWith(schema, 'InvalidSpec', { spec });
   if (parsed.ok) return ok(streamClass.secretRefs.map((field) => parsed.value.spec[field]?.name ?? ''));
   const { error } = parsed;
