@@ -13,6 +13,15 @@ import { launch, type ManagedProcess } from './process.ts';
 const CLI = join(import.meta.dirname, `../cli/arcane${extname(import.meta.filename)}`);
 type Role = 'watcher' | 'worker';
 
+/** The Node options the operator's image starts its processes with (deploy/Dockerfile), so that they run the same here. */
+export function imageNodeOptions(dockerfile: string): string {
+  const match = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile);
+  if (!match) throw new Error('deploy/Dockerfile sets no NODE_OPTIONS (ENV NODE_OPTIONS="...")');
+  return match[1] as string;
+}
+
+const IMAGE_NODE_OPTIONS = imageNodeOptions(readFileSync(join(import.meta.dirname, '../deploy/Dockerfile'), 'utf8'));
+
 /** Two distinct free loopback ports. */
 async function twoFreePorts(): Promise<[number, number]> {
   const first = await freePort();
@@ -36,7 +45,7 @@ export class OperatorProcess {
     // Nothing from the developer's shell may configure the operator under test.
     const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('ARCANE_'));
     const loopback = { ARCANE_HEALTH_HOST: '127.0.0.1', ARCANE_METRICS_HOST: '127.0.0.1' };
-    this.env = { ...Object.fromEntries(inherited), ...env, ...loopback };
+    this.env = { ...Object.fromEntries(inherited), NODE_OPTIONS: IMAGE_NODE_OPTIONS, ...env, ...loopback };
   }
 
   /**

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
-const assets = ['stack/kwok-stages.yaml', 'tools/versions.env', 'deploy/crds'];
+const assets = ['stack/kwok-stages.yaml', 'tools/versions.env', 'deploy/crds', 'deploy/Dockerfile'];
 
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { imageNodeOptions } from '../../stack/operator-process.ts';
 
 const root = join(import.meta.dirname, '../..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -58,6 +59,11 @@ describe('deploy files', () => {
         `${chartCrds}/${name} differs: copy it again`,
       );
     }
+  });
+
+  it('the image sets Node options, which the processes the tests and the benchmark start use too', () => {
+    assert.match(imageNodeOptions(dockerfile), /^--max-semi-space-size=\d+$/);
+    assert.throws(() => imageNodeOptions('FROM node\nENV NODE_ENV=production\n'), /sets no NODE_OPTIONS/);
   });
 
   it('every path the Dockerfile copies from the build context exists', () => {
