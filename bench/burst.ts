@@ -33,7 +33,7 @@ import {
   type Latencies,
   type Memory,
 } from './measure.ts';
-import { publish, type BurstRecord, type ContenderResult, type OperatorResult } from './report.ts';
+import { publish, type BurstRecord, type ContenderResult, type OperatorResult, type WatcherRestart } from './report.ts';
 import { startUpstream } from './upstream.ts';
 
 const CONTENDERS = ['operator', 'upstream', 'floor'] as const;
@@ -236,6 +236,41 @@ const steadyAndPeak = (afterIdle: Memory) => ({
   peakRssBytes: afterIdle.peakRssBytes,
 });
 
+/** How long after a restarted watcher's first resync its signals are given to land, before they are counted. */
+const RESTART_SETTLE_MS = 10_000;
+
+/**
+ * The watcher stopped and started again with every stream Running: the API calls (the API server's count, and the new
+ * watcher's own, LISTs included) and history events it costs per stream, and how many streams its resyncs skipped.
+ */
+async function restartWatcher(
+  bench: BenchStack,
+  watcher: OperatorProcess,
+  names: readonly string[],
+): Promise<WatcherRestart> {
+  const before = await readCalls(bench);
+  const historyBefore = (await historyEvents(bench, names)).total;
+  await watcher.stop();
+  await watcher.start();
+  await waitFor(
+    'the restarted watcher to finish its first resync',
+    async () => metricSum(await watcher.metrics(), 'arcane_watcher_resyncs_total') >= 1,
+  );
+  // A measurement window, not a wait for a condition: any signal the resync sent lands in it.
+  await delay(RESTART_SETTLE_MS);
+  const metrics = await watcher.metrics();
+  const calls = callsBetween(before, await readCalls(bench));
+  const history = (await historyEvents(bench, names)).total - historyBefore;
+  const round = (value: number) => Math.round(value * 1_000) / 1_000;
+  return {
+    apiCallsPerStream: round(calls.operator / names.length),
+    ownApiCallsPerStream: round(metricSum(metrics, 'arcane_kubernetes_api_calls_total') / names.length),
+    historyEventsPerStream: round(history / names.length),
+    resyncs: metricSum(metrics, 'arcane_watcher_resyncs_total'),
+    unchangedStreams: metricSum(metrics, 'arcane_watcher_resync_unchanged_streams_total'),
+  };
+}
+
 async function runOperator(bench: BenchStack, names: readonly string[], options: Options): Promise<OperatorResult> {
   const { stack } = bench;
   const env = {
@@ -280,6 +315,8 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     const idleCalls = callsBetween(idleBefore, await readCalls(bench));
     const idleHistory = (await historyEvents(bench, names)).total - history.total;
     const perStreamHour = (total: number) => (total / names.length) * (3_600 / options.idleSeconds);
+    const restart = await restartWatcher(bench, watcher, names);
+    console.log(`[bench] operator: watcher restart ${JSON.stringify(restart)}`);
     const result: OperatorResult = {
       ...perStream(burst, names.length),
       reportedApiCallsPerStream: reportedCalls / names.length,
@@ -292,6 +329,7 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
         apiCallsPerStreamHour: perStreamHour(idleCalls.operator),
         historyEventsPerStreamHour: perStreamHour(idleHistory),
       },
+      watcherRestart: restart,
     };
     await watcher.stop();
     await worker.stop();
@@ -380,8 +418,9 @@ function wholeNumber(min: number, max: number) {
 
 /** `NAME=value` of one ARCANE_* setting (or Node's flags), added to those given before. */
 function operatorSetting(text: string, previous: Record<string, string>): Record<string, string> {
-  const match = /^(ARCANE_[A-Z0-9_]+|NODE_OPTIONS)=(.*)$/.exec(text);
-  if (!match) throw new InvalidArgumentError('expected ARCANE_<SETTING>=<value> or NODE_OPTIONS=<flags>');
+  const match = /^(ARCANE_[A-Z0-9_]+|NODE_OPTIONS|MALLOC_ARENA_MAX)=(.*)$/.exec(text);
+  if (!match)
+    throw new InvalidArgumentError('expected ARCANE_<SETTING>=<value>, NODE_OPTIONS=<flags> or MALLOC_ARENA_MAX=<n>');
   return { ...previous, [match[1] as string]: match[2] as string };
 }
 
@@ -427,7 +466,7 @@ export function benchCommand(): Command {
     .option('--label <text>', 'what this run measures, kept with its results', '')
     .option(
       '--operator-env <NAME=value>',
-      "an ARCANE_* setting or NODE_OPTIONS for the operator's worker and watcher (repeatable), e.g. ARCANE_WORKFLOW_CACHE_MEMORY_MIB=1024",
+      "an ARCANE_* setting, NODE_OPTIONS or MALLOC_ARENA_MAX for the operator's worker and watcher (repeatable), e.g. ARCANE_WORKFLOW_CACHE_MEMORY_MIB=1024",
       operatorSetting,
       {},
     )

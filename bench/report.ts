@@ -39,6 +39,19 @@ export interface OperatorResult extends ContenderResult {
   worker: ProcessMemory;
   watcher: ProcessMemory;
   idle: { windowSeconds: number; apiCallsPerStreamHour: number; historyEventsPerStreamHour: number };
+  /** A watcher restart after the idle window (absent in records before it was measured). */
+  watcherRestart?: WatcherRestart;
+}
+
+export interface WatcherRestart {
+  /** The API server's count of the operator's calls from the stop to the end of the window after the first resync. */
+  apiCallsPerStream: number;
+  /** The new watcher's own count (its LISTs and watches' lists included). */
+  ownApiCallsPerStream: number;
+  historyEventsPerStream: number;
+  /** Resyncs the new watcher ran in the window, and the streams they skipped as at rest (summed over them). */
+  resyncs: number;
+  unchangedStreams: number;
 }
 
 export interface BurstRecord {
@@ -146,7 +159,14 @@ const COLUMNS = [
   'upstream MiB (peak / steady)',
   'idle API calls/stream/h',
   'idle history events/stream/h',
+  'watcher restart: API calls/stream (server / own), history events/stream, streams skipped',
 ];
+
+function restartFigures(restart: WatcherRestart | undefined): string {
+  if (!restart) return '-';
+  const calls = `${figure(restart.apiCallsPerStream)} / ${figure(restart.ownApiCallsPerStream)}`;
+  return `${calls}, ${figure(restart.historyEventsPerStream)}, ${figure(restart.unchangedStreams)}`;
+}
 
 /** CPU seconds of some of a run's processes during the burst, '-' when the run did not measure them. */
 function ownCpu(result: ContenderResult | undefined, components: readonly string[]): string {
@@ -177,6 +197,7 @@ function row(record: BurstRecord): string {
     memory(upstream?.upstream),
     figure(operator?.idle.apiCallsPerStreamHour),
     figure(operator?.idle.historyEventsPerStreamHour),
+    restartFigures(operator?.watcherRestart),
   ];
   return `| ${cells.join(' | ')} |`;
 }
