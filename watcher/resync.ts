@@ -33,6 +33,8 @@ export interface ResyncDeps {
   metrics: WatcherMetrics;
   isLeader(): boolean;
   delayMs: number;
+  /** How long resyncs wait for the caches that show streams at rest to list, before they signal every stream. */
+  maxDeferMs: number;
 }
 
 /** What a resync walks. The watcher builds these after the resyncer, because they ask it for resyncs. */
@@ -69,6 +71,8 @@ export class Resyncer {
   private running: Promise<void> | undefined;
   private failures = 0;
   private stopped = false;
+  /** When resyncs began to wait for the caches to list (see mayRun). */
+  private deferredSince: number | undefined;
 
   constructor(deps: ResyncDeps) {
     this.deps = deps;
@@ -115,6 +119,10 @@ export class Resyncer {
     const scope = this.waiting;
     this.waiting = undefined;
     if (!scope || !this.deps.isLeader()) return;
+    if (!this.mayRun()) {
+      this.requeue(scope);
+      return;
+    }
     const reason = `resync: ${[...scope.reasons].join('; ')}`;
     try {
       await this.run(scope.all ? undefined : scope.classes, reason);
@@ -123,14 +131,32 @@ export class Resyncer {
       this.failures++;
       const message = error instanceof Error ? error.message : String(error);
       this.deps.log.warn({ error: message, attempt: this.failures }, 'resync could not list workflows; retrying');
-      // Put the failed run's classes and reasons back, merged with anything requested meanwhile, so that the retry
-      // covers both.
-      const merged = this.waiting ?? { all: false, classes: new Set<string>(), reasons: new Set<string>() };
-      merged.all ||= scope.all;
-      for (const name of scope.classes) merged.classes.add(name);
-      for (const why of scope.reasons) merged.reasons.add(why);
-      this.waiting = merged;
+      this.requeue(scope);
     }
+  }
+
+  /**
+   * Whether a resync may run now. Until the caches a stream is observed from have listed, no stream can be shown at
+   * rest, and a resync would signal every one of them: right after a start, the streams are often listed before the
+   * Jobs and requests are. Each of those lists asks for a resync when it completes, so the resync waits for them, but
+   * at most `maxDeferMs`: a cache that cannot list (a kind not served, say) must not hold resyncs back for good.
+   */
+  private mayRun(): boolean {
+    if (this.connected().observer() !== undefined) {
+      this.deferredSince = undefined;
+      return true;
+    }
+    this.deferredSince ??= Date.now();
+    return Date.now() - this.deferredSince >= this.deps.maxDeferMs;
+  }
+
+  /** Puts a run's classes and reasons back, merged with anything requested meanwhile, so the next run covers both. */
+  private requeue(scope: NonNullable<Resyncer['waiting']>): void {
+    const merged = this.waiting ?? { all: false, classes: new Set<string>(), reasons: new Set<string>() };
+    merged.all ||= scope.all;
+    for (const name of scope.classes) merged.classes.add(name);
+    for (const why of scope.reasons) merged.reasons.add(why);
+    this.waiting = merged;
   }
 
   private async run(classes: Set<string> | undefined, reason: string): Promise<void> {

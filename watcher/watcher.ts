@@ -26,6 +26,13 @@ import { watchTemplates } from './templates.ts';
 import { TemporalLink, temporalSignalSender } from './runtime/temporal-link.ts';
 import { watchWorkloads } from './workloads.ts';
 
+/**
+ * How long resyncs wait for the Job, CronJob, template and request caches to list after a start, so that they can
+ * tell which streams are at rest; a list of 10,000 objects takes seconds, and a cache that never lists must not hold
+ * resyncs back for good.
+ */
+const RESYNC_MAX_DEFER_MS = 60_000;
+
 export interface WatcherDeps {
   /** Instead of the configured kubeconfig. */
   kubeConfig?: KubeConfig;
@@ -232,6 +239,7 @@ function buildRuntime(config: WatcherConfig, deps: WatcherDeps, log: Logger, isL
     metrics,
     isLeader,
     delayMs: config.resyncDelay,
+    maxDeferMs: RESYNC_MAX_DEFER_MS,
   });
   const settings: InformerSettings = {
     kubeConfig,
