@@ -7,7 +7,19 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { StreamKey } from '../resources/stream-key.ts';
-import { newest, versionKey, type Action, type ObjectVersions, type Observation } from '../workflows/lifecycle.ts';
+import { actionSummary } from '../workflows/action-summary.ts';
+import {
+  newest,
+  runWake,
+  versionKey,
+  type Action,
+  type LifecycleConfig,
+  type ObjectVersions,
+  type Observation,
+  type StreamState,
+  type WakeEnd,
+  type WakeHolder,
+} from '../workflows/lifecycle.ts';
 import {
   completeBackfillRequest,
   createBackfillRequest,
@@ -121,31 +133,62 @@ export function createActivities(options: ActivityOptions) {
   }
 
   /**
-   * A decision's actions in order, then a fresh observation, as one call: the workflow records one result per round.
-   * It stops at an action refused for a reason no retry can fix and says which; any other failure fails the call and
-   * the whole list is retried (every action is idempotent). Reads are shared within the call.
+   * A decision's actions in order, then a fresh observation. It stops at an action refused for a reason no retry can
+   * fix and says which; any other failure fails the call, and the whole list is retried (every action is idempotent).
+   * Reads are shared within the call.
    */
-  function act(stream: StreamKey, actions: Action[], required?: ObjectVersions): Promise<ActResult> {
-    return run('act', stream, async (context) => {
-      // The actions read what the decision was made on, or newer; the observation after them shows what they wrote.
-      const guard = {
-        required: () => newest(required, seen.versions()),
-        mustRead: () => seen.unknown(),
-        removed: () => seen.removed(),
-      };
-      const seen = recordVersions(withCache(context, stream, guard), stream);
-      const shared = { ...context, kube: sharedReads(seen.kube) };
-      const after = () => observe(context, stream, newest(required, seen.versions()), seen);
-      for (const [index, input] of actions.entries()) {
-        try {
-          await perform({ ...shared, occurrence: `${shared.occurrence}/${index}` }, stream, input);
-        } catch (error) {
-          const rejection = rejectionOf(activityFailure(error, context.log));
-          if (!rejection) throw error;
-          return { actions, rejected: { index, ...rejection }, observation: await after() };
-        }
+  async function actThenObserve(
+    context: ActivityContext,
+    stream: StreamKey,
+    actions: Action[],
+    required?: ObjectVersions,
+  ): Promise<ActResult> {
+    // The actions read what the decision was made on, or newer; the observation after them shows what they wrote.
+    const guard = {
+      required: () => newest(required, seen.versions()),
+      mustRead: () => seen.unknown(),
+      removed: () => seen.removed(),
+    };
+    const seen = recordVersions(withCache(context, stream, guard), stream);
+    const shared = { ...context, kube: sharedReads(seen.kube) };
+    const after = () => observe(context, stream, newest(required, seen.versions()), seen);
+    for (const [index, input] of actions.entries()) {
+      try {
+        await perform({ ...shared, occurrence: `${shared.occurrence}/${index}` }, stream, input);
+      } catch (error) {
+        const rejection = rejectionOf(activityFailure(error, context.log));
+        if (!rejection) throw error;
+        return { actions, rejected: { index, ...rejection }, observation: await after() };
       }
-      return { actions, observation: await after() };
+    }
+    return { actions, observation: await after() };
+  }
+
+  /** One round as one call (revisions 2 and 3): the workflow records one result per round. */
+  function act(stream: StreamKey, actions: Action[], required?: ObjectVersions): Promise<ActResult> {
+    return run('act', stream, (context) => actThenObserve(context, stream, actions, required));
+  }
+
+  /**
+   * A whole wake as one call (revision 4): observe, decide and act until the decision asks for nothing more, with the
+   * same loop the workflow runs for older revisions. Any failure fails the call, and a retry starts the wake again from
+   * the state the workflow holds: every action is idempotent, and each round decides on a fresh observation.
+   */
+  function settle(stream: StreamKey, start: SettleStart): Promise<SettleResult> {
+    return run('settle', stream, async (context) => {
+      const holder: WakeHolder = { state: start.state, seenVersions: start.seenVersions };
+      const rounds: string[] = [];
+      const end = await runWake(holder, start.required, start.config, {
+        observe: (required) => observe(context, stream, required),
+        act: (actions, seen) => {
+          rounds.push(actions.map((action) => actionSummary(stream, action)).join('; '));
+          return actThenObserve(context, stream, actions, seen);
+        },
+        now: () => Date.now(),
+      });
+      const { state, observation, seenVersions } = holder;
+      if (!observation) throw new Error('a wake ended without observing the stream');
+      return { ...end, state, observation, seenVersions, rounds };
     });
   }
 
@@ -154,6 +197,7 @@ export function createActivities(options: ActivityOptions) {
     observeStream: (stream: StreamKey, required?: ObjectVersions) =>
       run('observeStream', stream, (context) => observe(context, stream, required)),
     act,
+    settle,
     applyStreamingJob: action('applyStreamingJob'),
     applyBackfillJob: action('applyBackfillJob'),
     deleteJob: action('deleteJob'),
@@ -205,6 +249,22 @@ export interface ActRejection {
   index: number;
   reason: NonRetryableReason;
   message: string;
+}
+
+/** Where a wake starts (revision 4): what the workflow remembers, its tunables, and what the observation must show. */
+export interface SettleStart {
+  state: StreamState;
+  seenVersions: ObjectVersions;
+  required: ObjectVersions;
+  config: LifecycleConfig;
+}
+
+/** What a wake left (revision 4); `rounds` says what each round did, so the history shows it. */
+export interface SettleResult extends WakeEnd {
+  state: StreamState;
+  observation: Observation;
+  seenVersions: ObjectVersions;
+  rounds: string[];
 }
 
 export interface ActResult {

@@ -12,15 +12,20 @@ import type { StreamActivities } from '../activities/index.ts';
 import { actionSummary } from './action-summary.ts';
 import {
   decide,
-  newest,
+  maxRoundsPerWake,
   nonRetryableReasons,
   rejectAction,
+  requestRestart,
+  runWake,
   type Action,
   type ActionRejection,
   type LifecycleConfig,
   type ObjectVersions,
   type Observation,
   type StreamState,
+  type WakeEnd,
+  type WakeHolder,
+  type WakeIo,
 } from './lifecycle.ts';
 import type { StreamWorkflowInput } from './messages.ts';
 
@@ -55,10 +60,6 @@ type ActionActivities = {
 };
 const actionActivities: ActionActivities = activities;
 
-// A decision that keeps asking for actions round after round is cut off after this many rounds; the workflow then
-// tries again after the re-check interval instead of spinning.
-const maxRoundsPerWake = 25;
-
 /** How a wake ended: when to wake up next without a signal, and whether the stream's lifecycle is over. */
 export interface WakeOutcome {
   wakeAt?: number;
@@ -75,7 +76,7 @@ interface Rejected {
  * Holds what the workflow knows of its stream (the lifecycle state, the latest observation and the object versions
  * seen) and runs the observe -> decide -> act rounds of one wake. The workflow's message handlers read the same fields.
  */
-export class LifecycleDriver {
+export class LifecycleDriver implements WakeHolder {
   state: StreamState;
   /** The latest observation of the stream; undefined until the first one. */
   observation: Observation | undefined;
@@ -86,6 +87,9 @@ export class LifecycleDriver {
   seenVersions: ObjectVersions;
   readonly stream: Stream;
   private readonly config: LifecycleConfig;
+  /** A `settle` activity runs (revision 4), and whether a restart was accepted meanwhile. */
+  private settling = false;
+  private restartWhileSettling = false;
 
   constructor(stream: Stream, config: LifecycleConfig, state: StreamState, seenVersions: ObjectVersions) {
     this.stream = stream;
@@ -95,57 +99,66 @@ export class LifecycleDriver {
   }
 
   /**
-   * Revision 2: observe, then decide and act until the decision asks for nothing more. Each round's actions and the
-   * observation taken right after them are one local activity (`act`), so a round costs one marker in the history.
+   * Revisions 2 and 3: observe, then decide and act until the decision asks for nothing more. Each round's actions and
+   * the observation taken right after them are one local activity (`act`), so a round costs one marker in the history.
    */
   async reconcile(required: ObjectVersions): Promise<WakeOutcome> {
     const { stream } = this;
-    let seen = await local.observeStream.executeWithOptions(
-      { ...activityOptions, summary: `observe ${stream.namespace}/${stream.name}` },
-      [stream, required],
-    );
-    for (let round = 0; round < maxRoundsPerWake; round++) {
-      this.observation = seen;
-      this.seenVersions = newest(this.seenVersions, seen.versions);
-      const before = this.state;
-      const decision = decide(before, seen, this.config, Date.now());
-      this.state = decision.state;
-      if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
-      const result = await this.actThenObserve(decision.actions);
-      if (result.rejected) {
-        await this.recordRefusal(before, seen, decision.actions[result.rejected.index], result.rejected);
-        return {};
-      }
-      seen = result.observation;
-    }
-    return this.unsettled();
+    const io: WakeIo = {
+      observe: (versions) =>
+        local.observeStream.executeWithOptions(
+          { ...activityOptions, summary: `observe ${stream.namespace}/${stream.name}` },
+          [stream, versions],
+        ),
+      act: (actions, seen) => {
+        const summary = actions.map((action) => actionSummary(stream, action)).join('; ');
+        return local.act.executeWithOptions({ ...activityOptions, summary }, [stream, actions, seen]);
+      },
+      now: () => Date.now(),
+    };
+    return this.ended(await runWake(this, required, this.config, io));
   }
 
   /**
-   * Revision 2's answer to a refused action. The refused round is dropped: Failed is decided from the state before
-   * that round, not from the state the round produced. So if the same action is refused again later, the workflow
-   * reaches the same Failed state and runs no action twice.
+   * Revision 4: the whole loop of a wake runs inside one local activity (`settle`), which returns the state and the
+   * latest observation: a wake costs one marker, and the workflow one activation for it. A restart accepted while it
+   * runs is applied to the state it returns, so that the next decision still sees it.
    */
-  private async recordRefusal(
-    before: StreamState,
-    seen: Observation,
-    refused: Action | undefined,
-    rejection: ActionRejection,
-  ): Promise<void> {
-    // Only building a workload is ever refused, and building one needs the stream, so the stream was observed; the
-    // check keeps a refusal without a stream (which cannot happen today) from deciding on nothing.
-    if (!refused || !seen.stream) return;
-    const input = { observation: seen, stream: seen.stream, config: this.config, now: Date.now() };
-    const failed = rejectAction(before, refused, rejection, input);
-    this.state = failed.state;
-    if (failed.actions.length === 0) return;
-    this.observation = (await this.actThenObserve(failed.actions)).observation;
-    this.seenVersions = newest(this.seenVersions, this.observation.versions);
+  async reconcileInOneActivity(required: ObjectVersions): Promise<WakeOutcome> {
+    const { stream } = this;
+    this.restartWhileSettling = false;
+    this.settling = true;
+    try {
+      const start = { state: this.state, seenVersions: this.seenVersions, required, config: this.config };
+      const result = await local.settle.executeWithOptions(
+        { ...activityOptions, summary: `settle ${stream.namespace}/${stream.name}` },
+        [stream, start],
+      );
+      this.state = this.restartWhileSettling ? requestRestart(result.state) : result.state;
+      this.observation = result.observation;
+      this.seenVersions = result.seenVersions;
+      return this.ended(result);
+    } finally {
+      this.settling = false;
+    }
   }
 
-  private actThenObserve(actions: Action[]) {
-    const summary = actions.map((action) => actionSummary(this.stream, action)).join('; ');
-    return local.act.executeWithOptions({ ...activityOptions, summary }, [this.stream, actions, this.seenVersions]);
+  /** An accepted `restart`: the next decision replaces the Job (see reconcileInOneActivity for one that runs). */
+  requestRestart(): void {
+    this.state = requestRestart(this.state);
+    if (this.settling) this.restartWhileSettling = true;
+  }
+
+  private ended(end: WakeEnd): WakeOutcome {
+    if (end.unsettled) this.warnUnsettled();
+    return { wakeAt: end.wakeAt, done: end.done };
+  }
+
+  private warnUnsettled(): void {
+    log.warn('the lifecycle did not settle; trying again after the re-check interval', {
+      stream: this.stream,
+      state: this.state,
+    });
   }
 
   /**
@@ -169,7 +182,8 @@ export class LifecycleDriver {
       await this.recordRejection(before, seen, rejected);
       return {};
     }
-    return this.unsettled();
+    this.warnUnsettled();
+    return { wakeAt: Date.now() + this.config.recheckMs };
   }
 
   /** Revision 1: runs the actions in order, and stops at the first one refused for a reason no retry can fix. */
@@ -200,14 +214,6 @@ export class LifecycleDriver {
   private execute<T extends Action['type']>(type: T, action: ActionOf<T>): Promise<unknown> {
     const summary = actionSummary(this.stream, action);
     return actionActivities[type].executeWithOptions({ ...activityOptions, summary }, [this.stream, action]);
-  }
-
-  private unsettled(): WakeOutcome {
-    log.warn('the lifecycle did not settle; trying again after the re-check interval', {
-      stream: this.stream,
-      state: this.state,
-    });
-    return { wakeAt: Date.now() + this.config.recheckMs };
   }
 }
 

@@ -8,6 +8,14 @@ export { defaultLifecycleConfig, nonRetryableReasons } from './lifecycle/types.t
 export { statusWriteOf, type DesiredStatus } from './lifecycle/settle.ts';
 export { alreadyShown, type NoticeContent, type WorkloadNotice } from './lifecycle/shown.ts';
 export { covers, newest, versionKey, type ObjectVersions } from './lifecycle/versions.ts';
+export {
+  maxRoundsPerWake,
+  runWake,
+  type ActOutcome,
+  type WakeEnd,
+  type WakeHolder,
+  type WakeIo,
+} from './lifecycle/wake.ts';
 export type {
   Action,
   Backend,

@@ -19,7 +19,6 @@ import {
   defaultLifecycleConfig,
   initialStreamState,
   newest,
-  requestRestart,
   validateUpdate,
   type NoticeContent,
   type Observation,
@@ -85,7 +84,12 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     if (revision === 1 || !nothingNew) {
       // The observation must show at least what the notices that woke us showed, and what was seen before.
       const required = woken.reduce((versions, notice) => newest(versions, notice?.versions), driver.seenVersions);
-      const outcome = revision === 1 ? await driver.reconcileRevision1() : await driver.reconcile(required);
+      const outcome =
+        revision === 1
+          ? await driver.reconcileRevision1()
+          : revision >= 4
+            ? await driver.reconcileInOneActivity(required)
+            : await driver.reconcile(required);
       wakeAt = outcome.wakeAt;
       display.show();
       if (outcome.done) {
@@ -197,7 +201,7 @@ function handleMessages(input: StreamWorkflowInput, driver: LifecycleDriver, wak
   setHandler(
     restartUpdate,
     () => {
-      driver.state = requestRestart(driver.state);
+      driver.requestRestart();
       wakes.add('restart update');
       return accepted('restart accepted: the Job is replaced now');
     },

@@ -300,8 +300,9 @@ export interface LifecycleConfig {
  * finished Jobs' outcomes read while they terminate, suspension wins over an invalid spec, a stream taken over in
  * Failed stays Failed, batch streams refuse backfills they cannot run, broken backfill templates fail only backfills.
  * 3: the step that starts the workload a phase runs writes that phase's status in the same round, right after it.
+ * 4: the same decisions as 3; a wake's whole observe, decide and act loop runs inside one local activity.
  */
-export type LifecycleRevision = 1 | 2 | 3;
+export type LifecycleRevision = 1 | 2 | 3 | 4;
 
 export const defaultLifecycleConfig: LifecycleConfig = {
   restartBackoffInitialMs: 10_000,
@@ -311,5 +312,5 @@ export const defaultLifecycleConfig: LifecycleConfig = {
   stablePeriodMs: 600_000,
   recheckMs: 30_000,
   maxTransitions: 20,
-  revision: 3,
+  revision: 4,
 };
