@@ -138,11 +138,13 @@ export class Resyncer {
   /**
    * Whether a resync may run now. Until the caches a stream is observed from have listed, no stream can be shown at
    * rest, and a resync would signal every one of them: right after a start, the streams are often listed before the
-   * Jobs and requests are. Each of those lists asks for a resync when it completes, so the resync waits for them, but
-   * at most `maxDeferMs`: a cache that cannot list (a kind not served, say) must not hold resyncs back for good.
+   * Jobs and requests are. Until every class has listed its streams, the resync would be followed by another when the
+   * last one has. Each of those lists asks for a resync when it completes, so the resync waits for them, but at most
+   * `maxDeferMs`: a cache that cannot list (a kind not served, say) must not hold resyncs back for good.
    */
   private mayRun(): boolean {
-    if (this.connected().observer() !== undefined) {
+    const scope = this.connected();
+    if (scope.observer() !== undefined && scope.directory.settled()) {
       this.deferredSince = undefined;
       return true;
     }
