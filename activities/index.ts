@@ -8,18 +8,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { StreamKey } from '../resources/stream-key.ts';
 import { actionSummary } from '../workflows/action-summary.ts';
-import {
-  newest,
-  runWake,
-  versionKey,
-  type Action,
-  type LifecycleConfig,
-  type ObjectVersions,
-  type Observation,
-  type StreamState,
-  type WakeEnd,
-  type WakeHolder,
-} from '../workflows/lifecycle.ts';
+import * as lifecycle from '../workflows/lifecycle.ts';
+import type { Action, ObjectVersions, Observation, WakeResult, WakeStart } from '../workflows/lifecycle.ts';
 import {
   completeBackfillRequest,
   createBackfillRequest,
@@ -145,13 +135,13 @@ export function createActivities(options: ActivityOptions) {
   ): Promise<ActResult> {
     // The actions read what the decision was made on, or newer; the observation after them shows what they wrote.
     const guard = {
-      required: () => newest(required, seen.versions()),
+      required: () => lifecycle.newest(required, seen.versions()),
       mustRead: () => seen.unknown(),
       removed: () => seen.removed(),
     };
     const seen = recordVersions(withCache(context, stream, guard), stream);
     const shared = { ...context, kube: sharedReads(seen.kube) };
-    const after = () => observe(context, stream, newest(required, seen.versions()), seen);
+    const after = () => observe(context, stream, lifecycle.newest(required, seen.versions()), seen);
     for (const [index, input] of actions.entries()) {
       try {
         await perform({ ...shared, occurrence: `${shared.occurrence}/${index}` }, stream, input);
@@ -174,11 +164,11 @@ export function createActivities(options: ActivityOptions) {
    * same loop the workflow runs for older revisions. Any failure fails the call, and a retry starts the wake again from
    * the state the workflow holds: every action is idempotent, and each round decides on a fresh observation.
    */
-  function settle(stream: StreamKey, start: SettleStart): Promise<SettleResult> {
+  function settle(stream: StreamKey, start: WakeStart): Promise<WakeResult> {
     return run('settle', stream, async (context) => {
-      const holder: WakeHolder = { state: start.state, seenVersions: start.seenVersions };
+      const holder: lifecycle.WakeHolder = { state: start.state, seenVersions: start.seenVersions };
       const rounds: string[] = [];
-      const end = await runWake(holder, start.required, start.config, {
+      const end = await lifecycle.runWake(holder, start.required, start.config, {
         observe: (required) => observe(context, stream, required),
         act: (actions, seen) => {
           rounds.push(actions.map((action) => actionSummary(stream, action)).join('; '));
@@ -251,22 +241,6 @@ export interface ActRejection {
   message: string;
 }
 
-/** Where a wake starts (revision 4): what the workflow remembers, its tunables, and what the observation must show. */
-export interface SettleStart {
-  state: StreamState;
-  seenVersions: ObjectVersions;
-  required: ObjectVersions;
-  config: LifecycleConfig;
-}
-
-/** What a wake left (revision 4); `rounds` says what each round did, so the history shows it. */
-export interface SettleResult extends WakeEnd {
-  state: StreamState;
-  observation: Observation;
-  seenVersions: ObjectVersions;
-  rounds: string[];
-}
-
 export interface ActResult {
   /** The actions asked for, so the history (which keeps a local activity's result, not its input) shows them. */
   actions: Action[];
@@ -277,8 +251,10 @@ export interface ActResult {
 
 /** The versions of what the observation shows: of the requests, only those it lists. */
 function shownVersions(observation: Observation, versions: ObjectVersions): ObjectVersions {
-  const requests = new Set(observation.backfillRequests.map((request) => versionKey.backfillRequest(request.name)));
-  const prefix = versionKey.backfillRequest('');
+  const requests = new Set(
+    observation.backfillRequests.map((request) => lifecycle.versionKey.backfillRequest(request.name)),
+  );
+  const prefix = lifecycle.versionKey.backfillRequest('');
   return Object.fromEntries(Object.entries(versions).filter(([key]) => !key.startsWith(prefix) || requests.has(key)));
 }
 

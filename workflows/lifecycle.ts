@@ -15,6 +15,8 @@ export {
   type WakeEnd,
   type WakeHolder,
   type WakeIo,
+  type WakeResult,
+  type WakeStart,
 } from './lifecycle/wake.ts';
 export type {
   Action,

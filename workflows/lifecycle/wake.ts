@@ -36,6 +36,23 @@ export interface WakeHolder {
   seenVersions: ObjectVersions;
 }
 
+/** Where a wake that runs elsewhere (the `settle` activity) starts: what the workflow holds, and its tunables. */
+export interface WakeStart {
+  state: StreamState;
+  seenVersions: ObjectVersions;
+  /** What the first observation must show at least. */
+  required: ObjectVersions;
+  config: LifecycleConfig;
+}
+
+/** What such a wake leaves; `rounds` lists what each round did, so the history shows it. */
+export interface WakeResult extends WakeEnd {
+  state: StreamState;
+  observation: Observation;
+  seenVersions: ObjectVersions;
+  rounds: string[];
+}
+
 /** How a wake ended: when to wake up next without a notice, and whether the stream's lifecycle is over. */
 export interface WakeEnd {
   wakeAt?: number;
