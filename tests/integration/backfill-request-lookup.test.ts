@@ -75,8 +75,20 @@ function activitiesClient(): { kube: KubernetesApi; refused: () => Promise<numbe
   return { kube: createKubernetesApi(plane.kubeConfig, calls), refused };
 }
 
+/**
+ * The names of the stream's requests, as the activities list them. For a moment after the CRD changed, the API server
+ * answers 429 ("storage is (re)initializing") while it rebuilds the CRD's storage; the activities' caller retries that
+ * (a transient error), and so does this.
+ */
 async function namesOfStreamRequests(kube: KubernetesApi, now?: number): Promise<string[]> {
-  return (await listBackfillRequests(kube, STREAM, now)).map((request) => request.name).sort();
+  return waitFor("the stream's BackfillRequests listed", async () => {
+    try {
+      return (await listBackfillRequests(kube, STREAM, now)).map((request) => request.name).sort();
+    } catch (error) {
+      if ((error as { code?: number }).code === 429) return undefined;
+      throw error;
+    }
+  });
 }
 
 describe('a BackfillRequest CRD without selectable fields', () => {
