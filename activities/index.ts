@@ -3,11 +3,11 @@
 // and the workflow runs an action by that name.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { asyncLocalStorage } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, msToNumber } from '@temporalio/common';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { StreamKey } from '../resources/stream-key.ts';
-import { actionSummary } from '../workflows/action-summary.ts';
 import * as lifecycle from '../workflows/lifecycle.ts';
 import type { Action, ObjectVersions, Observation, WakeResult, WakeStart } from '../workflows/lifecycle.ts';
 import {
@@ -49,6 +49,11 @@ export interface ActivityOptions {
   registry?: Registry;
   /** The worker's cache of what observations read; without it every observation reads from the API server. */
   cache?: ClusterCache;
+  /**
+   * How long a wake (revision 4) retries a round whose actions fail before it hands the round back to the workflow;
+   * 40 s by default, within the minute its local activity may run.
+   */
+  roundRetryMs?: number;
 }
 
 /** The invocation across retries, when running in a Temporal worker: a retry is the same occurrence. */
@@ -161,20 +166,23 @@ export function createActivities(options: ActivityOptions) {
 
   /**
    * A whole wake as one call (revision 4): observe, decide and act until the decision asks for nothing more, with the
-   * same loop the workflow runs for older revisions. Any failure fails the call, and a retry starts the wake again from
-   * the state the workflow holds: every action is idempotent, and each round decides on a fresh observation.
+   * same loop the workflow runs for older revisions. A round whose actions fail is retried as it stands (every action
+   * is idempotent), for up to `roundRetryMs`; after that the wake stops there and hands the round back to the workflow
+   * (WakeEnd.pending), which retries it as long as it takes. Any other failure (the first observation) fails the call,
+   * and a retry starts the wake again: nothing was done yet.
    */
   function settle(stream: StreamKey, start: WakeStart): Promise<WakeResult> {
     return run('settle', stream, async (context) => {
       const holder: lifecycle.WakeHolder = { state: start.state, seenVersions: start.seenVersions };
-      const rounds: string[] = [];
+      const rounds: Action[][] = [];
+      const deadline = Date.now() + (options.roundRetryMs ?? ROUND_RETRY_MS);
       const end = await lifecycle.runWake(holder, start.required, start.config, {
         observe: (required) => observe(context, stream, required),
         act: (actions, seen) => {
-          rounds.push(actions.map((action) => actionSummary(stream, action)).join('; '));
-          return actThenObserve(context, stream, actions, seen);
+          rounds.push(actions);
+          return retryRound(() => actThenObserve(context, stream, actions, seen), deadline, context.log);
         },
-        now: () => Date.now(),
+        now: () => start.now,
       });
       const { state, observation, seenVersions } = holder;
       if (!observation) throw new Error('a wake ended without observing the stream');
@@ -208,6 +216,36 @@ export function createActivities(options: ActivityOptions) {
     requestBackfill: (stream: StreamKey, input: BackfillInput) =>
       run('requestBackfill', stream, (context) => requestBackfill(context, stream, input)),
   };
+}
+
+/** How long a wake retries a round whose actions fail before it hands them back (the settle call may take a minute). */
+const ROUND_RETRY_MS = 40_000;
+const ROUND_RETRY_MAX_DELAY_MS = 10_000;
+
+/** The delay a failure asks for (a Retry-After, a Job going away), in ms. */
+function requestedDelayMs(failure: unknown): number | undefined {
+  if (!(failure instanceof ApplicationFailure) || failure.nextRetryDelay == null) return undefined;
+  return msToNumber(failure.nextRetryDelay);
+}
+
+/**
+ * Runs a round until it succeeds, backing off as the activities' retry policy does; one that still fails at `deadline`
+ * is pending (lifecycle.RoundPending). A failure no retry can fix is thrown as it is.
+ */
+async function retryRound(attempt: () => Promise<ActResult>, deadline: number, log: Logger): Promise<ActResult> {
+  for (let backoffMs = 1_000; ; backoffMs = Math.min(backoffMs * 2, ROUND_RETRY_MAX_DELAY_MS)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const failure = activityFailure(error, log);
+      if (failure instanceof ApplicationFailure && failure.nonRetryable) throw failure;
+      const message = failure instanceof Error ? failure.message : String(failure);
+      const waitMs = requestedDelayMs(failure) ?? backoffMs;
+      if (Date.now() + waitMs > deadline) throw new lifecycle.RoundPending(message);
+      log.info({ error: message, retryInMs: waitMs }, 'a round failed for now; retrying it');
+      await delay(waitMs);
+    }
+  }
 }
 
 type Implementation<T extends Action['type']> = (

@@ -11,8 +11,10 @@ import {
 import type { StreamActivities } from '../activities/index.ts';
 import { actionSummary } from './action-summary.ts';
 import {
+  answerRefusal,
   decide,
   maxRoundsPerWake,
+  newest,
   nonRetryableReasons,
   rejectAction,
   requestRestart,
@@ -103,8 +105,13 @@ export class LifecycleDriver implements WakeHolder {
    * the observation taken right after them are one local activity (`act`), so a round costs one marker in the history.
    */
   async reconcile(required: ObjectVersions): Promise<WakeOutcome> {
+    return this.ended(await runWake(this, required, this.config, this.localIo()));
+  }
+
+  /** Each observation, and each round's actions with the observation after them, as one local activity. */
+  private localIo(): WakeIo {
     const { stream } = this;
-    const io: WakeIo = {
+    return {
       observe: (versions) =>
         local.observeStream.executeWithOptions(
           { ...activityOptions, summary: `observe ${stream.namespace}/${stream.name}` },
@@ -116,20 +123,46 @@ export class LifecycleDriver implements WakeHolder {
       },
       now: () => Date.now(),
     };
-    return this.ended(await runWake(this, required, this.config, io));
   }
 
   /**
    * Revision 4: the whole loop of a wake runs inside one local activity (`settle`), which returns the state and the
-   * latest observation: a wake costs one marker, and the workflow one activation for it. A restart accepted while it
-   * runs is applied to the state it returns, so that the next decision still sees it.
+   * latest observation: a wake costs one marker, and the workflow one activation for it. A round whose actions keep
+   * failing for now (a Job that takes long to go away) comes back pending: the workflow retries those actions as a
+   * local activity of their own, as revisions 2 and 3 did, with the state that round decided, and then goes on.
    */
   async reconcileInOneActivity(required: ObjectVersions): Promise<WakeOutcome> {
+    let end = await this.settle(required);
+    while (end.pending) {
+      const { actions, before } = end.pending;
+      const seen = this.observation;
+      if (!seen) throw new Error('a pending round without the observation it was decided on');
+      const io = this.localIo();
+      const outcome = await io.act(actions, this.seenVersions);
+      if (outcome.rejected) {
+        await answerRefusal(this, { before, seen, actions, outcome, config: this.config }, io);
+        return {};
+      }
+      this.observation = outcome.observation;
+      this.seenVersions = newest(this.seenVersions, outcome.observation.versions);
+      end = await this.settle(this.seenVersions);
+    }
+    return this.ended(end);
+  }
+
+  /** One `settle` activity; a restart accepted while it runs is applied to the state it returns. */
+  private async settle(required: ObjectVersions): Promise<WakeEnd> {
     const { stream } = this;
     this.restartWhileSettling = false;
     this.settling = true;
     try {
-      const start = { state: this.state, seenVersions: this.seenVersions, required, config: this.config };
+      const start = {
+        state: this.state,
+        seenVersions: this.seenVersions,
+        required,
+        config: this.config,
+        now: Date.now(),
+      };
       const result = await local.settle.executeWithOptions(
         { ...activityOptions, summary: `settle ${stream.namespace}/${stream.name}` },
         [stream, start],
@@ -137,7 +170,7 @@ export class LifecycleDriver implements WakeHolder {
       this.state = this.restartWhileSettling ? requestRestart(result.state) : result.state;
       this.observation = result.observation;
       this.seenVersions = result.seenVersions;
-      return this.ended(result);
+      return result;
     } finally {
       this.settling = false;
     }

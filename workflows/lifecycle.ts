@@ -9,9 +9,12 @@ export { statusWriteOf, type DesiredStatus } from './lifecycle/settle.ts';
 export { alreadyShown, type NoticeContent, type WorkloadNotice } from './lifecycle/shown.ts';
 export { covers, newest, versionKey, type ObjectVersions } from './lifecycle/versions.ts';
 export {
+  answerRefusal,
   maxRoundsPerWake,
+  RoundPending,
   runWake,
   type ActOutcome,
+  type Refusal,
   type WakeEnd,
   type WakeHolder,
   type WakeIo,

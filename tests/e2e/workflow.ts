@@ -97,10 +97,12 @@ function localCalls(event: HistoryEvent): ActivityCall[] {
   const position = Number(event.eventId);
   const completed = !marker.failure;
   const type = data?.activity_type ?? '';
-  if (type !== 'act') return [{ type, position, action: undefined, completed }];
-  // A round's actions run as one local activity whose result lists them.
-  const result = decode<{ actions?: Action[] }>(marker.details?.result?.payloads?.[0]);
-  return (result?.actions ?? []).map((action) => ({ type: action.type, position, action, completed }));
+  // A round's actions run as one local activity whose result lists them (revisions 2 and 3); a wake's rounds run as
+  // one whose result lists each round's actions (revision 4).
+  if (type !== 'act' && type !== 'settle') return [{ type, position, action: undefined, completed }];
+  const result = decode<{ actions?: Action[]; rounds?: Action[][] }>(marker.details?.result?.payloads?.[0]);
+  const actions = type === 'act' ? (result?.actions ?? []) : (result?.rounds ?? []).flat();
+  return actions.map((action) => ({ type: action.type, position, action, completed }));
 }
 
 /** The attempt a local activity's marker records (0 for any other event). */

@@ -31,7 +31,7 @@ import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../../resources/api-group.ts';
 import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { createActivities } from '../../activities/index.ts';
+import { createActivities, type ActivityOptions } from '../../activities/index.ts';
 import { startStreamWorker, workflowsPath } from '../../worker/worker.ts';
 import type { LifecycleConfig } from '../../workflows/lifecycle.ts';
 import {
@@ -84,6 +84,8 @@ export interface WorkerHarness {
    * held in the middle of a round (its rounds are local activities, run inside the workflow task).
    */
   holdObservations(): Promise<{ observing: () => boolean; release: () => void }>;
+  /** Replaces the running worker with a full one whose activities (no observation cache) have these options. */
+  runActivitiesWith(options: Pick<ActivityOptions, 'roundRetryMs'>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +157,13 @@ export async function startWorkerHarness(kc: KubeConfig): Promise<WorkerHarness>
       };
       worker = await startPlainWorker(temporal, { ...activities, observeStream }, release);
       return { observing: () => observing, release };
+    },
+    async runActivitiesWith(options) {
+      await worker?.shutdown();
+      worker = await startPlainWorker(
+        temporal,
+        createActivities({ kubeConfig: kc, logger: pino({ level: 'warn' }), ...options }),
+      );
     },
     async stop() {
       await worker?.shutdown();

@@ -5,6 +5,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type V1Job } from '@kubernetes/client-node';
 import { mergePatch } from '../../kubernetes/requests.ts';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type proto from '@temporalio/proto';
 import type { StreamKey } from '../../resources/stream-key.ts';
 import { historyText } from '../history-payloads.ts';
 import { namespaceKey, phaseKey, streamClassKey, streamNameKey } from '../../client/search-attributes.ts';
@@ -13,6 +15,7 @@ import { temporalSignalSender } from '../../watcher/runtime/temporal-link.ts';
 import { getStreamState, requestBackfill, restartStream, resumeStream, suspendStream } from '../../client/streams.ts';
 import { waitFor } from '../../stack/wait.ts';
 import {
+  LATEST_LIFECYCLE_REVISION,
   stateQuery,
   streamObservedSignal,
   type StreamStatus,
@@ -86,6 +89,29 @@ async function readJob(stream: StreamKey): Promise<V1Job | undefined> {
   return jobs.items[0];
 }
 
+/** A finalizer of no controller: an object that carries it stays until it is removed. */
+const HOLD = 'test.arcane.sneaksanddata.com/hold';
+
+async function setJobFinalizers(stream: StreamKey, finalizers: string[]) {
+  await batch.patchNamespacedJob(
+    { namespace: stream.namespace, name: stream.name, body: { metadata: { finalizers } } },
+    mergePatch,
+  );
+}
+
+/** Takes HOLD off the Job, leaving whatever finalizers it has now (the operator's may have gone meanwhile). */
+async function releaseHold(stream: StreamKey): Promise<void> {
+  await waitFor('the hold on the Job released', async () => {
+    const current = (await readJob(stream))?.metadata?.finalizers ?? [];
+    if (!current.includes(HOLD)) return true;
+    await setJobFinalizers(
+      stream,
+      current.filter((finalizer) => finalizer !== HOLD),
+    );
+    return true;
+  });
+}
+
 async function patchStreamSpec(stream: StreamKey, spec: Record<string, unknown>, plugin: TestPlugin = TEST) {
   await custom.patchNamespacedCustomObject(
     { ...location(plugin, stream), body: { spec } },
@@ -103,6 +129,18 @@ async function listBackfillRequests(namespace: string) {
     items: { metadata: { name: string }; spec: { completed?: boolean; streamId: string } }[];
   };
   return list.items;
+}
+
+/** The type and result of each local activity a history recorded, in order. */
+function localActivities(events: proto.temporal.api.history.v1.IHistoryEvent[]) {
+  return events.flatMap((event) => {
+    const marker = event.markerRecordedEventAttributes;
+    const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0] : undefined;
+    if (!data) return [];
+    const { activity_type: type } = defaultPayloadConverter.fromPayload<{ activity_type: string }>(data);
+    const result = marker?.details?.result?.payloads?.[0];
+    return [{ type, result: result ? defaultPayloadConverter.fromPayload<unknown>(result) : undefined }];
+  });
 }
 
 /** The Events with `reason` in `namespace`, once there is one (they are recorded after the status is written). */
@@ -289,6 +327,55 @@ describe('stream workflow', () => {
       const job = await readJob(stream);
       assert.equal(job?.metadata?.annotations?.['configuration-hash'], after.configurationHash);
       assert.match(env(job, 'STREAMCONTEXT__SPEC') ?? '', /customers/);
+    });
+
+    it(`hands a round that keeps failing back to the workflow, which retries it until the old Job is gone (${plugin.name} plugin)`, async (t) => {
+      // Every failing round is handed back at once: replacing the Job fails while the old one is going away.
+      await harness.runActivitiesWith({ roundRetryMs: 0 });
+      let release = () => Promise.resolve();
+      t.after(async () => {
+        await release(); // a held Job would keep the retried round, and so the worker's shutdown, waiting
+        await harness.runWorker('all');
+      });
+      const namespace = await testNamespace(t, kc, `wf-pending-${plugin.name}`);
+      await installTestPlugin(kc, namespace, plugin.files);
+      const stream = await createPluginStream(plugin, namespace);
+      const latest = { lifecycleRevision: LATEST_LIFECYCLE_REVISION };
+      const handle = await observeStream(harness, stream, latest);
+      await forwardWorkloadEvents(t, kc, handle, stream);
+      const before = await waitForState(handle, 'Running', (s) => s.phase === 'Running' && !s.job?.backfilling);
+      // Someone else's finalizer keeps the old Job going away until the test lets it go.
+      const finalizers = (await readJob(stream))?.metadata?.finalizers ?? [];
+      await setJobFinalizers(stream, [...finalizers, HOLD]);
+      release = () => releaseHold(stream);
+
+      await patchStreamSpec(stream, plugin.change('customers'), plugin);
+      await observeStream(harness, stream, latest);
+      // The wake hands the replacement back; its result is in the history once the workflow task that runs the
+      // retried round reports progress.
+      await waitFor('the replacement handed back to the workflow', async () => {
+        const wakes = localActivities((await handle.fetchHistory()).events ?? []);
+        return wakes.some((wake) => wake.type === 'settle' && (wake.result as { pending?: unknown }).pending);
+      });
+      assert.ok((await readJob(stream))?.metadata?.deletionTimestamp, 'the old Job is going away');
+      await release();
+      const after = await waitForState(
+        handle,
+        'Running with the new spec',
+        (s) =>
+          s.phase === 'Running' && s.configurationHash !== before.configurationHash && s.job?.uid !== before.job?.uid,
+      );
+      assert.equal((await readJob(stream))?.metadata?.annotations?.['configuration-hash'], after.configurationHash);
+      // The replacement is told as a configuration change, from the state the handed-back round was decided with.
+      const continued = await recordedEvents(namespace, 'StreamingContinued');
+      assert.ok(
+        continued.some((event) => /configuration changed/.test(event.message ?? '')),
+        JSON.stringify(continued.map((event) => event.message)),
+      );
+      // Wakes ran as `settle`, the handed-back round as an `act` of its own, retried until the old Job was gone.
+      const types = localActivities((await handle.fetchHistory()).events ?? []).map((call) => call.type);
+      assert.ok(types.includes('settle') && types.includes('act'), types.join(', '));
+      assert.ok(!types.includes('observeStream'), types.join(', '));
     });
 
     it(`answers the backfill update with the open request, and runs it (${plugin.name} plugin)`, async (t) => {

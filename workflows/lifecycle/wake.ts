@@ -43,14 +43,19 @@ export interface WakeStart {
   /** What the first observation must show at least. */
   required: ObjectVersions;
   config: LifecycleConfig;
+  /**
+   * The workflow's time when the wake began: the wake decides with it, as a wake run by the workflow does (its time
+   * stands still within a workflow task), so due times and the timers set for them agree.
+   */
+  now: number;
 }
 
-/** What such a wake leaves; `rounds` lists what each round did, so the history shows it. */
+/** What such a wake leaves; `rounds` lists the actions each round asked for, so the history shows them. */
 export interface WakeResult extends WakeEnd {
   state: StreamState;
   observation: Observation;
   seenVersions: ObjectVersions;
-  rounds: string[];
+  rounds: Action[][];
 }
 
 /** How a wake ended: when to wake up next without a notice, and whether the stream's lifecycle is over. */
@@ -59,6 +64,20 @@ export interface WakeEnd {
   done?: boolean;
   /** The decision never settled within `maxRoundsPerWake`; `wakeAt` is the re-check. */
   unsettled?: boolean;
+  /**
+   * The wake stopped at a round whose actions keep failing for now (a Job still going away, an API server that does
+   * not answer): the state holds that round's decision, and these actions are to be retried until they succeed, as
+   * they stand, before the wake goes on. `before` is the state the round decided from, should one of them be refused.
+   */
+  pending?: { actions: Action[]; before: StreamState };
+}
+
+/** Thrown by `WakeIo.act` when a round's actions keep failing for now: the wake stops there (see WakeEnd.pending). */
+export class RoundPending extends Error {
+  constructor(cause: string) {
+    super(`the round's actions keep failing for now: ${cause}`);
+    this.name = 'RoundPending';
+  }
 }
 
 export async function runWake(
@@ -75,10 +94,15 @@ export async function runWake(
     const decision = decide(before, seen, config, io.now());
     holder.state = decision.state;
     if (decision.actions.length === 0) return { wakeAt: decision.wakeAt, done: decision.done };
-    const outcome = await io.act(decision.actions, holder.seenVersions);
-    const { rejected } = outcome;
-    if (rejected) {
-      await answerRefusal(holder, { before, seen, refused: decision.actions[rejected.index], rejected, config }, io);
+    let outcome: ActOutcome;
+    try {
+      outcome = await io.act(decision.actions, holder.seenVersions);
+    } catch (error) {
+      if (error instanceof RoundPending) return { pending: { actions: decision.actions, before } };
+      throw error;
+    }
+    if (outcome.rejected) {
+      await answerRefusal(holder, { before, seen, actions: decision.actions, outcome, config }, io);
       return {};
     }
     seen = outcome.observation;
@@ -86,11 +110,13 @@ export async function runWake(
   return { wakeAt: io.now() + config.recheckMs, unsettled: true };
 }
 
-interface Refusal {
+export interface Refusal {
+  /** The state the refused round decided from, and what it saw. */
   before: StreamState;
   seen: Observation;
-  refused: Action | undefined;
-  rejected: ActionRejection & { index: number };
+  /** The round's actions, and what carrying them out came to (a refusal). */
+  actions: Action[];
+  outcome: ActOutcome;
   config: LifecycleConfig;
 }
 
@@ -99,11 +125,13 @@ interface Refusal {
  * not from the state the round produced. So if the same action is refused again later, the lifecycle reaches the same
  * Failed state and runs no action twice.
  */
-async function answerRefusal(holder: WakeHolder, refusal: Refusal, io: WakeIo): Promise<void> {
-  const { before, seen, refused: action, rejected, config } = refusal;
+export async function answerRefusal(holder: WakeHolder, refusal: Refusal, io: WakeIo): Promise<void> {
+  const { before, seen, actions, outcome, config } = refusal;
+  const rejected = outcome.rejected;
+  const action = rejected && actions[rejected.index];
   // Only building a workload is ever refused, and building one needs the stream, so the stream was observed; the check
   // keeps a refusal without a stream (which cannot happen today) from deciding on nothing.
-  if (!action || !seen.stream) return;
+  if (!rejected || !action || !seen.stream) return;
   const input = { observation: seen, stream: seen.stream, config, now: io.now() };
   const failed = rejectAction(before, action, rejected, input);
   holder.state = failed.state;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   maxRoundsPerWake,
+  RoundPending,
   runWake,
   type Action,
   type ObjectVersions,
@@ -100,4 +101,29 @@ test('a decision that never settles is cut off and re-checked later', async () =
   const end = await runWake(holder, {}, config, io);
   assert.deepEqual(end, { wakeAt: cluster.now + config.recheckMs, unsettled: true });
   assert.equal(calls.acted.length, maxRoundsPerWake);
+});
+
+test('a round whose actions keep failing for now ends the wake with them pending, and the state that decided them', async () => {
+  const cluster = new Cluster(observation());
+  const { io, calls } = clusterIo(cluster);
+  const act = io.act.bind(io);
+  io.act = (actions, seen) =>
+    actions.some((action) => action.type === 'applyBackfillJob')
+      ? Promise.reject(new RoundPending('the Job is still going away'))
+      : act(actions, seen);
+  const holder: WakeHolder = { state: cluster.state, seenVersions: {} };
+  const before = structuredClone(holder);
+  const end = await runWake(holder, {}, config, io);
+  const pending = end.pending;
+  assert.ok(pending, JSON.stringify(end));
+  assert.ok(pending.actions.some((action) => action.type === 'applyBackfillJob'));
+  // The state holds the pending round's decision; `before` is what it decided from (a later round's, not the wake's).
+  assert.notDeepEqual(holder.state, pending.before);
+  assert.notDeepEqual(pending.before, before.state);
+  assert.deepEqual(holder.observation, cluster.observation);
+  assert.equal(cluster.job(), undefined);
+  assert.equal(calls.acted.length, 1);
+  // Any other failure is the wake's own.
+  io.act = () => Promise.reject(new Error('boom'));
+  await assert.rejects(runWake({ state: before.state, seenVersions: {} }, {}, config, io), /boom/);
 });
