@@ -69,13 +69,16 @@ export class CachedObservations {
     this.batch = caches.clients.kubeConfig.makeApiClient(BatchV1Api);
   }
 
-  /**
-   * An observer for one pass over many streams, or undefined while a cache has not listed yet (a cache that has not
-   * listed cannot show that something is absent).
-   */
+  /** Every cache an observation reads has listed: a cache that has not cannot show that something is absent. */
+  listed(): boolean {
+    const { classes, jobs, cronJobs, templates, requests } = this.caches;
+    return [classes, jobs, cronJobs, templates, requests].every((informer) => informer.synced);
+  }
+
+  /** An observer for one pass over many streams, or undefined while a cache has not listed yet. */
   observer(): StreamObserver | undefined {
-    const { classes, jobs, cronJobs, templates, requests, log } = this.caches;
-    if (![classes, jobs, cronJobs, templates, requests].every((informer) => informer.synced)) return undefined;
+    const { requests, log } = this.caches;
+    if (!this.listed()) return undefined;
     const grouped = requestsByStream(requests);
     return (source, stream) => {
       const kube = this.api((call) => this.answer(call, source, stream, grouped));

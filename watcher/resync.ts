@@ -42,6 +42,8 @@ export interface ResyncScope {
   directory: StreamDirectory;
   /** Open BackfillRequests are routed again too. */
   recheckRequests(): void;
+  /** Whether the watcher's caches can observe streams (they have listed). */
+  observable(): boolean;
   /** Observes streams from the watcher's caches for one run; undefined while they cannot (not listed yet). */
   observer(): StreamObserver | undefined;
 }
@@ -144,7 +146,7 @@ export class Resyncer {
    */
   private mayRun(): boolean {
     const scope = this.connected();
-    if (scope.observer() !== undefined && scope.directory.settled()) {
+    if (scope.observable() && scope.directory.settled()) {
       this.deferredSince = undefined;
       return true;
     }

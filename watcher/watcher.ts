@@ -316,6 +316,7 @@ function buildInformers(
   resyncer.connect({
     directory: controller,
     recheckRequests: () => backfills.recheckAll(),
+    observable: () => observations.listed(),
     observer: () => observations.observer(),
   });
   return { controller, backfills, informers };
