@@ -33,7 +33,14 @@ import {
   type Latencies,
   type Memory,
 } from './measure.ts';
-import { publish, type BurstRecord, type ContenderResult, type OperatorResult, type WatcherRestart } from './report.ts';
+import {
+  publish,
+  unfinished,
+  type BurstRecord,
+  type ContenderResult,
+  type OperatorResult,
+  type WatcherRestart,
+} from './report.ts';
 import { startUpstream } from './upstream.ts';
 
 const CONTENDERS = ['operator', 'upstream', 'floor'] as const;
@@ -44,6 +51,8 @@ interface Options {
   plugin: TestPlugin[];
   contenders: Contender[];
   pool: number;
+  /** How long a contender may take to bring every stream to Running (default: 5 minutes plus 5 s per stream). */
+  deadlineSeconds?: number;
   idleSeconds: number;
   controllerQps: number;
   label: string;
@@ -132,9 +141,10 @@ async function stackThrottle(bench: BenchStack): Promise<number> {
 async function burstOf(
   bench: BenchStack,
   names: readonly string[],
-  pool: number,
+  options: Pick<Options, 'pool' | 'deadlineSeconds'>,
   afterCreate: (name: string) => Promise<void> = () => Promise.resolve(),
 ): Promise<Burst> {
+  const { pool } = options;
   const { kubeConfig, plugin, namespace } = bench;
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const kind = plugin.kind;
@@ -152,12 +162,14 @@ async function burstOf(
       afterCreate(name).catch((error: unknown) => failures.push(`${name}: ${(error as Error).message}`));
     });
     // 5 minutes, plus what a slow, shared machine needs per stream.
-    const timeoutMs = 300_000 + names.length * 5_000;
-    await waitFor(`${names.length} streams Running`, () => clock.reached.size >= names.length, {
-      timeoutMs,
-      intervalMs: 250,
-      abortIf: () => (failures.length > 0 ? failures.slice(0, 3).join('; ') : undefined),
-    });
+    const deadlineMs = (options.deadlineSeconds ?? 300 + names.length * 5) * 1_000;
+    const start = Math.min(...created.values());
+    await waitFor(
+      `${names.length} streams Running`,
+      () => clock.reached.size >= names.length || Date.now() - start > deadlineMs,
+      { timeoutMs: deadlineMs + 60_000, intervalMs: 250, abortIf: () => failures.slice(0, 3).join('; ') || undefined },
+    );
+    if (clock.reached.size < names.length) throw new Error(unfinished(clock.reached.size, names.length, deadlineMs));
     const latency = latencies(created, clock.reached);
     const cpu = cpuBetween(cpuBefore, cpuSeconds(stackDir));
     await quiet(bench);
@@ -295,7 +307,7 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
       metricSum(await worker.metrics(), 'arcane_kubernetes_api_calls_total') +
       metricSum(await watcher.metrics(), 'arcane_kubernetes_api_calls_total');
     const reportedBefore = await reported();
-    const burst = await burstOf(bench, names, options.pool);
+    const burst = await burstOf(bench, names, options);
     const reportedCalls = (await reported()) - reportedBefore;
     const workerMetrics = await worker.metrics();
     const mib = (name: string) => Math.round(metricSum(workerMetrics, name) / 2 ** 20);
@@ -346,7 +358,7 @@ async function runUpstream(bench: BenchStack, names: readonly string[], options:
     // client-go's count of upstream's requests, its few watches included.
     const reported = async () => metricSum(await upstream.metrics(), 'rest_client_requests_total');
     const reportedBefore = await reported();
-    const burst = await burstOf(bench, names, options.pool);
+    const burst = await burstOf(bench, names, options);
     return {
       ...perStream(burst, names.length),
       reportedApiCallsPerStream: ((await reported()) - reportedBefore) / names.length,
@@ -364,7 +376,7 @@ async function runFloor(bench: BenchStack, names: readonly string[], options: Op
     backfillTemplate: bench.plugin.backfillTemplate,
   });
   try {
-    const burst = await burstOf(bench, names, options.pool, (name) => floor.drive(name));
+    const burst = await burstOf(bench, names, options, (name) => floor.drive(name));
     return { ...perStream(burst, names.length), reportedApiCallsPerStream: floor.apiCalls() / names.length };
   } finally {
     await floor.stop();
@@ -456,6 +468,11 @@ export function benchCommand(): Command {
       ...CONTENDERS,
     ])
     .option('--pool <n>', 'stream creates in flight at once', wholeNumber(1, 1_000), 50)
+    .option(
+      '--deadline <s>',
+      'give up on a contender whose streams are not all Running this long after the first create (default 300 + 5 per stream)',
+      wholeNumber(1, 1_000_000),
+    )
     .option('--idle-seconds <s>', "length of the operator's idle window after the burst", wholeNumber(1, 3_600), 60)
     .option(
       '--controller-qps <n>',

@@ -133,8 +133,17 @@ const figure = (value: number | undefined) => {
   const text = value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0);
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 };
+/** Why a contender has no result when its deadline passed first: how far it got (`--deadline`). */
+export function unfinished(reached: number, streams: number, afterMs: number): string {
+  return `${reached} of ${streams} Running at the deadline, ${Math.round(afterMs / 1_000)} s`;
+}
+
+const UNFINISHED = /^(\d+) of (\d+) Running at the deadline, (\d+) s$/;
+
 const times = (result: ContenderResult | undefined, failed: string | undefined) => {
   if (result) return `${seconds(result.totalMs)} (${seconds(result.p50Ms)}, ${seconds(result.p99Ms)})`;
+  const cut = failed === undefined ? undefined : UNFINISHED.exec(failed);
+  if (cut) return `${cut[1]} of ${cut[2]} by ${cut[3]}`;
   return failed === undefined ? '-' : 'failed';
 };
 const memory = (m: ProcessMemory | undefined) => (m ? `${mib(m.peakRssBytes)} / ${mib(m.steadyRssBytes)}` : '-');

@@ -85,12 +85,20 @@ export interface InformerOptions extends InformerSettings {
 interface WatchHooks {
   /** False for a replaced ListWatch: it must not open a watch any more. */
   beforeWatch(): boolean;
+  /** What of a watched object is kept, before the ListWatch caches it. */
+  keep(object: WatchedObject): WatchedObject;
   alive(): void;
   /** The answer to a watch request: `200`, another status code, or `error` (no answer). */
   answered(code: string): void;
 }
 
-/** A Watch that reports connections and events, asks for bookmarks, and never rejects. */
+/** Watch events that carry an object of the resource. */
+const OBJECT_PHASES = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+/**
+ * A Watch that reports connections and events, keeps only what the cache keeps of each object, asks for bookmarks,
+ * and never rejects.
+ */
 class ReportingWatch extends Watch {
   private readonly hooks: WatchHooks;
 
@@ -109,7 +117,9 @@ class ReportingWatch extends Watch {
     let ended: { error: unknown } | undefined;
     const onEvent = (phase: string, object: unknown, watchObject?: unknown) => {
       this.hooks.alive();
-      callback(phase, object, watchObject);
+      // Bookmarks and errors are passed on whole: the ListWatch reads a Status's code, a bookmark's version.
+      const kept = OBJECT_PHASES.has(phase) ? this.hooks.keep(object as WatchedObject) : object;
+      callback(phase, kept, watchObject);
     };
     const onDone = (error: unknown) => {
       ended = { error };
@@ -217,6 +227,7 @@ export class SupervisedInformer {
     this.lastAlive = Date.now();
     this.listingSince = this.lastAlive;
     const { kubeConfig, location, list } = this.options;
+    const keep = this.options.keep ?? withoutManagedFields;
     let informer: ListWatch<WatchedObject> | undefined = undefined;
     const isCurrent = () => informer !== undefined && informer === this.current;
     const watchCall = describeRequest('GET', `${collectionPath(location)}?watch=true`);
@@ -226,15 +237,19 @@ export class SupervisedInformer {
         if (this.listedKeys) this.finishList();
         return true;
       },
+      keep,
       alive: () => {
         if (isCurrent()) this.lastAlive = Date.now();
       },
       // Watches do not go through the clients' counting HTTP layer: counted here, named the same way.
       answered: (code) => this.options.metrics.apiCalls.inc({ ...watchCall, code }),
     });
+    // The ListWatch caches what it lists and watches, and this informer shares those objects: each is kept as the
+    // cache keeps it before either holds it, so no object is held whole.
     const listOnce = async () => {
-      const result = await list(location);
-      if (isCurrent()) this.listedKeys = new Set((result.items ?? []).map(objectKey));
+      const listed = await list(location);
+      const result = { ...listed, items: (listed.items ?? []).map(keep) };
+      if (isCurrent()) this.listedKeys = new Set(result.items.map(objectKey));
       return result;
     };
     informer = new ListWatch<WatchedObject>(collectionPath(location), watch, listOnce, false, location.labelSelector);
@@ -246,8 +261,8 @@ export class SupervisedInformer {
     informer.start().catch((error: unknown) => isCurrent() && this.fail(error));
   }
 
-  private upsert(received: WatchedObject): void {
-    const object = (this.options.keep ?? withoutManagedFields)(received);
+  /** `object` is kept as the options say already (see launch). */
+  private upsert(object: WatchedObject): void {
     const key = objectKey(object);
     const previous = this.objects.get(key);
     this.objects.set(key, object);

@@ -75,11 +75,22 @@ export const kubernetesSchema = z
 export const listenerSchema = (defaultPort: number) =>
   z.strictObject({ port: port.default(defaultPort), host: text.default('0.0.0.0') });
 
+/** The heap growth the operator's processes run with (see heapSchema); 0 leaves it to V8. */
+export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
+
 export const logSchema = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     pretty: flag.default(false),
   })
+  .prefault({});
+
+/**
+ * How far, in percent, V8 lets a heap grow past what the last full garbage collection left live before it collects
+ * again. V8's own factor goes up to 4x while a burst allocates fast, and the heap it grew stays long after the burst.
+ */
+export const heapSchema = z
+  .strictObject({ growthPercent: integer(0, 400).default(DEFAULT_HEAP_GROWTH_PERCENT) })
   .prefault({});
 
 /** Bad configuration, with every problem on its own line, each naming the setting. */

@@ -40,6 +40,10 @@ export const processSettings: readonly Setting[] = [
   { path: 'metrics.host', help: 'metrics listen address' },
   { path: 'log.level', help: 'log level (fatal, error, warn, info, debug, trace, silent)' },
   { path: 'log.pretty', help: 'human-readable logs instead of JSON' },
+  {
+    path: 'heap.growthPercent',
+    help: "how far (percent) a heap may grow past what the last full garbage collection left live; 0: V8's own",
+  },
 ];
 
 function screaming(segment: string): string {

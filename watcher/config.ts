@@ -7,6 +7,7 @@ import {
   dnsSubdomain,
   duration,
   flag,
+  heapSchema,
   integer,
   kubernetesSchema,
   listenerSchema,
@@ -108,6 +109,7 @@ export const watcherConfigSchema = z.strictObject({
   backfillRequestGrace: duration.default(2_000),
   lifecycle: lifecycleSchema.prefault({}),
   log: logSchema.prefault({}),
+  heap: heapSchema,
 });
 
 export type WatcherConfig = z.output<typeof watcherConfigSchema>;

@@ -1,6 +1,7 @@
 // `arcane watcher`: configuration from flags and ARCANE_* / ARCANE_OPERATOR__* variables, JSON logs, and a clean
 // stop on SIGTERM. `arcane watcher --help` lists every setting.
 import type { Command } from 'commander';
+import { limitHeapGrowth } from '../operations/heap.ts';
 import { processLogger } from '../operations/logger.ts';
 import { processCommand } from '../operations/run-process.ts';
 import { SETTINGS } from './config-sources.ts';
@@ -15,6 +16,7 @@ export function watcherCommand(env: NodeJS.ProcessEnv = process.env): Command {
     parse: parseWatcherConfig,
     env,
     start: (config) => {
+      limitHeapGrowth(config.heap.growthPercent);
       const log = processLogger(config.log, 'watcher');
       // The watcher handles its own failures; anything that slips through is logged rather than ending the process.
       process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));

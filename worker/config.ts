@@ -10,6 +10,7 @@ export const workerConfigSchema = z.strictObject({
   health: schema.listenerSchema(8888).prefault({}),
   metrics: schema.listenerSchema(9090).prefault({}),
   log: schema.logSchema.prefault({}),
+  heap: schema.heapSchema,
   workflowCache: z
     .strictObject({
       // Cached workflows answer their next task without replaying their history; each costs memory while cached.

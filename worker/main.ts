@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { healthHandler, listen, metricsHandler } from '../operations/health.ts';
+import { limitHeapGrowth } from '../operations/heap.ts';
 import { loadKubeConfig } from '../operations/kubeconfig.ts';
 import { processLogger } from '../operations/logger.ts';
 import { processCommand, type Running } from '../operations/run-process.ts';
@@ -10,6 +11,7 @@ import { withSdkMetrics } from './sdk-metrics.ts';
 import { startStreamWorker } from './worker.ts';
 
 export async function runWorker(config: WorkerConfig): Promise<Running> {
+  limitHeapGrowth(config.heap.growthPercent);
   const log = processLogger(config.log, 'worker');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

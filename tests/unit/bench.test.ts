@@ -15,7 +15,7 @@ import {
   samples,
 } from '../../bench/measure.ts';
 import { latest, plotSvg } from '../../bench/plot.ts';
-import { readRecords, table, withReadmeTable, type BurstRecord } from '../../bench/report.ts';
+import { readRecords, table, unfinished, withReadmeTable, type BurstRecord } from '../../bench/report.ts';
 
 const bench = join(import.meta.dirname, '../../bench/burst.ts');
 
@@ -206,6 +206,14 @@ describe('benchmark records', () => {
     assert.match(table([partial]).split('\n')[2]!, /\| 3\.0 \(1\.5, 3\.0\) \| failed \| - \|/);
   });
 
+  it('shows how far a contender got when its deadline passed', () => {
+    const cut = record(10_000, 'test', {
+      operator: operator(3_000),
+      failed: { upstream: unfinished(1_236, 10_000, 1_921_400) },
+    });
+    assert.match(table([cut]).split('\n')[2]!, /\| 3\.0 \(1\.5, 3\.0\) \| 1236 of 10000 by 1921 \| - \|/);
+  });
+
   it('shows the newest run of each plugin and count, preferring a run of all three over partial ones', () => {
     const floorCheck = record(100, 'test', { floor: { ...result(900), apiCallsPerStream: 7 } }, 'QPS check');
     const shown = latest([all(100, 'test', 5_000), all(100, 'test', 4_000), floorCheck, all(20, 'test', 1_000)]);
@@ -261,6 +269,8 @@ describe('benchmark command line', () => {
     [['--plugin', 'test,other'], /--plugin .*must be among test, production, not "other"/],
     [['--contenders', 'operator,mine'], /--contenders .*must be among operator, upstream, floor, not "mine"/],
     [['--controller-qps', '0'], /--controller-qps .*not "0"/],
+    [['--deadline', '0'], /--deadline .*must be a whole number from 1 to 1000000, not "0"/],
+    [['--deadline', 'soon'], /--deadline .*not "soon"/],
     [['--operator-env', 'WORKFLOW_CACHE=1'], /--operator-env .*expected ARCANE_<SETTING>=<value>/],
   ] as const) {
     it(`refuses ${args.join(' ')} before starting anything`, () => {
