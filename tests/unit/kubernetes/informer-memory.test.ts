@@ -2,17 +2,13 @@
 // informer does not keep; once they are cached and the garbage collected, the heap holds no copy of that field.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { KubeConfig } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { waitFor } from '../../../stack/wait.ts';
+import { fakeApiServerConfig, thingsInformerOptions } from './fake-api-server.ts';
 import { SupervisedInformer, type WatchedObject } from '../../../kubernetes/informer.ts';
-import { listObjects } from '../../../kubernetes/requests.ts';
-import { createKubernetesClients } from '../../../watcher/kubernetes-client.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 
 const OBJECTS = 1_500;
@@ -41,7 +37,7 @@ function thing(name: string, resourceVersion: string) {
 /** Lists OBJECTS things, then sends WATCHED of them again, modified, on the first watch. */
 async function apiServer(t: TestContext) {
   const watches: ServerResponse[] = [];
-  const server = createServer((req, res) => {
+  const kubeConfig = await fakeApiServerConfig(t, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     res.writeHead(200, { 'content-type': 'application/json' });
     if (url.searchParams.get('watch') === 'true') {
@@ -53,22 +49,6 @@ async function apiServer(t: TestContext) {
     const items = Array.from({ length: OBJECTS }, (_, i) => thing(`t-${i}`, '1'));
     res.end(JSON.stringify({ items, metadata: { resourceVersion: '1' } }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  const kubeConfig = new KubeConfig();
-  const { port } = server.address() as AddressInfo;
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'nobody' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'nobody' }],
-    currentContext: 'fake',
-  });
   return kubeConfig;
 }
 
@@ -78,18 +58,9 @@ test('an informer holds each object only as its keep function keeps it, not as i
   const before = heapUsed();
   let modified = 0;
   const informer = new SupervisedInformer(
-    {
-      kubeConfig,
-      list: listObjects(createKubernetesClients(kubeConfig, metrics).custom),
-      log: pino({ level: 'silent' }),
-      metrics,
-      restartBackoff: { initialMs: 20, maxMs: 100 },
-      watchdogMs: 60_000,
-      listTimeoutMs: 60_000,
-      resource: 'things.example.com',
-      location: { group: 'example.com', version: 'v1', plural: 'things' },
+    thingsInformerOptions(kubeConfig, metrics, {
       keep: ({ apiVersion, kind, metadata }: WatchedObject) => ({ apiVersion, kind, metadata }),
-    },
+    }),
     { event: (event) => (modified += event.type === 'updated' ? 1 : 0), listed: () => undefined },
   );
   t.after(() => informer.stop());

@@ -1,15 +1,12 @@
 // The supervised informer against a scripted fake API server: failures are retried with backoff, objects that went
 // while nobody watched are reported gone, and a silent watch is restarted by the watchdog.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test, type TestContext } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { pino } from 'pino';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { waitFor } from '../../../stack/wait.ts';
+import { fakeApiServerConfig, thingsInformerOptions } from './fake-api-server.ts';
 import { SupervisedInformer, type InformerEvent } from '../../../kubernetes/informer.ts';
-import { listObjects } from '../../../kubernetes/requests.ts';
-import { createKubernetesClients } from '../../../watcher/kubernetes-client.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 
 type ListAnswer = { status: number; names?: string[] } | 'hang';
@@ -19,7 +16,7 @@ async function fakeApiServer(t: TestContext, answers: ListAnswer[]) {
   const watches: ServerResponse[] = [];
   let lists = 0;
   let closedWatches = 0;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const kubeConfig = await fakeApiServerConfig(t, (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     if (url.searchParams.get('watch') === 'true') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -40,22 +37,6 @@ async function fakeApiServer(t: TestContext, answers: ListAnswer[]) {
       JSON.stringify(answer.status === 200 ? { items, metadata: { resourceVersion: '1' } } : { message: 'boom' }),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  const kubeConfig = new KubeConfig();
-  const { port } = server.address() as AddressInfo;
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'nobody' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'nobody' }],
-    currentContext: 'fake',
-  });
   return { kubeConfig, watches, lists: () => lists, closedWatches: () => closedWatches };
 }
 
@@ -63,20 +44,10 @@ function informer(t: TestContext, kubeConfig: KubeConfig, watchdogMs = 60_000, l
   const metrics = new WatcherMetrics(() => []);
   const events: InformerEvent[] = [];
   let listed = 0;
-  const supervised = new SupervisedInformer(
-    {
-      kubeConfig,
-      list: listObjects(createKubernetesClients(kubeConfig, metrics).custom),
-      log: pino({ level: 'silent' }),
-      metrics,
-      restartBackoff: { initialMs: 20, maxMs: 100 },
-      watchdogMs,
-      listTimeoutMs,
-      resource: 'things.example.com',
-      location: { group: 'example.com', version: 'v1', plural: 'things' },
-    },
-    { event: (event) => events.push(event), listed: () => listed++ },
-  );
+  const supervised = new SupervisedInformer(thingsInformerOptions(kubeConfig, metrics, { watchdogMs, listTimeoutMs }), {
+    event: (event) => events.push(event),
+    listed: () => listed++,
+  });
   t.after(() => supervised.stop());
   const restarts = (cause: string) => metrics.value(metrics.informerRestarts, { cause });
   return { supervised, events, listed: () => listed, restarts, metrics };
