@@ -253,7 +253,8 @@ const RESTART_SETTLE_MS = 10_000;
 
 /**
  * The watcher stopped and started again with every stream Running: the API calls (the API server's count, and the new
- * watcher's own, LISTs included) and history events it costs per stream, and how many streams its resyncs skipped.
+ * watcher's own, LISTs included) and history events it costs per stream, how many streams its resyncs skipped, and the
+ * new watcher's memory.
  */
 async function restartWatcher(
   bench: BenchStack,
@@ -271,6 +272,7 @@ async function restartWatcher(
   // A measurement window, not a wait for a condition: any signal the resync sent lands in it.
   await delay(RESTART_SETTLE_MS);
   const metrics = await watcher.metrics();
+  const memory = watcher.memory();
   const calls = callsBetween(before, await readCalls(bench));
   const history = (await historyEvents(bench, names)).total - historyBefore;
   const round = (value: number) => Math.round(value * 1_000) / 1_000;
@@ -280,6 +282,8 @@ async function restartWatcher(
     historyEventsPerStream: round(history / names.length),
     resyncs: metricSum(metrics, 'arcane_watcher_resyncs_total'),
     unchangedStreams: metricSum(metrics, 'arcane_watcher_resync_unchanged_streams_total'),
+    rssBytes: memory.rssBytes,
+    peakRssBytes: memory.peakRssBytes,
   };
 }
 
@@ -327,6 +331,10 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     const idleCalls = callsBetween(idleBefore, await readCalls(bench));
     const idleHistory = (await historyEvents(bench, names)).total - history.total;
     const perStreamHour = (total: number) => (total / names.length) * (3_600 / options.idleSeconds);
+    // Read before the restart replaces the watcher's process, so that its peak is the burst's and not the new
+    // process's first LIST of every object (the restart records that one); the worker's at the same point.
+    const workerMemory = steadyAndPeak(worker.memory());
+    const watcherMemory = steadyAndPeak(watcher.memory());
     const restart = await restartWatcher(bench, watcher, names);
     console.log(`[bench] operator: watcher restart ${JSON.stringify(restart)}`);
     const result: OperatorResult = {
@@ -334,8 +342,8 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
       reportedApiCallsPerStream: reportedCalls / names.length,
       historyEventsPerStream: history.total / names.length,
       historyEventsPerStreamByType: historyByType,
-      worker: steadyAndPeak(worker.memory()),
-      watcher: steadyAndPeak(watcher.memory()),
+      worker: workerMemory,
+      watcher: watcherMemory,
       idle: {
         windowSeconds: options.idleSeconds,
         apiCallsPerStreamHour: perStreamHour(idleCalls.operator),

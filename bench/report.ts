@@ -52,6 +52,10 @@ export interface WatcherRestart {
   /** Resyncs the new watcher ran in the window, and the streams they skipped as at rest (summed over them). */
   resyncs: number;
   unchangedStreams: number;
+  /** The new watcher's RSS at the end of the window, and its peak: its first LIST of every object (absent in records
+   * before it was measured). */
+  rssBytes?: number;
+  peakRssBytes?: number;
 }
 
 export interface BurstRecord {
@@ -168,13 +172,14 @@ const COLUMNS = [
   'upstream MiB (peak / steady)',
   'idle API calls/stream/h',
   'idle history events/stream/h',
-  'watcher restart: API calls/stream (server / own), history events/stream, streams skipped',
+  'watcher restart: API calls/stream (server / own), history events/stream, streams skipped, peak RSS',
 ];
 
 function restartFigures(restart: WatcherRestart | undefined): string {
   if (!restart) return '-';
   const calls = `${figure(restart.apiCallsPerStream)} / ${figure(restart.ownApiCallsPerStream)}`;
-  return `${calls}, ${figure(restart.historyEventsPerStream)}, ${figure(restart.unchangedStreams)}`;
+  const figures = `${calls}, ${figure(restart.historyEventsPerStream)}, ${figure(restart.unchangedStreams)}`;
+  return restart.peakRssBytes === undefined ? figures : `${figures}, ${mib(restart.peakRssBytes)} MiB peak`;
 }
 
 /** CPU seconds of some of a run's processes during the burst, '-' when the run did not measure them. */
@@ -235,7 +240,10 @@ their client-side rate limiters during the burst (\`rest_client_rate_limiter_dur
 did not hold the contender back. CPU s: CPU seconds (user + system) from the first create until all streams ran, of
 the contender's own processes (this operator's worker and watcher; upstream's binary) and, for this operator's run, of
 its Temporal server and of kube-apiserver with etcd, all on the same cores. RSS: peak and steady (after a ${'`--idle-seconds`'} window) of each process. Idle: calls and events per idle stream per
-hour, extrapolated from the idle window. The machines are shared: compare rows of the same day and machine.
+hour, extrapolated from the idle window. Watcher restart: after the idle window the watcher is restarted; what that
+cost per stream, how many streams its resync skipped as at rest, and the new watcher's peak RSS (its first LIST of
+every object; the watcher MiB column is read before the restart, of the watcher that ran the burst). The machines are
+shared: compare rows of the same day and machine.
 
 `;
 

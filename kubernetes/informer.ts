@@ -40,6 +40,18 @@ export function collectionPath(location: ResourceLocation): string {
   return `${base}${scope}/${location.plural}`;
 }
 
+/** Which page of a list to ask for: at most `limit` objects, from where the previous page's `continue` token says. */
+export interface ListPage {
+  limit?: number;
+  continue?: string;
+}
+
+/**
+ * Objects asked for per list request. A list of every object at once arrives as one body that is parsed whole before
+ * anything of it is kept: 10,000 Jobs make a response of about 100 MB. In pages, no more than a page is held whole.
+ */
+export const LIST_PAGE_SIZE = 500;
+
 export interface InformerEvent {
   type: 'added' | 'updated' | 'deleted';
   object: WatchedObject;
@@ -65,7 +77,8 @@ export interface InformerMetrics {
 /** What every informer of one process shares; `metrics` may carry more counters that the process's handlers use. */
 export interface InformerSettings<Metrics extends InformerMetrics = InformerMetrics> {
   kubeConfig: KubeConfig;
-  list: (location: ResourceLocation) => Promise<KubernetesListObject<WatchedObject>>;
+  /** One page of a list; the informer asks for the next while the page's `metadata.continue` names one. */
+  list: (location: ResourceLocation, page: ListPage) => Promise<KubernetesListObject<WatchedObject>>;
   log: Logger;
   metrics: Metrics;
   restartBackoff: { initialMs: number; maxMs: number };
@@ -247,9 +260,18 @@ export class SupervisedInformer {
     // The ListWatch caches what it lists and watches, and this informer shares those objects: each is kept as the
     // cache keeps it before either holds it, so no object is held whole.
     const listOnce = async () => {
-      const listed = await list(location);
-      const result = { ...listed, items: (listed.items ?? []).map(keep) };
-      if (isCurrent()) this.listedKeys = new Set(result.items.map(objectKey));
+      const items: WatchedObject[] = [];
+      let page: KubernetesListObject<WatchedObject>;
+      let token: string | undefined;
+      do {
+        page = await list(location, { limit: LIST_PAGE_SIZE, continue: token });
+        for (const item of page.items ?? []) items.push(keep(item));
+        token = (page.metadata as { continue?: string } | undefined)?.continue || undefined;
+      } while (token !== undefined && isCurrent());
+      // Every page is of one snapshot, whose resourceVersion the last one carries like the others: the watch starts
+      // there. A continue token that expires fails the list, and the informer lists afresh.
+      const result = { ...page, items };
+      if (isCurrent()) this.listedKeys = new Set(items.map(objectKey));
       return result;
     };
     informer = new ListWatch<WatchedObject>(collectionPath(location), watch, listOnce, false, location.labelSelector);

@@ -5,17 +5,18 @@ import {
   type CustomObjectsApi,
   type KubernetesListObject,
 } from '@kubernetes/client-node';
-import type { ResourceLocation, WatchedObject } from './informer.ts';
+import type { ListPage, ResourceLocation, WatchedObject } from './informer.ts';
 
 /** Request option for a JSON merge patch (the generated clients default to a JSON patch). */
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-/** Lists any resource by group, version and plural (raw JSON, as the watch delivers it). */
+/** Lists one page of any resource by group, version and plural (raw JSON, as the watch delivers it). */
 export function listObjects(custom: CustomObjectsApi) {
-  return (location: ResourceLocation): Promise<KubernetesListObject<WatchedObject>> => {
+  return (location: ResourceLocation, page: ListPage = {}): Promise<KubernetesListObject<WatchedObject>> => {
     const { group, version, plural, namespace, labelSelector } = location;
+    const paging = { limit: page.limit, _continue: page.continue };
     return namespace === undefined
-      ? custom.listClusterCustomObject({ group, version, plural, labelSelector })
-      : custom.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector });
+      ? custom.listClusterCustomObject({ group, version, plural, labelSelector, ...paging })
+      : custom.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector, ...paging });
   };
 }

@@ -201,6 +201,39 @@ describe('benchmark records', () => {
     assert.match(table([measured]).split('\n')[2]!, /\| 35 \/ 6 \/ - \| 60 \/ 48 \|/);
   });
 
+  it("shows the restarted watcher's peak RSS after the restart's figures", () => {
+    const measured = all(10_000, 'test', 3_000);
+    measured.operator = {
+      ...measured.operator!,
+      watcherRestart: {
+        apiCallsPerStream: 0,
+        ownApiCallsPerStream: 0,
+        historyEventsPerStream: 0,
+        resyncs: 1,
+        unchangedStreams: 10_000,
+        rssBytes: 250 * 2 ** 20,
+        peakRssBytes: 312 * 2 ** 20,
+      },
+    };
+    assert.match(table([measured]).split('\n')[2]!, /\| 300 \/ 200 \| 0 \| 0 \| 0 \/ 0, 0, 10000, 312 MiB peak \|$/);
+  });
+
+  it('shows a restart recorded before its memory was measured as it was shown then', () => {
+    // A record of bench/results.jsonl from before the restarted watcher's memory was measured.
+    const old = all(1_000, 'test', 3_000);
+    old.operator = {
+      ...old.operator!,
+      watcherRestart: {
+        apiCallsPerStream: 0.007,
+        ownApiCallsPerStream: 0.014,
+        historyEventsPerStream: 0,
+        resyncs: 1,
+        unchangedStreams: 1000,
+      },
+    };
+    assert.match(table([old]).split('\n')[2]!, /\| 300 \/ 200 \| 0 \| 0 \| 0\.01 \/ 0\.01, 0, 1000 \|$/);
+  });
+
   it('marks a contender that could not run the streams as failed, and one that did not run with a dash', () => {
     const partial = record(100, 'test', { operator: operator(3_000), failed: { upstream: 'timed out' } });
     assert.match(table([partial]).split('\n')[2]!, /\| 3\.0 \(1\.5, 3\.0\) \| failed \| - \|/);
