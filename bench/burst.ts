@@ -25,9 +25,11 @@ import {
   cpuBetween,
   cpuSeconds,
   callsBetween,
+  countsBetween,
   inPool,
   latencies,
   metricSum,
+  ownApiCalls,
   PhaseClock,
   type ApiserverCalls,
   type Latencies,
@@ -307,12 +309,10 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
       'the watcher to finish its first resync',
       async () => metricSum(await watcher.metrics(), 'arcane_watcher_resyncs_total') >= 1,
     );
-    const reported = async () =>
-      metricSum(await worker.metrics(), 'arcane_kubernetes_api_calls_total') +
-      metricSum(await watcher.metrics(), 'arcane_kubernetes_api_calls_total');
-    const reportedBefore = await reported();
+    const ownCalls = async () => ownApiCalls(await worker.metrics(), await watcher.metrics());
+    const reportedBefore = await ownCalls();
     const burst = await burstOf(bench, names, options);
-    const reportedCalls = (await reported()) - reportedBefore;
+    const reportedCalls = countsBetween(reportedBefore, await ownCalls());
     const workerMetrics = await worker.metrics();
     const mib = (name: string) => Math.round(metricSum(workerMetrics, name) / 2 ** 20);
     console.log(
@@ -339,7 +339,8 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     console.log(`[bench] operator: watcher restart ${JSON.stringify(restart)}`);
     const result: OperatorResult = {
       ...perStream(burst, names.length),
-      reportedApiCallsPerStream: reportedCalls / names.length,
+      reportedApiCallsPerStream: Object.values(reportedCalls).reduce((sum, n) => sum + n, 0) / names.length,
+      reportedApiCalls: reportedCalls,
       historyEventsPerStream: history.total / names.length,
       historyEventsPerStreamByType: historyByType,
       worker: workerMemory,

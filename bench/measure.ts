@@ -159,19 +159,34 @@ export function apiserverCalls(text: string, streamGroups: readonly string[] = [
   return calls;
 }
 
+/** How much each of a set of counters grew between two readings; the counters that did not are left out. */
+export function countsBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const grown: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const delta = value - (before[key] ?? 0);
+    if (delta !== 0) grown[key] = delta;
+  }
+  return grown;
+}
+
 /** What happened between two readings of the API server's counters. */
 export function callsBetween(before: ApiserverCalls, after: ApiserverCalls): ApiserverCalls {
-  const byResource: Record<string, number> = {};
-  for (const [key, value] of Object.entries(after.byResource)) {
-    const delta = value - (before.byResource[key] ?? 0);
-    if (delta !== 0) byResource[key] = delta;
-  }
   return {
     operator: after.operator - before.operator,
     events: after.events - before.events,
     all: after.all - before.all,
-    byResource,
+    byResource: countsBetween(before.byResource, after.byResource),
   };
+}
+
+/** The operator's own count of its Kubernetes API calls (`arcane_kubernetes_api_calls_total`), by `verb resource`, summed over its processes' metrics. */
+export function ownApiCalls(...metricsTexts: string[]): Record<string, number> {
+  const byCall: Record<string, number> = {};
+  for (const { labels, value } of metricsTexts.flatMap((text) => samples(text, 'arcane_kubernetes_api_calls_total'))) {
+    const key = `${labels.verb ?? ''} ${labels.resource ?? ''}`;
+    byCall[key] = (byCall[key] ?? 0) + value;
+  }
+  return byCall;
 }
 
 export interface Memory {

@@ -34,6 +34,8 @@ export interface ProcessMemory {
 
 export interface OperatorResult extends ContenderResult {
   historyEventsPerStream: number;
+  /** The operator's own count of its calls in the burst, by `verb resource` (absent in records before it was kept). */
+  reportedApiCalls?: Record<string, number>;
   /** Per stream, by event type; signals by name (absent in records before it was measured). */
   historyEventsPerStreamByType?: Record<string, number>;
   worker: ProcessMemory;

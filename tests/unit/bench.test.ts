@@ -8,9 +8,11 @@ import { describe, it } from 'node:test';
 import {
   apiserverCalls,
   callsBetween,
+  countsBetween,
   inPool,
   latencies,
   metricSum,
+  ownApiCalls,
   percentile,
   samples,
 } from '../../bench/measure.ts';
@@ -121,6 +123,26 @@ describe('API server request counts', () => {
       events: 3,
       all: 20,
       byResource: { 'POST jobs': 4, 'GET secrets': 3 },
+    });
+  });
+
+  it("sums the operator's own count over its processes by verb and resource, codes together", () => {
+    const worker = [
+      'arcane_kubernetes_api_calls_total{verb="create",resource="jobs.batch",code="201"} 10',
+      'arcane_kubernetes_api_calls_total{verb="create",resource="jobs.batch",code="409"} 2',
+      'arcane_kubernetes_api_calls_total{verb="patch",resource="mockstreams.example.com/status",code="200"} 7',
+      'arcane_activity_seconds_count{activity="wake"} 40',
+    ].join('\n');
+    const watcher = 'arcane_kubernetes_api_calls_total{verb="list",resource="jobs.batch",code="200"} 1';
+    const counts = ownApiCalls(worker, watcher);
+    assert.deepEqual(counts, {
+      'create jobs.batch': 12,
+      'patch mockstreams.example.com/status': 7,
+      'list jobs.batch': 1,
+    });
+    assert.deepEqual(countsBetween({ 'create jobs.batch': 4, 'list jobs.batch': 1 }, counts), {
+      'create jobs.batch': 8,
+      'patch mockstreams.example.com/status': 7,
     });
   });
 });
