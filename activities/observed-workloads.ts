@@ -81,13 +81,34 @@ interface Container {
   env?: unknown;
 }
 
-/** A Job or CronJob as observing it reads it: metadata, status and the containers' environment (the backfill marks),
- * without the pod template's other fields; what caches of workloads keep. */
+/** The environment variables observing a Job reads (the backfill marks); the others, the spec among them, are the plugin's. */
+const OBSERVED_ENV: ReadonlySet<unknown> = new Set([BACKFILL_ENV, BACKFILL_ID_ENV]);
+
+/** Written by `kubectl apply` (a copy of the whole object as applied); nothing the lifecycle decides on. */
+const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+function observedEnv(env: unknown): unknown {
+  return Array.isArray(env) ? env.filter((variable) => OBSERVED_ENV.has((variable as { name?: unknown }).name)) : env;
+}
+
+function keptMetadata(metadata: KubernetesObject['metadata']): KubernetesObject['metadata'] {
+  if (!metadata) return metadata;
+  const kept = { ...metadata };
+  delete kept.managedFields;
+  if (kept.annotations?.[LAST_APPLIED_ANNOTATION] !== undefined) {
+    kept.annotations = { ...kept.annotations };
+    delete kept.annotations[LAST_APPLIED_ANNOTATION];
+  }
+  return kept;
+}
+
+/**
+ * A Job or CronJob as observing it reads it: metadata (without managed fields or kubectl's copy of the applied object),
+ * status and, of the pod template, only the environment variables that mark a backfill; what caches of workloads keep.
+ */
 export function workloadAsObserved<T extends KubernetesObject & { spec?: unknown; status?: unknown }>(object: T): T {
-  const metadata = object.metadata && { ...object.metadata };
-  if (metadata) delete metadata.managedFields;
   const spec = object.spec as { template?: { spec?: { containers?: Container[] } } } | undefined;
-  const containers = (spec?.template?.spec?.containers ?? []).map(({ name, env }) => ({ name, env }));
-  const kept = { apiVersion: object.apiVersion, kind: object.kind, metadata, status: object.status };
-  return { ...kept, spec: { template: { spec: { containers } } } } as T;
+  const containers = (spec?.template?.spec?.containers ?? []).map(({ name, env }) => ({ name, env: observedEnv(env) }));
+  const kept = { apiVersion: object.apiVersion, kind: object.kind, metadata: keptMetadata(object.metadata) };
+  return { ...kept, status: object.status, spec: { template: { spec: { containers } } } } as T;
 }

@@ -7,7 +7,7 @@ import { installArcaneCrds } from '../stack/manifests.ts';
 import { stopSignal } from '../stack/process.ts';
 import { processLogger } from '../operations/logger.ts';
 import { startWatcher } from '../watcher/watcher.ts';
-import { runWorker } from '../worker/main.ts';
+import { runWorker } from '../worker/run.ts';
 import { parseWorkerConfig } from '../worker/config.ts';
 
 export interface DevOptions {

@@ -7,6 +7,7 @@ import {
   dnsSubdomain,
   duration,
   flag,
+  DEFAULT_HEAP_GROWTH_PERCENT,
   heapSchema,
   integer,
   kubernetesSchema,
@@ -109,7 +110,7 @@ export const watcherConfigSchema = z.strictObject({
   backfillRequestGrace: duration.default(2_000),
   lifecycle: lifecycleSchema.prefault({}),
   log: logSchema.prefault({}),
-  heap: heapSchema,
+  heap: heapSchema(DEFAULT_HEAP_GROWTH_PERCENT.watcher),
 });
 
 export type WatcherConfig = z.output<typeof watcherConfigSchema>;

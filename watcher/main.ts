@@ -6,7 +6,6 @@ import { processLogger } from '../operations/logger.ts';
 import { processCommand } from '../operations/run-process.ts';
 import { SETTINGS } from './config-sources.ts';
 import { parseWatcherConfig } from './config.ts';
-import { startWatcher } from './watcher.ts';
 
 export function watcherCommand(env: NodeJS.ProcessEnv = process.env): Command {
   return processCommand({
@@ -15,11 +14,13 @@ export function watcherCommand(env: NodeJS.ProcessEnv = process.env): Command {
     settings: SETTINGS,
     parse: parseWatcherConfig,
     env,
-    start: (config) => {
+    start: async (config) => {
       limitHeapGrowth(config.heap.growthPercent);
       const log = processLogger(config.log, 'watcher');
       // The watcher handles its own failures; anything that slips through is logged rather than ending the process.
       process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+      // Loaded once the configuration is read, as the worker is: neither process loads the other's runtime.
+      const { startWatcher } = await import('./watcher.ts');
       return startWatcher(config, { logger: log });
     },
   });

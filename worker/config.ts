@@ -10,7 +10,7 @@ export const workerConfigSchema = z.strictObject({
   health: schema.listenerSchema(8888).prefault({}),
   metrics: schema.listenerSchema(9090).prefault({}),
   log: schema.logSchema.prefault({}),
-  heap: schema.heapSchema,
+  heap: schema.heapSchema(schema.DEFAULT_HEAP_GROWTH_PERCENT.worker),
   workflowCache: z
     .strictObject({
       // Cached workflows answer their next task without replaying their history; each costs memory while cached.

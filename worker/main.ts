@@ -1,56 +1,7 @@
 // `arcane worker`: hosts the stream workflows and the Kubernetes activities; stateless, scaled by replicas.
 import type { Command } from 'commander';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { healthHandler, listen, metricsHandler } from '../operations/health.ts';
-import { limitHeapGrowth } from '../operations/heap.ts';
-import { loadKubeConfig } from '../operations/kubeconfig.ts';
-import { processLogger } from '../operations/logger.ts';
-import { processCommand, type Running } from '../operations/run-process.ts';
-import { parseWorkerConfig, WORKER_SETTINGS, type WorkerConfig } from './config.ts';
-import { withSdkMetrics } from './sdk-metrics.ts';
-import { startStreamWorker } from './worker.ts';
-
-export async function runWorker(config: WorkerConfig): Promise<Running> {
-  limitHeapGrowth(config.heap.growthPercent);
-  const log = processLogger(config.log, 'worker');
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  let running = false;
-  // Probes answer while the worker starts (bundling the workflow code takes a few seconds): alive, not ready.
-  const health = await listen(
-    config.health.host,
-    config.health.port,
-    healthHandler({
-      readiness: () => ({ ready: running, reasons: running ? [] : ['the worker is starting'] }),
-      isLeader: () => false,
-    }),
-  );
-  // Before the worker connects: the SDK runtime takes its metrics exporter only when it is created.
-  const exposition = await withSdkMetrics(registry, log);
-  const metrics = await listen(config.metrics.host, config.metrics.port, metricsHandler(exposition));
-  const worker = await startStreamWorker({
-    temporal: config.temporal,
-    kubeConfig: loadKubeConfig(config.kubernetes),
-    logger: log,
-    registry,
-    workflowCacheMib: config.workflowCache.memoryMib,
-    observationCache: config.observationCache.enabled
-      ? { catchUpMs: config.observationCache.catchUp, watchNamespace: config.watchNamespace }
-      : undefined,
-  });
-  running = true;
-  worker.running.catch((error: unknown) => {
-    log.fatal({ err: error }, 'the worker stopped on an error');
-    process.exit(1);
-  });
-  return {
-    async stop() {
-      running = false;
-      await worker.shutdown();
-      await Promise.all([health.close(), metrics.close()]);
-    },
-  };
-}
+import { processCommand } from '../operations/run-process.ts';
+import { parseWorkerConfig, WORKER_SETTINGS } from './config.ts';
 
 export function workerCommand(env: NodeJS.ProcessEnv = process.env): Command {
   return processCommand({
@@ -59,7 +10,8 @@ export function workerCommand(env: NodeJS.ProcessEnv = process.env): Command {
     settings: WORKER_SETTINGS,
     parse: parseWorkerConfig,
     env,
-    start: runWorker,
+    // Loaded once the configuration is read, so that only the worker process loads the Temporal SDK.
+    start: async (config) => (await import('./run.ts')).runWorker(config),
   });
 }
 

@@ -13,7 +13,7 @@ import { ARCANE_GROUP, ARCANE_VERSION, STREAMING_JOB_TEMPLATES } from '../../res
 import { freePort } from '../../operations/ports.ts';
 import type { StreamKey } from '../../resources/stream-key.ts';
 import { parseWorkerConfig } from '../../worker/config.ts';
-import { runWorker } from '../../worker/main.ts';
+import { runWorker } from '../../worker/run.ts';
 import { installTestPlugin, testNamespace } from './kube.ts';
 import { kubeConfig, stackEnv } from './stack-env.ts';
 import { forwardWorkloadEvents, observeStream, waitForState } from './stream-harness.ts';

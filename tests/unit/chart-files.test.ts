@@ -23,10 +23,17 @@ const copied = [
 const entryPoint = (JSON.parse(/^ENTRYPOINT\s+(.+)$/m.exec(dockerfile)![1]!) as string[])[1]!;
 const dependencies = Object.keys((JSON.parse(read('package.json')) as { dependencies: object }).dependencies);
 
-/** Specifiers a module loads when it runs: static imports and re-exports, not type-only ones (Node erases those). */
+/** Loaded on demand by a command the image has no use for: `arcane dev` runs a local stack. */
+const OUTSIDE_THE_IMAGE = new Set(['cli/dev.ts']);
+
+/**
+ * Specifiers a module loads when it runs: static imports and re-exports, not type-only ones (Node erases those), and
+ * modules imported on demand (each process loads its own runtime that way).
+ */
 function runtimeImports(source: string): string[] {
   const statements = source.matchAll(/^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm);
-  return [...statements].map((match) => match[1]!);
+  const onDemand = source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g);
+  return [...statements, ...onDemand].map((match) => match[1]!);
 }
 
 /** Every repository file and package a module reaches through runtime imports. */
@@ -34,7 +41,7 @@ function moduleGraph(entries: string[]): { files: Set<string>; packages: Set<str
   const files = new Set<string>();
   const packages = new Set<string>();
   const visit = (file: string) => {
-    if (files.has(file)) return;
+    if (files.has(file) || OUTSIDE_THE_IMAGE.has(file)) return;
     files.add(file);
     for (const specifier of runtimeImports(read(file))) {
       if (specifier.startsWith('.')) visit(relative(root, resolve(root, dirname(file), specifier)));
@@ -86,6 +93,8 @@ describe('deploy files', () => {
     assert.ok(existsSync(join(root, entryPoint)), `the image's entry point ${entryPoint} does not exist`);
     // The worker bundles workflows/ at start, so the bundle's imports must be in the image too.
     const { files, packages } = moduleGraph([entryPoint, 'workflows/index.ts']);
+    // The processes' runtimes are imported on demand, and followed as any import is.
+    assert.ok(files.has('watcher/watcher.ts') && files.has('worker/worker.ts'), 'the runtimes are not in the graph');
     const outside = [...files].filter((file) => !copied.some((path) => file.startsWith(`${path}/`)));
     assert.deepEqual(outside, [], 'modules the image does not copy');
     assert.deepEqual(
