@@ -17,7 +17,14 @@ import {
   samples,
 } from '../../bench/measure.ts';
 import { latest, plotSvg } from '../../bench/plot.ts';
-import { readRecords, table, unfinished, withReadmeTable, type BurstRecord } from '../../bench/report.ts';
+import {
+  readRecords,
+  table,
+  unfinished,
+  withReadmeTable,
+  type BurstRecord,
+  type WatcherRestart,
+} from '../../bench/report.ts';
 
 const bench = join(import.meta.dirname, '../../bench/burst.ts');
 
@@ -223,37 +230,34 @@ describe('benchmark records', () => {
     assert.match(table([measured]).split('\n')[2]!, /\| 35 \/ 6 \/ - \| 60 \/ 48 \|/);
   });
 
+  /** The last cell of the table row of a run whose watcher restart is `restart`. */
+  const restartCell = (streams: number, restart: WatcherRestart) => {
+    const measured = all(streams, 'test', 3_000);
+    measured.operator = { ...measured.operator!, watcherRestart: restart };
+    return table([measured]).split('\n')[2]!;
+  };
+
   it("shows the restarted watcher's peak RSS after the restart's figures", () => {
-    const measured = all(10_000, 'test', 3_000);
-    measured.operator = {
-      ...measured.operator!,
-      watcherRestart: {
-        apiCallsPerStream: 0,
-        ownApiCallsPerStream: 0,
-        historyEventsPerStream: 0,
-        resyncs: 1,
-        unchangedStreams: 10_000,
-        rssBytes: 250 * 2 ** 20,
-        peakRssBytes: 312 * 2 ** 20,
-      },
-    };
-    assert.match(table([measured]).split('\n')[2]!, /\| 300 \/ 200 \| 0 \| 0 \| 0 \/ 0, 0, 10000, 312 MiB peak \|$/);
+    const restart = { apiCallsPerStream: 0, ownApiCallsPerStream: 0, historyEventsPerStream: 0, resyncs: 1 };
+    const row = restartCell(10_000, {
+      ...restart,
+      unchangedStreams: 10_000,
+      rssBytes: 250 * 2 ** 20,
+      peakRssBytes: 312 * 2 ** 20,
+    });
+    assert.match(row, /\| 300 \/ 200 \| 0 \| 0 \| 0 \/ 0, 0, 10000, 312 MiB peak \|$/);
   });
 
   it('shows a restart recorded before its memory was measured as it was shown then', () => {
     // A record of bench/results.jsonl from before the restarted watcher's memory was measured.
-    const old = all(1_000, 'test', 3_000);
-    old.operator = {
-      ...old.operator!,
-      watcherRestart: {
-        apiCallsPerStream: 0.007,
-        ownApiCallsPerStream: 0.014,
-        historyEventsPerStream: 0,
-        resyncs: 1,
-        unchangedStreams: 1000,
-      },
-    };
-    assert.match(table([old]).split('\n')[2]!, /\| 300 \/ 200 \| 0 \| 0 \| 0\.01 \/ 0\.01, 0, 1000 \|$/);
+    const row = restartCell(1_000, {
+      apiCallsPerStream: 0.007,
+      ownApiCallsPerStream: 0.014,
+      historyEventsPerStream: 0,
+      resyncs: 1,
+      unchangedStreams: 1000,
+    });
+    assert.match(row, /\| 300 \/ 200 \| 0 \| 0 \| 0\.01 \/ 0\.01, 0, 1000 \|$/);
   });
 
   it('marks a contender that could not run the streams as failed, and one that did not run with a dash', () => {

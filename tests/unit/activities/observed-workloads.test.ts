@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import { observeJob, workloadAsObserved } from '../../../activities/observed-workloads.ts';
+import type { JsonObject } from '../../../resources/go-json.ts';
+import { templateJob } from '../resources/examples.ts';
 import {
   BACKFILL_ENV,
   BACKFILL_ID_ENV,
@@ -16,7 +18,7 @@ import {
 const SPEC = JSON.stringify({ source: { table: 'orders', columns: Array.from({ length: 40 }, (_, i) => `c${i}`) } });
 
 function job(options: { backfill: boolean; labelled: boolean; lastApplied?: boolean }): V1Job {
-  const env = [
+  const env: JsonObject[] = [
     { name: STREAM_ID_ENV, value: 'orders' },
     { name: STREAM_KIND_ENV, value: 'MockStream' },
     { name: SPEC_ENV, value: SPEC },
@@ -49,19 +51,10 @@ function job(options: { backfill: boolean; labelled: boolean; lastApplied?: bool
       deletionTimestamp: new Date('2026-01-01T00:00:10Z'),
       managedFields: [{ manager: 'kube-controller-manager', operation: 'Update', fieldsV1: { 'f:status': {} } }],
     },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels: { app: 'stream' } },
-        spec: {
-          restartPolicy: 'Never',
-          containers: [
-            { name: 'stream', image: 'stream:1', command: ['run', '--all'], env, resources: { limits: { cpu: '1' } } },
-            { name: 'sidecar', image: 'proxy:2', args: ['--port', '9000'] },
-          ],
-        },
-      },
-    },
+    spec: templateJob([
+      { name: 'stream', image: 'stream:1', command: ['run', '--all'], env, resources: { limits: { cpu: '1' } } },
+      { name: 'sidecar', image: 'proxy:2', args: ['--port', '9000'] },
+    ]).spec as V1Job['spec'],
     status: {
       startTime: new Date('2026-01-01T00:00:00Z'),
       completionTime: new Date('2026-01-01T00:00:05Z'),
