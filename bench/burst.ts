@@ -53,8 +53,8 @@ interface Options {
   plugin: TestPlugin[];
   contenders: Contender[];
   pool: number;
-  /** How long a contender may take to bring every stream to Running (default: 5 minutes plus 5 s per stream). */
-  deadlineSeconds?: number;
+  /** Seconds a contender may take to bring every stream to Running (`--deadline`; see deadlineMs). */
+  deadline?: number;
   idleSeconds: number;
   controllerQps: number;
   label: string;
@@ -140,10 +140,15 @@ async function stackThrottle(bench: BenchStack): Promise<number> {
  * Creates the streams (at most `pool` creates in flight, the same for every contender), hands each to `afterCreate`
  * without waiting for it, and waits until all are Running and the contender has gone quiet.
  */
+/** How long a contender may take to bring `streams` streams to Running: `--deadline`, else 5 minutes plus what a slow, shared machine needs per stream. */
+export function deadlineMs(options: Pick<Options, 'deadline'>, streams: number): number {
+  return (options.deadline ?? 300 + streams * 5) * 1_000;
+}
+
 async function burstOf(
   bench: BenchStack,
   names: readonly string[],
-  options: Pick<Options, 'pool' | 'deadlineSeconds'>,
+  options: Pick<Options, 'pool' | 'deadline'>,
   afterCreate: (name: string) => Promise<void> = () => Promise.resolve(),
 ): Promise<Burst> {
   const { pool } = options;
@@ -163,15 +168,14 @@ async function burstOf(
       await custom.createNamespacedCustomObject({ ...kind, namespace, body: plugin.stream(name) });
       afterCreate(name).catch((error: unknown) => failures.push(`${name}: ${(error as Error).message}`));
     });
-    // 5 minutes, plus what a slow, shared machine needs per stream.
-    const deadlineMs = (options.deadlineSeconds ?? 300 + names.length * 5) * 1_000;
+    const deadline = deadlineMs(options, names.length);
     const start = Math.min(...created.values());
     await waitFor(
       `${names.length} streams Running`,
-      () => clock.reached.size >= names.length || Date.now() - start > deadlineMs,
-      { timeoutMs: deadlineMs + 60_000, intervalMs: 250, abortIf: () => failures.slice(0, 3).join('; ') || undefined },
+      () => clock.reached.size >= names.length || Date.now() - start > deadline,
+      { timeoutMs: deadline + 60_000, intervalMs: 250, abortIf: () => failures.slice(0, 3).join('; ') || undefined },
     );
-    if (clock.reached.size < names.length) throw new Error(unfinished(clock.reached.size, names.length, deadlineMs));
+    if (clock.reached.size < names.length) throw new Error(unfinished(clock.reached.size, names.length, deadline));
     const latency = latencies(created, clock.reached);
     const cpu = cpuBetween(cpuBefore, cpuSeconds(stackDir));
     await quiet(bench);

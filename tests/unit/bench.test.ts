@@ -16,6 +16,7 @@ import {
   percentile,
   samples,
 } from '../../bench/measure.ts';
+import { benchCommand, deadlineMs } from '../../bench/burst.ts';
 import { latest, plotSvg } from '../../bench/plot.ts';
 import {
   readRecords,
@@ -339,4 +340,15 @@ describe('benchmark command line', () => {
       assert.doesNotMatch(stderr, /\[bench/);
     });
   }
+
+  it('gives each contender the --deadline it is told, else 5 minutes and 5 s per stream', () => {
+    // The command as the bench parses it, with an action that runs nothing.
+    const parsed = (args: string[]) =>
+      benchCommand()
+        .action(() => undefined)
+        .parse(['node', 'bench', ...args])
+        .opts();
+    assert.equal(deadlineMs(parsed(['--deadline', '2100']), 10_000), 2_100_000);
+    assert.equal(deadlineMs(parsed([]), 10_000), 50_300_000);
+  });
 });
