@@ -81,7 +81,10 @@ interface Container {
   env?: unknown;
 }
 
-/** The environment variables observing a Job reads (the backfill marks); the others, the spec among them, are the plugin's. */
+/**
+ * The environment variables observing a Job reads (the backfill marks); the others, the spec among them, are the
+ * plugin's.
+ */
 const OBSERVED_ENV: ReadonlySet<unknown> = new Set([BACKFILL_ENV, BACKFILL_ID_ENV]);
 
 /** Written by `kubectl apply` (a copy of the whole object as applied); nothing the lifecycle decides on. */

@@ -137,14 +137,17 @@ async function stackThrottle(bench: BenchStack): Promise<number> {
 }
 
 /**
- * Creates the streams (at most `pool` creates in flight, the same for every contender), hands each to `afterCreate`
- * without waiting for it, and waits until all are Running and the contender has gone quiet.
+ * How long a contender may take to bring `streams` streams to Running: `--deadline`, else 5 minutes plus what a slow,
+ * shared machine needs per stream.
  */
-/** How long a contender may take to bring `streams` streams to Running: `--deadline`, else 5 minutes plus what a slow, shared machine needs per stream. */
 export function deadlineMs(options: Pick<Options, 'deadline'>, streams: number): number {
   return (options.deadline ?? 300 + streams * 5) * 1_000;
 }
 
+/**
+ * Creates the streams (at most `pool` creates in flight, the same for every contender), hands each to `afterCreate`
+ * without waiting for it, and waits until all are Running and the contender has gone quiet.
+ */
 async function burstOf(
   bench: BenchStack,
   names: readonly string[],

@@ -179,7 +179,10 @@ export function callsBetween(before: ApiserverCalls, after: ApiserverCalls): Api
   };
 }
 
-/** The operator's own count of its Kubernetes API calls (`arcane_kubernetes_api_calls_total`), by `verb resource`, summed over its processes' metrics. */
+/**
+ * The operator's own count of its Kubernetes API calls (`arcane_kubernetes_api_calls_total`) by `verb resource`,
+ * summed over its processes' metrics.
+ */
 export function ownApiCalls(...metricsTexts: string[]): Record<string, number> {
   const byCall: Record<string, number> = {};
   for (const { labels, value } of metricsTexts.flatMap((text) => samples(text, 'arcane_kubernetes_api_calls_total'))) {

@@ -54,8 +54,10 @@ export interface WatcherRestart {
   /** Resyncs the new watcher ran in the window, and the streams they skipped as at rest (summed over them). */
   resyncs: number;
   unchangedStreams: number;
-  /** The new watcher's RSS at the end of the window, and its peak: its first LIST of every object (absent in records
-   * before it was measured). */
+  /**
+   * The new watcher's RSS at the end of the window, and its peak: its first LIST of every object (absent in records
+   * before it was measured).
+   */
   rssBytes?: number;
   peakRssBytes?: number;
 }

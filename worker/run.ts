@@ -1,5 +1,5 @@
 // The worker process itself, loaded by `arcane worker` once its configuration is read: the Temporal SDK (and its
-// native runtime) is loaded only by the process that runs workflows, not by every use of the \`arcane\` command.
+// native runtime) is loaded only by the process that runs workflows, not by every use of the `arcane` command.
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { healthHandler, listen, metricsHandler } from '../operations/health.ts';
 import { limitHeapGrowth } from '../operations/heap.ts';
