@@ -80,6 +80,11 @@ export function isAlreadyExists(error: unknown): boolean {
   return error instanceof KubernetesApiError && error.code === 409 && error.reason === 'AlreadyExists';
 }
 
+/** A 422: the request is invalid as sent; for a JSON patch, also a `test` operation that failed or a path not there. */
+export function isInvalid(error: unknown): boolean {
+  return error instanceof KubernetesApiError && error.code === 422;
+}
+
 /** A 409 that is not AlreadyExists: an outdated resourceVersion or a failed uid precondition. */
 export function isConflict(error: unknown): boolean {
   return error instanceof KubernetesApiError && error.code === 409 && error.reason !== 'AlreadyExists';

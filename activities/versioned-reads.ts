@@ -6,19 +6,23 @@ import { parseStreamClass } from '../resources/stream-class.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
 import { newest, versionKey, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
 import type { CachedObject, ClusterCache } from './cluster-cache.ts';
-import { isAlreadyExists, isConflict, isNotFound, KubernetesApiError, type ApiCall } from './errors.ts';
+import { isAlreadyExists, isConflict, isInvalid, isNotFound, KubernetesApiError, type ApiCall } from './errors.ts';
 import type { KubernetesApi } from './kubernetes.ts';
 
 interface Versioned {
+  kind?: string;
+  status?: unknown;
   metadata?: { name?: string; resourceVersion?: string; deletionTimestamp?: unknown; finalizers?: string[] };
 }
 
 /**
- * Whether a write's answer is an object that the write removed: being deleted, and with no finalizer left. The API
- * server then answers with the object as it was stored before, at that older resourceVersion, so the version proves
- * nothing about what the write did.
+ * Whether a write's answer says the write removed its object. A write that released the last finalizer of an object
+ * being deleted is answered with the object as it was stored before, at that older resourceVersion (being deleted, no
+ * finalizer left), so the version proves nothing about what the write did. A deletion is answered with a Status of
+ * success when the object went at once (no finalizer to wait for), and with the object itself when it stays.
  */
-function removedBy(object: Versioned | undefined): boolean {
+function removedBy(call: ApiCall, object: Versioned | undefined): boolean {
+  if (call.verb === 'delete') return object?.kind === 'Status' && object.status === 'Success';
   const metadata = object?.metadata;
   return metadata?.deletionTimestamp != null && (metadata.finalizers ?? []).length === 0;
 }
@@ -68,9 +72,9 @@ export function recordVersions(kube: KubernetesApi, stream: StreamKey): VersionR
   let seen: ObjectVersions = {};
   const unknown = new Set<string>();
   const removed = new Set<string>();
-  const note = (key: string, object: Versioned | undefined, write: boolean) => {
+  const note = (call: ApiCall, key: string, object: Versioned | undefined, write: boolean) => {
     const version = object?.metadata?.resourceVersion;
-    if (write && removedBy(object)) {
+    if (write && removedBy(call, object)) {
       unknown.delete(key);
       removed.add(key);
       return;
@@ -91,11 +95,11 @@ export function recordVersions(kube: KubernetesApi, stream: StreamKey): VersionR
         const write = call.verb !== 'get' && call.verb !== 'list';
         if (isRequestList(call)) {
           for (const item of (result as { items?: Versioned[] }).items ?? []) {
-            note(versionKey.backfillRequest(item.metadata?.name ?? ''), item, false);
+            note(call, versionKey.backfillRequest(item.metadata?.name ?? ''), item, false);
           }
         } else {
           const key = versionKeyOf(call, stream);
-          if (key !== undefined) note(key, result as Versioned, write);
+          if (key !== undefined) note(call, key, result as Versioned, write);
         }
         return result;
       },
@@ -130,7 +134,7 @@ export interface ReadGuard {
 
 /**
  * Reads of the stream's objects answered by `cache` when it holds them at the guard's required versions or newer;
- * everything else, and every write, goes to `kube`. An object a write conflicted on or found gone (its read was
+ * everything else, and every write, goes to `kube`. An object a write conflicted on, found gone or whose JSON patch test failed (its read was
  * outdated) is read from the API server from then on. Answers from the cache are the objects as a watch sent them
  * (plain JSON, times as strings), which is what the reads of observing and acting use.
  */
@@ -161,7 +165,9 @@ export function cachedReads(
       return await kube.call(call, send);
     } catch (error) {
       const key = versionKeyOf(call, stream);
-      if (key !== undefined && (isConflict(error) || isAlreadyExists(error) || isNotFound(error))) conflicted.add(key);
+      // 422 too: a JSON patch whose `test` failed was made from an outdated read.
+      const outdated = isConflict(error) || isAlreadyExists(error) || isNotFound(error) || isInvalid(error);
+      if (key !== undefined && outdated) conflicted.add(key);
       throw error;
     }
   };

@@ -6,7 +6,7 @@ import type { Result } from '../resources/result.ts';
 import type { StreamDefinition } from '../resources/stream-definition.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
 import type { ActionOf, ActivityContext } from './context.ts';
-import { ActionSkipped, isAlreadyExists, isConflict, isNotFound, rejected, retryable } from './errors.ts';
+import { ActionSkipped, isAlreadyExists, isConflict, isInvalid, isNotFound, rejected, retryable } from './errors.ts';
 import { mergePatch } from '../kubernetes/requests.ts';
 import { retryOnConflict, unlessNotFound, type KubernetesApi } from './kubernetes.ts';
 import { runsBackfill } from './observed-workloads.ts';
@@ -141,25 +141,54 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
   throw retryable('WorkloadTerminating', message, '1s');
 }
 
-/** Take the outcome finalizer off the Job if it still has this uid; a newer Job of the same name is left alone. */
-function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }> {
-  return retryOnConflict(async () => {
-    const job = await readJob(kube, stream);
-    const finalizers = job?.metadata?.finalizers ?? [];
-    if (job?.metadata?.uid !== uid || !finalizers.includes(OUTCOME_FINALIZER)) return { released: false };
-    // A merge patch replaces the list: the resourceVersion makes it conflict (and start over) if the Job changed.
-    const metadata = {
-      resourceVersion: job.metadata.resourceVersion,
-      finalizers: finalizers.filter((finalizer) => finalizer !== OUTCOME_FINALIZER),
-    };
-    // Gone since it was read (a read from the worker's cache may be a moment behind): nothing holds it any more.
-    const patched = await unlessNotFound(jobs.patch(kube, stream, { metadata }));
-    return { released: patched !== undefined };
-  });
+/** One operation of a JSON patch (RFC 6902), the generated clients' default kind of patch. */
+interface JsonPatchOperation {
+  op: 'test' | 'remove';
+  path: string;
+  value?: string;
 }
 
-/** Delete the workload if it still has this uid (a newer one of the same name is left alone), and release it: the
- * decision to delete it has recorded whatever its outcome was. */
+/** Attempts at a release whose read turned out outdated before it gives up (and its activity is retried). */
+const RELEASE_ATTEMPTS = 5;
+
+/**
+ * Take the outcome finalizer off the Job if it still has this uid; a newer Job of the same name is left alone. A JSON
+ * patch removes that one entry, where the read found it, after testing that it is still there and that the Job is the
+ * same one. Unlike a merge patch (which replaces the whole list, so it must be guarded by the resourceVersion), it does
+ * not conflict with a change elsewhere in the Job: the TTL controller deleting the finished Job in the foreground adds
+ * its own finalizer after ours. A failed test (422) means the read was outdated: the Job is read again (from the API
+ * server then, see cachedReads) and the release made again.
+ */
+async function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    const job = await readJob(kube, stream);
+    const index = job?.metadata?.finalizers?.indexOf(OUTCOME_FINALIZER) ?? -1;
+    if (job?.metadata?.uid !== uid || index < 0) return { released: false };
+    const path = `/metadata/finalizers/${index}`;
+    const body: JsonPatchOperation[] = [
+      { op: 'test', path: '/metadata/uid', value: uid },
+      { op: 'test', path, value: OUTCOME_FINALIZER },
+      { op: 'remove', path },
+    ];
+    try {
+      const { name, namespace } = stream;
+      // Gone since it was read (a read from the worker's cache may be a moment behind): nothing holds it any more.
+      const patched = await unlessNotFound(
+        kube.call(jobCall('patch', stream, 'jobs'), () => kube.batch.patchNamespacedJob({ name, namespace, body })),
+      );
+      return { released: patched !== undefined };
+    } catch (error) {
+      if (!isInvalid(error) || attempt >= RELEASE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Release the workload and delete it, if it still has this uid (a newer one of the same name is left alone): the
+ * decision to delete it has recorded whatever its outcome was. Released first, so that the deletion finds nothing of
+ * ours holding it: a completed Job (Background) goes at once, even when its TTL has meanwhile deleted it in the
+ * foreground (a Background deletion switches that off), and the deletion's answer says it is gone.
+ */
 async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   kube: KubernetesApi,
   workload: Workload<T>,
@@ -167,16 +196,26 @@ async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   uid: string,
   completed = false,
 ): Promise<{ deleted: boolean }> {
-  let deleted = true;
+  if (workload.release) await workload.release(kube, stream, uid);
+  return { deleted: await deleteIfSame(kube, workload, stream, uid, completed) };
+}
+
+/** Delete the workload if it still has this uid; whether it did. */
+async function deleteIfSame<T extends { metadata?: V1ObjectMeta }>(
+  kube: KubernetesApi,
+  workload: Workload<T>,
+  stream: StreamKey,
+  uid: string,
+  completed: boolean,
+): Promise<boolean> {
   try {
     await workload.delete(kube, stream, deleteOptions(uid, completed));
+    return true;
   } catch (error) {
     // A 409 means the uid precondition failed: the name now belongs to a newer workload, which is left alone.
     if (!isNotFound(error) && !isConflict(error)) throw error;
-    deleted = false;
+    return false;
   }
-  if (deleted && workload.release) await workload.release(kube, stream, uid);
-  return { deleted };
 }
 
 /** Add the labels the workload lacks (metadata only; values it has are kept), if it still has this uid. */
@@ -286,9 +325,18 @@ export async function deleteJob(context: ActivityContext, stream: StreamKey, act
   return result;
 }
 
+/**
+ * Release a terminating Job. A completed one (its pods are done) is deleted again in the Background, so that it goes at
+ * once instead of after its pods, when it was deleted in the foreground (by its TTL): the Job after it can start now.
+ */
 export async function releaseJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'releaseJob'>) {
   const result = await releaseOutcome(context.kube, stream, action.uid);
-  context.log.info({ uid: action.uid, ...result }, 'released the finished Job');
+  const deleted =
+    action.completed && result.released && (await deleteIfSame(context.kube, jobs, stream, action.uid, true));
+  context.log.info(
+    { uid: action.uid, ...result, ...(action.completed ? { deleted } : {}) },
+    'released the finished Job',
+  );
   return result;
 }
 

@@ -25,7 +25,15 @@ import { configurationHash } from '../../resources/configuration-hash.ts';
 import type { JsonObject } from '../../resources/go-json.ts';
 import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { applyObjects, applyYaml, installTestPlugin, loadYaml, TEST_PLUGIN, testNamespace } from './kube.ts';
+import {
+  applyObjects,
+  applyYaml,
+  holdForegroundDeletion,
+  installTestPlugin,
+  loadYaml,
+  TEST_PLUGIN,
+  testNamespace,
+} from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 import { createStreamClass } from './stream-harness.ts';
 
@@ -135,6 +143,18 @@ async function retried<T>(work: () => Promise<T>): Promise<T> {
   });
   if ('error' in outcome) throw outcome.error;
   return outcome.value;
+}
+
+/** The stream's initial backfill Job, run to completion; its uid. */
+async function completedBackfillJob(key: StreamKey) {
+  const { initialBackfillName: request } = await activities.observeStream(key);
+  await activities.createBackfillRequest(key, { type: 'createBackfillRequest', name: request, initial: true });
+  const { uid } = applied(await activities.applyBackfillJob(key, { type: 'applyBackfillJob', request }));
+  await waitFor(
+    'the backfill Job to complete',
+    async () => (await activities.observeStream(key)).job?.state === 'complete',
+  );
+  return uid;
 }
 
 function applied(result: unknown): { uid: string; created: boolean } {
@@ -533,6 +553,33 @@ describe('Jobs and CronJobs', () => {
     // No wait: the Job went with the release of its finalizer, not after its pod, so the Job after it can start now.
     assert.deepEqual(await jobsIn(namespace), []);
     assert.equal((await activities.observeStream(key)).job, undefined);
+  });
+
+  test('releaseJob lets a completed Job its TTL deleted go at once, not after what it owns', async (t) => {
+    const namespace = await pluginNamespace(t, 'release-after-ttl');
+    const { key } = await createStream(namespace, 'mock-v0');
+    const uid = await completedBackfillJob(key);
+    await holdForegroundDeletion(t, kc, { namespace, name: 'mock-v0', uid });
+    const batch = kc.makeApiClient(BatchV1Api);
+    await batch.deleteNamespacedJob({ name: 'mock-v0', namespace, propagationPolicy: 'Foreground' });
+    const deleted = (await activities.observeStream(key)).job;
+    assert.deepEqual([deleted?.terminating, deleted?.held, deleted?.state], [true, true, 'complete']);
+    assert.deepEqual(await activities.releaseJob(key, { type: 'releaseJob', uid, completed: true }), {
+      released: true,
+    });
+    assert.deepEqual(await jobsIn(namespace), []);
+  });
+
+  test('releaseJob of a Job not completed leaves it, deleted in the foreground, to go after what it owns', async (t) => {
+    const namespace = await pluginNamespace(t, 'release-active-after-ttl');
+    const { key } = await createStream(namespace, 'mock-v0');
+    const { uid } = applied(await activities.applyStreamingJob(key, { type: 'applyStreamingJob' }));
+    await holdForegroundDeletion(t, kc, { namespace, name: 'mock-v0', uid });
+    const batch = kc.makeApiClient(BatchV1Api);
+    await batch.deleteNamespacedJob({ name: 'mock-v0', namespace, propagationPolicy: 'Foreground' });
+    assert.deepEqual(await activities.releaseJob(key, { type: 'releaseJob', uid }), { released: true });
+    const [left] = await jobsIn(namespace);
+    assert.deepEqual([left?.metadata?.uid, left?.metadata?.finalizers], [uid, ['foregroundDeletion']]);
   });
 
   test('deleteJob releases the Job it deletes, so nothing is left terminating', async (t) => {

@@ -1,6 +1,7 @@
 // Kubernetes for integration tests: apply YAML files, wait for CRDs, give each test its own namespace.
 import type { TestContext } from 'node:test';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { mergePatch } from '../../kubernetes/requests.ts';
 import { applyCrds, applyYaml, installArcaneCrds, TEST_PLUGIN, type TestPluginFiles } from '../../stack/manifests.ts';
 
 export {
@@ -49,4 +50,25 @@ export async function testNamespace(t: TestContext, kc: KubeConfig, prefix: stri
     await api.deleteNamespace({ name });
   });
   return name;
+}
+
+/**
+ * A ConfigMap the Job owns that cannot go (a finalizer holds it until the test ends): a deletion of the Job in the
+ * foreground waits for it, as it would for a pod. The fake node lets pods go at once, whatever holds them.
+ */
+export async function holdForegroundDeletion(
+  t: TestContext,
+  kc: KubeConfig,
+  job: { namespace: string; name: string; uid: string },
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const { namespace } = job;
+  const owner = { apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid, blockOwnerDeletion: true };
+  const name = `owned-by-${job.name}`;
+  const metadata = { name, finalizers: ['example.com/keep'], ownerReferences: [owner] };
+  await core.createNamespacedConfigMap({ namespace, body: { metadata } });
+  t.after(async () => {
+    const body = { metadata: { finalizers: null } };
+    await core.patchNamespacedConfigMap({ name, namespace, body }, mergePatch).catch(() => undefined);
+  });
 }

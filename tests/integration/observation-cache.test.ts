@@ -2,7 +2,7 @@
 // gives, costs no API call, shows the activity's own writes and deletions, and is never older than what is required.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BatchV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiException, BatchV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { ClusterCache } from '../../activities/cluster-cache.ts';
@@ -15,7 +15,15 @@ import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
 import type { Action, Observation } from '../../workflows/lifecycle.ts';
 import { atLeast } from '../../workflows/lifecycle/versions.ts';
-import { applyObjects, applyYaml, installTestPlugin, loadYaml, TEST_PLUGIN, testNamespace } from './kube.ts';
+import {
+  applyObjects,
+  applyYaml,
+  holdForegroundDeletion,
+  installTestPlugin,
+  loadYaml,
+  TEST_PLUGIN,
+  testNamespace,
+} from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
 
 const silent = pino({ level: 'silent' });
@@ -59,6 +67,17 @@ async function apiReads(): Promise<number> {
   return metric.values
     .filter((value) => value.labels.verb === 'get' || value.labels.verb === 'list')
     .reduce((sum, value) => sum + value.value, 0);
+}
+
+/** The cached activities' calls on Jobs by verb so far; with `since`, those made after it. */
+async function jobCalls(since: Record<string, number> = {}): Promise<Record<string, number>> {
+  const metric = await kubernetesApiCalls(registry).get();
+  const counts: Record<string, number> = {};
+  for (const verb of ['patch', 'delete', 'get']) {
+    const values = metric.values.filter((v) => v.labels.resource === 'jobs.batch' && v.labels.verb === verb);
+    counts[verb] = values.reduce((sum, v) => sum + v.value, 0) - (since[verb] ?? 0);
+  }
+  return counts;
 }
 
 /** The observation through the cache and the API reads it cost. */
@@ -156,6 +175,31 @@ describe('observation cache', () => {
       const { observation } = await observeCached(key, deleted.observation.versions);
       return observation.job === undefined;
     });
+  });
+
+  test('a completed Job its TTL deleted in the foreground goes with one release and one delete, and is not read again', async (t) => {
+    const key = await createStream('cache-ttl');
+    const seen = await settledCached(key);
+    const started = await cached.act(key, startBackfill(seen), seen.versions);
+    const complete = await waitFor('the cache to show the backfill Job completed', async () => {
+      const { observation } = await observeCached(key, started.observation.versions);
+      return observation.job?.state === 'complete' ? observation : undefined;
+    });
+    // What the TTL controller does meanwhile: delete the finished Job in the foreground (its finalizer after ours),
+    // which then waits for what the Job owns.
+    const uid = complete.job?.uid ?? '';
+    await holdForegroundDeletion(t, kc, { namespace, name: key.name, uid });
+    const batch = kc.makeApiClient(BatchV1Api);
+    await batch.deleteNamespacedJob({ name: key.name, namespace, propagationPolicy: 'Foreground' });
+    const before = await jobCalls();
+    const deleted = await cached.act(key, [{ type: 'deleteJob', uid, completed: true }], complete.versions);
+    assert.equal(deleted.observation.job, undefined);
+    await assert.rejects(batch.readNamespacedJob({ name: key.name, namespace }), (error: ApiException<unknown>) => {
+      return error.code === 404;
+    });
+    // The release does not conflict with the TTL's deletion, and the deletion's answer says the Job is gone, so
+    // nothing reads it again.
+    assert.deepEqual(await jobCalls(before), { patch: 1, delete: 1, get: 0 });
   });
 
   test('cached Jobs keep what observing reads, not their pod template or managed fields', async () => {

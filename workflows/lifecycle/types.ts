@@ -244,8 +244,11 @@ export type Action =
    * left running, so it goes at once instead of after its pods.
    */
   | { type: 'deleteJob'; uid: string; completed?: true }
-  /** Remove the operator's outcome finalizer from the Job with this uid: its outcome is recorded, it may go. */
-  | { type: 'releaseJob'; uid: string }
+  /**
+   * Remove the operator's outcome finalizer from the Job with this uid: its outcome is recorded, it may go. A Job that
+   * `completed` is deleted again in the Background, so that it goes at once even if it was deleted in the foreground.
+   */
+  | { type: 'releaseJob'; uid: string; completed?: true }
   /** Mark the request refused (`status.phase` Failed with this reason and message); it stays not completed. */
   | { type: 'refuseBackfillRequest'; name: string; reason: 'BackfillNotSupported'; message: string }
   /** Build the CronJob, created or replacing as for the streaming Job. */

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubernetesApi } from '../../../activities/kubernetes.ts';
 import type { ClusterCache } from '../../../activities/cluster-cache.ts';
-import { isNotFound } from '../../../activities/errors.ts';
+import { ApiException } from '@kubernetes/client-node';
+import { isNotFound, KubernetesApiError } from '../../../activities/errors.ts';
 import { cachedReads, recordVersions, versionKeyOf } from '../../../activities/versioned-reads.ts';
 
 const stream = { streamClass: 'mock-stream', namespace: 'ns', name: 'orders' };
@@ -90,4 +91,51 @@ test('a read of an object a write removed answers Not Found without asking the c
   removed.clear();
   assert.deepEqual(await reads.call(read, () => Promise.resolve({})), { metadata: { resourceVersion: '20' } });
   assert.deepEqual(asked, ['cache get']);
+});
+
+test('a deletion answered with a Status of success removed its object; one answered with the object did not', async () => {
+  const record = recordVersions(passThrough, stream);
+  const deletion = { ...jobCall, verb: 'delete' } as const;
+  // Held by a finalizer: the API server answers with the object, which stays (terminating) at this version.
+  await record.kube.call(deletion, () => Promise.resolve({ kind: 'Job', metadata: { resourceVersion: '30' } }));
+  assert.deepEqual([record.versions(), [...record.unknown()], [...record.removed()]], [{ job: '30' }, [], []]);
+  // Nothing held it: it went at once, and the answer is a Status that names it.
+  const success = { kind: 'Status', status: 'Success', metadata: {}, details: { name: 'orders', kind: 'jobs' } };
+  await record.kube.call(deletion, () => Promise.resolve(success));
+  assert.deepEqual([[...record.unknown()], [...record.removed()]], [[], ['job']]);
+  // A Status without a version that is not a success proves nothing: the object is read from the API server.
+  const other = recordVersions(passThrough, stream);
+  await other.kube.call(deletion, () => Promise.resolve({ kind: 'Status', status: 'Failure', metadata: {} }));
+  assert.deepEqual([[...other.unknown()], [...other.removed()]], [['job'], []]);
+});
+
+test('after a JSON patch whose test failed (422), the object is read from the API server, not the cache', async () => {
+  const asked: string[] = [];
+  const api = {
+    call: (call: { verb: string }, send: () => Promise<unknown>) => {
+      asked.push(`api ${call.verb}`);
+      return send();
+    },
+  } as unknown as KubernetesApi;
+  const cache = {
+    get: () => {
+      asked.push('cache get');
+      return Promise.resolve({ metadata: { resourceVersion: '40' } });
+    },
+  } as unknown as ClusterCache;
+  const reads = cachedReads(api, cache, stream, {
+    required: () => ({}),
+    mustRead: () => new Set(),
+    removed: () => new Set(),
+  });
+  const read = { ...jobCall, verb: 'get' } as const;
+  const fresh = () => Promise.resolve({ metadata: { resourceVersion: '41' } });
+  await reads.call(read, fresh);
+  const invalid = new KubernetesApiError(jobCall, new ApiException(422, 'Unprocessable Entity', {}, {}));
+  await assert.rejects(
+    reads.call(jobCall, () => Promise.reject(invalid)),
+    (error: unknown) => error === invalid,
+  );
+  assert.deepEqual(await reads.call(read, fresh), { metadata: { resourceVersion: '41' } });
+  assert.deepEqual(asked, ['cache get', 'api patch', 'api get']);
 });

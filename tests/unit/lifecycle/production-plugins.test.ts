@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decide, initialStreamState, type InvalidSpec } from '../../../workflows/lifecycle.ts';
+import { releases } from '../../../workflows/lifecycle/job-removal.ts';
 import {
   backfillJob,
   Cluster,
@@ -77,6 +78,23 @@ test('a finished Job still held by the finalizer is released once its outcome is
     // Its pods have finished, so it may go at once, without waiting for them.
     { type: 'deleteJob', uid: done.uid, completed: true },
   ]);
+});
+
+test('a Job its TTL deleted is released; a completed one is let go at once, a failed one after its pods', () => {
+  // The TTL controller deletes in the foreground: the Job would stay until its pods are gone.
+  const deleted = { terminating: true, held: true, finishTime: T0 };
+  const complete = job({ ...deleted, state: 'complete' });
+  const failed = job({ ...deleted, state: 'failed' });
+  assert.deepEqual(releases(observation({ job: complete }), []), [
+    { type: 'releaseJob', uid: complete.uid, completed: true },
+  ]);
+  // A failed Job's pods may still be stopping: it goes after them, so a new Job of that name never runs beside them.
+  assert.deepEqual(releases(observation({ job: failed }), []), [{ type: 'releaseJob', uid: failed.uid }]);
+  // Not held, or not deleted: nothing to release.
+  assert.deepEqual(releases(observation({ job: job({ ...deleted, state: 'complete', held: false }) }), []), []);
+  assert.deepEqual(releases(observation({ job: job({ state: 'complete', held: true }) }), []), []);
+  // An action that removes the Job releases it itself.
+  assert.deepEqual(releases(observation({ job: complete }), [{ type: 'deleteJob', uid: complete.uid }]), []);
 });
 
 test('a streaming Job that failed and was deleted by its TTL goes through Failed and its backoff', () => {
