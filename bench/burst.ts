@@ -3,10 +3,12 @@
 // (the same writes issued directly). API calls are counted on the API server's side, the same way for all three.
 // Appends to bench/results.jsonl, then rewrites bench/results.md, bench/results.svg and the README's table from it.
 //   npm run bench -- --streams 100,1000 --plugin test,production --contenders operator,upstream,floor
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import proto from '@temporalio/proto';
@@ -36,9 +38,11 @@ import {
   type Memory,
 } from './measure.ts';
 import {
+  OPERATOR_CODES,
   publish,
   unfinished,
   type BurstRecord,
+  type OperatorCode,
   type ContenderResult,
   type OperatorResult,
   type WatcherRestart,
@@ -61,6 +65,7 @@ interface Options {
   record: boolean;
   /** Settings of the operator's processes (ARCANE_* variables), e.g. to compare two values of one. */
   operatorEnv: Record<string, string>;
+  operatorCode: OperatorCode;
 }
 
 /** A fresh stack with the Arcane CRDs, one plugin's classes and a namespace with its templates and Secret. */
@@ -296,6 +301,26 @@ async function restartWatcher(
   };
 }
 
+const operatorClasses = new Map<OperatorCode, Promise<typeof OperatorProcess>>();
+
+/**
+ * What starts the operator's processes with its code as `code` says. `dist`: compiled as the image runs it (built here
+ * once per bench run, then started through the compiled stack/operator-process.js, which starts the compiled CLI).
+ */
+function operatorProcessClass(code: OperatorCode): Promise<typeof OperatorProcess> {
+  const known = operatorClasses.get(code);
+  if (known) return known;
+  const loaded = (async () => {
+    if (code === 'sources') return OperatorProcess;
+    const root = join(import.meta.dirname, '..');
+    execFileSync(process.execPath, [join(root, 'tools/build-dist.ts')], { stdio: 'inherit' });
+    const compiled = pathToFileURL(join(root, 'dist/stack/operator-process.js')).href;
+    return ((await import(compiled)) as typeof import('../stack/operator-process.ts')).OperatorProcess;
+  })();
+  operatorClasses.set(code, loaded);
+  return loaded;
+}
+
 async function runOperator(bench: BenchStack, names: readonly string[], options: Options): Promise<OperatorResult> {
   const { stack } = bench;
   const env = {
@@ -305,8 +330,9 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     ARCANE_LOG_LEVEL: 'info',
     ...options.operatorEnv,
   };
-  const worker = new OperatorProcess('worker', env, stack.logDir);
-  const watcher = new OperatorProcess('watcher', { ...env, ARCANE_LEADER_ELECTION_ENABLED: 'false' }, stack.logDir);
+  const Operator = await operatorProcessClass(options.operatorCode);
+  const worker = new Operator('worker', env, stack.logDir);
+  const watcher = new Operator('watcher', { ...env, ARCANE_LEADER_ELECTION_ENABLED: 'false' }, stack.logDir);
   try {
     await worker.start();
     await watcher.start();
@@ -417,6 +443,7 @@ async function runAll(count: number, plugin: TestPlugin, options: Options): Prom
     label: options.label,
     machine: machine(),
     controllerApiQps: options.controllerQps,
+    ...(options.contenders.includes('operator') ? { operatorCode: options.operatorCode } : {}),
   };
   const names = streamNames(count);
   for (const contender of options.contenders) {
@@ -502,6 +529,11 @@ export function benchCommand(): Command {
       "an ARCANE_* setting, NODE_OPTIONS or MALLOC_ARENA_MAX for the operator's worker and watcher (repeatable), e.g. ARCANE_WORKFLOW_CACHE_MEMORY_MIB=1024",
       operatorSetting,
       {},
+    )
+    .addOption(
+      new Option('--operator-code <code>', 'run the operator compiled, as its image does, or from its sources')
+        .choices(OPERATOR_CODES)
+        .default('dist'),
     )
     .option('--no-record', 'print only; do not append to bench/results.jsonl')
     .showHelpAfterError()

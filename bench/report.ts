@@ -62,6 +62,9 @@ export interface WatcherRestart {
   peakRssBytes?: number;
 }
 
+export const OPERATOR_CODES = ['dist', 'sources'] as const;
+export type OperatorCode = (typeof OPERATOR_CODES)[number];
+
 export interface BurstRecord {
   at: string;
   streams: number;
@@ -70,6 +73,8 @@ export interface BurstRecord {
   label: string;
   machine?: string;
   controllerApiQps?: number;
+  /** The operator's code that ran: compiled to dist/ as the image runs it, or the TypeScript sources (older runs). */
+  operatorCode?: OperatorCode;
   operator?: OperatorResult;
   upstream?: ContenderResult;
   floor?: ContenderResult;

@@ -170,36 +170,62 @@ describe('watcher forwarding', () => {
     const { namespace, watcher, client, streams, id } = await setup(t, 'own-job');
     await streams.create(MOCK_STREAMS, 'orders');
     await waitForSignal(client, id('orders'), 'streamObserved');
-    const body = {
-      // As the operator makes it: held by the outcome finalizer until its workflow has read how it ended.
-      metadata: { ...ordersWorkload('orders'), finalizers: [OUTCOME_FINALIZER] },
-      spec: { backoffLimit: 0, template: { metadata: { labels: { 'arcane/backfilling': 'true' } }, spec: kwokPod } },
-    };
-    await kc.makeApiClient(BatchV1Api).createNamespacedJob({ namespace, body });
-    await waitForSignal(client, id('orders'), 'jobObserved', {
-      reason: /state "active" -> "complete"/,
-      timeoutMs: 60_000,
-    });
-    // Its completion came after its creation: a forwarded creation would show before it.
-    const reasons = (await signalsOf(client, id('orders'))).map((signal) => signal.reason);
-    assert.ok(!reasons.some((reason) => /^Job orders created/.test(reason)), JSON.stringify(reasons));
-
-    // The completed Job going while held is no news either: its workflow deletes and releases it itself, as here. A
-    // spec change signalled after its deletion was handled makes the check final.
     const batch = kc.makeApiClient(BatchV1Api);
-    await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
-    await batch.patchNamespacedJob({ namespace, name: 'orders', body: { metadata: { finalizers: null } } }, mergePatch);
     const jobDeletions = () => watcher.metrics.value(watcher.metrics.events, { kind: 'Job', type: 'deleted' });
-    await waitFor('the Job deletion handled', async () => (await jobDeletions()) >= 1);
-    const mark = await lastEventId(client, id('orders'));
-    await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/changed');
-    await waitForSignal(client, id('orders'), 'streamObserved', { after: mark, reason: /generation 1 -> 2/ });
-    const after = (await signalsOf(client, id('orders'))).map((signal) => signal.reason);
-    assert.deepEqual(
-      after.filter((reason) => reason.startsWith('Job orders')),
-      [reasons.find((reason) => reason.startsWith('Job orders state'))],
-      JSON.stringify(after),
-    );
+    const release = [
+      { op: 'test', path: '/metadata/finalizers/0', value: OUTCOME_FINALIZER },
+      { op: 'remove', path: '/metadata/finalizers/0' },
+    ];
+    // How a completed Job goes: its workflow releases and deletes it (in the Background: it goes at once), or its TTL
+    // deletes it while the finalizer holds it and the release lets it go. Neither is news to its workflow.
+    const endings = {
+      'released, then deleted': async () => {
+        await batch.patchNamespacedJob({ namespace, name: 'orders', body: release });
+        await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
+      },
+      'deleted while held, then released': async () => {
+        await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
+        await batch.patchNamespacedJob({ namespace, name: 'orders', body: release });
+      },
+    };
+    let generation = 1;
+    for (const [ending, end] of Object.entries(endings)) {
+      const mark = await lastEventId(client, id('orders'));
+      const body = {
+        // As the operator makes it: held by the outcome finalizer until its workflow has read how it ended.
+        metadata: { ...ordersWorkload('orders'), finalizers: [OUTCOME_FINALIZER] },
+        spec: { backoffLimit: 0, template: { metadata: { labels: { 'arcane/backfilling': 'true' } }, spec: kwokPod } },
+      };
+      await batch.createNamespacedJob({ namespace, body });
+      await waitForSignal(client, id('orders'), 'jobObserved', {
+        after: mark,
+        reason: /state "active" -> "complete"/,
+        timeoutMs: 60_000,
+      });
+      // Its completion came after its creation: a forwarded creation would show before it.
+      const since = async (event: number) =>
+        (await signalsOf(client, id('orders')))
+          .filter((signal) => signal.eventId > event)
+          .map((signal) => signal.reason);
+      const reasons = await since(mark);
+      assert.ok(!reasons.some((reason) => /^Job orders created/.test(reason)), `${ending}: ${JSON.stringify(reasons)}`);
+
+      const deletions = await jobDeletions();
+      await end();
+      await waitFor('the Job deletion handled', async () => (await jobDeletions()) > deletions);
+      // A spec change signalled after the deletion was handled makes the check final.
+      const handled = await lastEventId(client, id('orders'));
+      await streams.changeSpec(MOCK_STREAMS, 'orders', `mock://source/changed-${generation}`);
+      generation += 1;
+      const change = new RegExp(`generation ${generation - 1} -> ${generation}`);
+      await waitForSignal(client, id('orders'), 'streamObserved', { after: handled, reason: change });
+      const after = await since(mark);
+      assert.deepEqual(
+        after.filter((reason) => reason.startsWith('Job orders')),
+        [after.find((reason) => reason.startsWith('Job orders state'))],
+        `${ending}: ${JSON.stringify(after)}`,
+      );
+    }
   });
 
   test('the CronJob named after a stream wakes its workflow with its version when it appears and goes', async (t) => {

@@ -332,6 +332,7 @@ describe('benchmark command line', () => {
     [['--deadline', '0'], /--deadline .*must be a whole number from 1 to 1000000, not "0"/],
     [['--deadline', 'soon'], /--deadline .*not "soon"/],
     [['--operator-env', 'WORKFLOW_CACHE=1'], /--operator-env .*expected ARCANE_<SETTING>=<value>/],
+    [['--operator-code', 'compiled'], /--operator-code .*'compiled' is invalid. Allowed choices are dist, sources/],
   ] as const) {
     it(`refuses ${args.join(' ')} before starting anything`, () => {
       const { status, stderr } = run([...args]);
@@ -350,5 +351,15 @@ describe('benchmark command line', () => {
         .opts();
     assert.equal(deadlineMs(parsed(['--deadline', '2100']), 10_000), 2_100_000);
     assert.equal(deadlineMs(parsed([]), 10_000), 50_300_000);
+  });
+
+  it('runs the operator compiled, as its image does, unless told to run its sources', () => {
+    const parsed = (args: string[]) =>
+      benchCommand()
+        .action(() => undefined)
+        .parse(['node', 'bench', ...args])
+        .opts();
+    assert.equal(parsed([]).operatorCode, 'dist');
+    assert.equal(parsed(['--operator-code', 'sources']).operatorCode, 'sources');
   });
 });

@@ -1,5 +1,5 @@
 // The files deploy/ ships agree with the repository: the chart's CRDs are deploy/crds, and the image holds every module
-// its entry point loads (no Docker here to build it, so what the Dockerfile copies is checked instead).
+// its entry point loads, compiled (no Docker here to build it, so what the Dockerfile copies and builds is checked).
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -21,6 +21,16 @@ const copied = [
   ),
 ];
 const entryPoint = (JSON.parse(/^ENTRYPOINT\s+(.+)$/m.exec(dockerfile)![1]!) as string[])[1]!;
+/** The source a file of dist/ is compiled from (tsconfig.build.json: rootDir `.`, outDir `dist`). */
+const sourceOf = (compiled: string) => compiled.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+const buildConfig = JSON.parse(read('tsconfig.build.json')) as {
+  include: string[];
+  compilerOptions: { outDir: string };
+};
+/** The files `tools/build-dist.ts` copies into dist/ beside the compiled code. */
+const buildAssets = JSON.parse(
+  /const assets = (\[[^\]]*\])/.exec(read('tools/build-dist.ts'))![1]!.replaceAll("'", '"'),
+) as string[];
 const dependencies = Object.keys((JSON.parse(read('package.json')) as { dependencies: object }).dependencies);
 
 /** Loaded on demand by a command the image has no use for: `arcane dev` runs a local stack. */
@@ -89,14 +99,28 @@ describe('deploy files', () => {
     assert.deepEqual(admitted.sort(), [...copied].sort());
   });
 
-  it('the entry point and the workflow bundle load only copied modules and production dependencies', () => {
-    assert.ok(existsSync(join(root, entryPoint)), `the image's entry point ${entryPoint} does not exist`);
+  it('the image runs the compiled code its build stage makes, of everything the build reads', () => {
+    assert.match(entryPoint, /^dist\/.+\.js$/, 'the entry point is not compiled code');
+    assert.equal(buildConfig.compilerOptions.outDir, 'dist');
+    assert.match(dockerfile, /^FROM \S+ AS build$/m);
+    assert.match(dockerfile, /^RUN node tools\/build-dist\.ts$/m);
+    assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    const read = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tools/build-dist.ts'];
+    const missing = [...read, ...buildConfig.include, ...buildAssets].filter(
+      (path) => !copied.some((source) => path === source || path.startsWith(`${source}/`)),
+    );
+    assert.deepEqual(missing, [], 'what the build reads and the Dockerfile does not copy');
+  });
+
+  it('the entry point and the workflow bundle load only compiled modules and production dependencies', () => {
+    const entry = sourceOf(entryPoint);
+    assert.ok(existsSync(join(root, entry)), `the source of the image's entry point, ${entry}, does not exist`);
     // The worker bundles workflows/ at start, so the bundle's imports must be in the image too.
-    const { files, packages } = moduleGraph([entryPoint, 'workflows/index.ts']);
+    const { files, packages } = moduleGraph([entry, 'workflows/index.ts']);
     // The processes' runtimes are imported on demand, and followed as any import is.
     assert.ok(files.has('watcher/watcher.ts') && files.has('worker/worker.ts'), 'the runtimes are not in the graph');
-    const outside = [...files].filter((file) => !copied.some((path) => file.startsWith(`${path}/`)));
-    assert.deepEqual(outside, [], 'modules the image does not copy');
+    const outside = [...files].filter((file) => !buildConfig.include.some((path) => file.startsWith(`${path}/`)));
+    assert.deepEqual(outside, [], 'modules the build does not compile');
     assert.deepEqual(
       [...packages].filter((name) => !dependencies.includes(name)),
       [],
