@@ -34,8 +34,11 @@ interface Workload<T extends { metadata?: V1ObjectMeta }> {
   create(kube: KubernetesApi, stream: StreamKey, body: T): Promise<T>;
   delete(kube: KubernetesApi, stream: StreamKey, body: V1DeleteOptions): Promise<unknown>;
   patch(kube: KubernetesApi, stream: StreamKey, body: object): Promise<T>;
-  /** Remove the operator's outcome finalizer, if this kind of workload carries one. */
-  release?(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }>;
+  /**
+   * Remove the operator's outcome finalizer, if this kind of workload carries one. `read`: the workload as just read,
+   * so that it is not read again (the release starts over from a fresh read if that one turns out outdated).
+   */
+  release?(kube: KubernetesApi, stream: StreamKey, uid: string, read?: { workload: T | undefined }): Promise<Released>;
   /** The finalizers an adopted workload must carry. */
   finalizers: readonly string[];
 }
@@ -141,6 +144,10 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
   throw retryable('WorkloadTerminating', message, '1s');
 }
 
+interface Released {
+  released: boolean;
+}
+
 /** One operation of a JSON patch (RFC 6902), the generated clients' default kind of patch. */
 interface JsonPatchOperation {
   op: 'test' | 'remove';
@@ -159,9 +166,14 @@ const RELEASE_ATTEMPTS = 5;
  * its own finalizer after ours. A failed test (422) means the read was outdated: the Job is read again (from the API
  * server then, see cachedReads) and the release made again.
  */
-async function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: string): Promise<{ released: boolean }> {
+async function releaseOutcome(
+  kube: KubernetesApi,
+  stream: StreamKey,
+  uid: string,
+  read?: { workload: V1Job | undefined },
+): Promise<Released> {
   for (let attempt = 1; ; attempt++) {
-    const job = await readJob(kube, stream);
+    const job = attempt === 1 && read ? read.workload : await readJob(kube, stream);
     const index = job?.metadata?.finalizers?.indexOf(OUTCOME_FINALIZER) ?? -1;
     if (job?.metadata?.uid !== uid || index < 0) return { released: false };
     const path = `/metadata/finalizers/${index}`;
@@ -185,9 +197,11 @@ async function releaseOutcome(kube: KubernetesApi, stream: StreamKey, uid: strin
 
 /**
  * Release the workload and delete it, if it still has this uid (a newer one of the same name is left alone): the
- * decision to delete it has recorded whatever its outcome was. Released first, so that the deletion finds nothing of
- * ours holding it: a completed Job (Background) goes at once, even when its TTL has meanwhile deleted it in the
- * foreground (a Background deletion switches that off), and the deletion's answer says it is gone.
+ * decision to delete it has recorded whatever its outcome was. The order makes the second write the one that lets a
+ * completed Job (deleted in the Background) go at once, with an answer that says it is gone and a watch event that
+ * shows the workflow's own doing. A live Job is released first, so that the deletion finds nothing of ours holding it.
+ * One already terminating (its TTL deleted it in the foreground, waiting for its pods) is deleted first, which switches
+ * that deletion to the Background, and the release of the last finalizer then removes it.
  */
 async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   kube: KubernetesApi,
@@ -196,8 +210,26 @@ async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   uid: string,
   completed = false,
 ): Promise<{ deleted: boolean }> {
-  if (workload.release) await workload.release(kube, stream, uid);
-  return { deleted: await deleteIfSame(kube, workload, stream, uid, completed) };
+  const { deleted } = await releaseAndDelete(kube, workload, stream, uid, completed);
+  return { deleted };
+}
+
+async function releaseAndDelete<T extends { metadata?: V1ObjectMeta }>(
+  kube: KubernetesApi,
+  workload: Workload<T>,
+  stream: StreamKey,
+  uid: string,
+  completed: boolean,
+): Promise<Released & { deleted: boolean }> {
+  if (!workload.release)
+    return { released: false, deleted: await deleteIfSame(kube, workload, stream, uid, completed) };
+  const existing = await workload.read(kube, stream);
+  const read = { workload: existing };
+  const terminating = existing?.metadata?.deletionTimestamp != null;
+  const releasedFirst = terminating ? undefined : await workload.release(kube, stream, uid, read);
+  const deleted = await deleteIfSame(kube, workload, stream, uid, completed);
+  const { released } = releasedFirst ?? (await workload.release(kube, stream, uid, read));
+  return { released, deleted };
 }
 
 /** Delete the workload if it still has this uid; whether it did. */
@@ -326,17 +358,17 @@ export async function deleteJob(context: ActivityContext, stream: StreamKey, act
 }
 
 /**
- * Release a terminating Job. A completed one (its pods are done) is deleted again in the Background, so that it goes at
- * once instead of after its pods, when it was deleted in the foreground (by its TTL): the Job after it can start now.
+ * Release a terminating Job. A completed one (its pods are done) is deleted again, in the Background, so that it goes at
+ * once instead of after its pods when it was deleted in the foreground (by its TTL): the Job after it can start now.
  */
 export async function releaseJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'releaseJob'>) {
+  if (action.completed) {
+    const { released, deleted } = await releaseAndDelete(context.kube, jobs, stream, action.uid, true);
+    context.log.info({ uid: action.uid, released, deleted }, 'released the completed Job, deleted in the Background');
+    return { released };
+  }
   const result = await releaseOutcome(context.kube, stream, action.uid);
-  const deleted =
-    action.completed && result.released && (await deleteIfSame(context.kube, jobs, stream, action.uid, true));
-  context.log.info(
-    { uid: action.uid, ...result, ...(action.completed ? { deleted } : {}) },
-    'released the finished Job',
-  );
+  context.log.info({ uid: action.uid, ...result }, 'released the finished Job');
   return result;
 }
 

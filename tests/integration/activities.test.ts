@@ -542,13 +542,7 @@ describe('Jobs and CronJobs', () => {
   test('a completed Job that deleteJob removes is gone when it returns; its pods are left to the collector', async (t) => {
     const namespace = await pluginNamespace(t, 'delete-completed');
     const { key } = await createStream(namespace, 'mock-v0');
-    const { initialBackfillName: request } = await activities.observeStream(key);
-    await activities.createBackfillRequest(key, { type: 'createBackfillRequest', name: request, initial: true });
-    const { uid } = applied(await activities.applyBackfillJob(key, { type: 'applyBackfillJob', request }));
-    await waitFor(
-      'the backfill Job to complete',
-      async () => (await activities.observeStream(key)).job?.state === 'complete',
-    );
+    const uid = await completedBackfillJob(key);
     assert.deepEqual(await activities.deleteJob(key, { type: 'deleteJob', uid, completed: true }), { deleted: true });
     // No wait: the Job went with the release of its finalizer, not after its pod, so the Job after it can start now.
     assert.deepEqual(await jobsIn(namespace), []);

@@ -187,6 +187,12 @@ describe('watcher forwarding', () => {
         await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
         await batch.patchNamespacedJob({ namespace, name: 'orders', body: release });
       },
+      // Its TTL deletes it in the foreground; its workflow deletes it again in the Background, then releases it.
+      'deleted in the foreground by its TTL, then deleted and released': async () => {
+        await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Foreground' });
+        await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
+        await batch.patchNamespacedJob({ namespace, name: 'orders', body: release });
+      },
     };
     let generation = 1;
     for (const [ending, end] of Object.entries(endings)) {
