@@ -196,12 +196,13 @@ async function releaseOutcome(
 }
 
 /**
- * Release the workload and delete it, if it still has this uid (a newer one of the same name is left alone): the
- * decision to delete it has recorded whatever its outcome was. The order makes the second write the one that lets a
- * completed Job (deleted in the Background) go at once, with an answer that says it is gone and a watch event that
- * shows the workflow's own doing. A live Job is released first, so that the deletion finds nothing of ours holding it.
- * One already terminating (its TTL deleted it in the foreground, waiting for its pods) is deleted first, which switches
- * that deletion to the Background, and the release of the last finalizer then removes it.
+ * Delete the workload and release it, if it still has this uid (a newer one of the same name is left alone): the
+ * decision to delete it has recorded whatever its outcome was. Deleted first, while our finalizer still holds it, so
+ * that it is known to be terminating at the version the deletion answers with (a later read never mistakes it for a
+ * live one), and the release of that last finalizer removes it: its answer says the Job is gone. A Job its TTL
+ * deleted in the foreground (waiting for its pods) is switched to the Background by a `completed` deletion, so it goes
+ * with the release too. The release removes our finalizer where the read before the deletion found it: the deletion
+ * does not move it.
  */
 async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   kube: KubernetesApi,
@@ -210,25 +211,20 @@ async function deleteWorkload<T extends { metadata?: V1ObjectMeta }>(
   uid: string,
   completed = false,
 ): Promise<{ deleted: boolean }> {
-  const { deleted } = await releaseAndDelete(kube, workload, stream, uid, completed);
+  const { deleted } = await deleteAndRelease(kube, workload, stream, uid, completed);
   return { deleted };
 }
 
-async function releaseAndDelete<T extends { metadata?: V1ObjectMeta }>(
+async function deleteAndRelease<T extends { metadata?: V1ObjectMeta }>(
   kube: KubernetesApi,
   workload: Workload<T>,
   stream: StreamKey,
   uid: string,
   completed: boolean,
 ): Promise<Released & { deleted: boolean }> {
-  if (!workload.release)
-    return { released: false, deleted: await deleteIfSame(kube, workload, stream, uid, completed) };
-  const existing = await workload.read(kube, stream);
-  const read = { workload: existing };
-  const terminating = existing?.metadata?.deletionTimestamp != null;
-  const releasedFirst = terminating ? undefined : await workload.release(kube, stream, uid, read);
+  const read = workload.release ? { workload: await workload.read(kube, stream) } : undefined;
   const deleted = await deleteIfSame(kube, workload, stream, uid, completed);
-  const { released } = releasedFirst ?? (await workload.release(kube, stream, uid, read));
+  const { released } = workload.release ? await workload.release(kube, stream, uid, read) : { released: false };
   return { released, deleted };
 }
 
@@ -363,7 +359,7 @@ export async function deleteJob(context: ActivityContext, stream: StreamKey, act
  */
 export async function releaseJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'releaseJob'>) {
   if (action.completed) {
-    const { released, deleted } = await releaseAndDelete(context.kube, jobs, stream, action.uid, true);
+    const { released, deleted } = await deleteAndRelease(context.kube, jobs, stream, action.uid, true);
     context.log.info({ uid: action.uid, released, deleted }, 'released the completed Job, deleted in the Background');
     return { released };
   }
