@@ -103,7 +103,11 @@ export function createActivities(options: ActivityOptions) {
     const guard = { required: () => required, mustRead: known.unknown, removed: known.removed };
     const record = recordVersions(withCache(context, stream, guard), stream);
     const observation = await observeStream({ ...context, kube: sharedReads(record.kube) }, stream);
-    return { ...observation, versions: shownVersions(observation, record.versions()) };
+    // An object its reads did not return (one the actions before it removed, say) keeps the version required of it:
+    // the next reader of the cache must see it at least that new, never as it was before.
+    const read = record.versions();
+    const unread = Object.fromEntries(Object.entries(required).filter(([key]) => read[key] === undefined));
+    return { ...observation, versions: shownVersions(observation, { ...unread, ...read }) };
   }
 
   /** A lifecycle action: when what it acts on changed since the decision it does nothing and says why. */

@@ -14,7 +14,7 @@ import type { JsonObject } from '../../resources/go-json.ts';
 import type { StreamKey } from '../../resources/stream-key.ts';
 import { waitFor } from '../../stack/wait.ts';
 import type { Action, Observation } from '../../workflows/lifecycle.ts';
-import { atLeast } from '../../workflows/lifecycle/versions.ts';
+import { atLeast, compareVersions } from '../../workflows/lifecycle/versions.ts';
 import {
   applyObjects,
   applyYaml,
@@ -194,6 +194,10 @@ describe('observation cache', () => {
     const before = await jobCalls();
     const deleted = await cached.act(key, [{ type: 'deleteJob', uid, completed: true }], complete.versions);
     assert.equal(deleted.observation.job, undefined);
+    // The observation names a version of the Job newer than the live one it was deleted from (the deletion's), so a
+    // cached read that must be at least that new can never show the Job as it was before.
+    const goneAt = deleted.observation.versions?.job ?? '';
+    assert.ok(compareVersions(goneAt, complete.versions?.job ?? '')! > 0, `${goneAt} after ${complete.versions?.job}`);
     await assert.rejects(batch.readNamespacedJob({ name: key.name, namespace }), (error: ApiException<unknown>) => {
       return error.code === 404;
     });
