@@ -134,9 +134,9 @@ export interface ReadGuard {
 
 /**
  * Reads of the stream's objects answered by `cache` when it holds them at the guard's required versions or newer;
- * everything else, and every write, goes to `kube`. An object a write conflicted on, found gone or whose JSON patch test failed (its read was
- * outdated) is read from the API server from then on. Answers from the cache are the objects as a watch sent them
- * (plain JSON, times as strings), which is what the reads of observing and acting use.
+ * everything else, and every write, goes to `kube`. An object a write conflicted on, found gone or failed a JSON
+ * patch's test on (its read was outdated) is read from the API server from then on. Answers from the cache are the
+ * objects as a watch sent them (plain JSON, times as strings), which is what the reads of observing and acting use.
  */
 export function cachedReads(
   kube: KubernetesApi,

@@ -53,16 +53,12 @@ function observedWorkload(kind: keyof typeof WORKLOADS, object: WatchedObject | 
 }
 
 /**
- * A completed Job this operator made, released or going by its workflow's own doing. Its workflow heard of its
- * completion; once it has recorded the outcome it releases our outcome finalizer and deletes the Job (in the
- * Background: its pods are done, so it goes at once), and the answers to those writes show it gone. So none of these
- * is news to it, and hearing of them would cost it a wake for nothing:
- * - its deletion requested while the finalizer holds it (by its TTL, say: the finalizer keeps it until the outcome is
- *   read, so that changes nothing the workflow decides on);
- * - the finalizer released;
- * - the Job gone while held (with the release), or gone at once from a released Job that was not terminating.
- * A Job that lingers, terminating, after the release (a deletion in the foreground waits for its pods) is not held any
- * more, so its going is forwarded: a workflow may be waiting for it to be gone.
+ * A completed Job this operator made, going while our outcome finalizer still holds it: its deletion requested, or the
+ * Job gone with the release of that finalizer. Its workflow heard of its completion; it deletes the Job itself once it
+ * has recorded the outcome, and releases it, and its observation after that shows the Job gone. A deletion by someone
+ * else (its TTL, say) changes nothing it decides on: the finalizer keeps the Job until the outcome is read. Hearing of
+ * either would cost the workflow a wake for nothing. A Job that lingers after the release (its pods go first) is not
+ * held any more, so its going is forwarded: a workflow may be waiting for it to be gone.
  */
 function completedJobGoing(kind: keyof typeof WORKLOADS, event: InformerEvent): boolean {
   const { object, previous } = event;
@@ -70,13 +66,10 @@ function completedJobGoing(kind: keyof typeof WORKLOADS, event: InformerEvent): 
     return false;
   }
   const before = OBSERVE.Job(previous);
-  if (before.state !== 'complete') return false;
-  if (event.type === 'deleted') return before.held === true || (before.held === false && !before.terminating);
+  if (before.state !== 'complete' || before.held !== true) return false;
+  if (event.type === 'deleted') return true;
   const after = OBSERVE.Job(object);
-  if (before.held !== true || after.state !== 'complete') return false;
-  const deletionRequested = !before.terminating && after.terminating && after.held === true;
-  const released = after.held === false && before.terminating === after.terminating;
-  return deletionRequested || released;
+  return !before.terminating && after.terminating && after.state === 'complete' && after.held === true;
 }
 
 export function watchWorkloads(kind: keyof typeof WORKLOADS, deps: WorkloadWatchDeps): SupervisedInformer {

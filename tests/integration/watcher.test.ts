@@ -176,18 +176,14 @@ describe('watcher forwarding', () => {
       { op: 'test', path: '/metadata/finalizers/0', value: OUTCOME_FINALIZER },
       { op: 'remove', path: '/metadata/finalizers/0' },
     ];
-    // How a completed Job goes: its workflow releases and deletes it (in the Background: it goes at once), or its TTL
-    // deletes it while the finalizer holds it and the release lets it go. Neither is news to its workflow.
+    // How a completed Job goes: its workflow deletes it and releases it (the Job goes with that last finalizer), or its
+    // TTL deletes it in the foreground first and the workflow's own deletion switches that to the Background. Neither
+    // is news to its workflow.
     const endings = {
-      'released, then deleted': async () => {
-        await batch.patchNamespacedJob({ namespace, name: 'orders', body: release });
-        await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
-      },
       'deleted while held, then released': async () => {
         await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
         await batch.patchNamespacedJob({ namespace, name: 'orders', body: release });
       },
-      // Its TTL deletes it in the foreground; its workflow deletes it again in the Background, then releases it.
       'deleted in the foreground by its TTL, then deleted and released': async () => {
         await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Foreground' });
         await batch.deleteNamespacedJob({ namespace, name: 'orders', propagationPolicy: 'Background' });
