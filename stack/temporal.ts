@@ -1,4 +1,5 @@
 // A real Temporal dev server (SQLite file, Web UI) with the project's search attributes registered.
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from '../client/search-attributes.ts';
@@ -21,15 +22,53 @@ export interface TemporalServerOptions {
   /** Reuse ports (and the database file in `dir`) to restart a server in place. */
   port?: number;
   uiPort?: number;
+  /** Picks each port not given (a free loopback port by default). */
+  pickPort?: () => Promise<number>;
 }
 
+/** Attempts at a start whose freshly picked ports someone else took first (a port is free when picked, not when bound). */
+const PORT_ATTEMPTS = 3;
+
 export async function startTemporalServer(options: TemporalServerOptions): Promise<TemporalServer> {
-  const port = options.port ?? (await freePort());
-  const uiPort = options.uiPort ?? (await freePort());
-  const dbFile = join(options.dir, 'temporal.sqlite');
+  const logFile = join(options.logDir, 'temporal.log');
+  for (let attempt = 1; ; attempt++) {
+    const logged = existsSync(logFile) ? statSync(logFile).size : 0;
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      // Only ports this function picked may be picked again; a restart in place keeps its ports (and its database).
+      const ownPorts = options.port === undefined && options.uiPort === undefined;
+      if (!ownPorts || !/address already in use/.test(logSince(logFile, logged)) || attempt >= PORT_ATTEMPTS) {
+        throw error;
+      }
+      // A fresh start: the database the failed one may have begun is dropped, so the search attributes, registered
+      // only when the file is created, are registered again.
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${databaseFile(options)}${suffix}`, { force: true });
+    }
+  }
+}
+
+/** What a process wrote to its log after the log was `offset` bytes long. */
+function logSince(file: string, offset: number): string {
+  try {
+    return readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+function databaseFile(options: TemporalServerOptions): string {
+  return join(options.dir, 'temporal.sqlite');
+}
+
+async function startOnce(options: TemporalServerOptions): Promise<TemporalServer> {
+  const pick = options.pickPort ?? freePort;
+  const port = options.port ?? (await pick());
+  const uiPort = options.uiPort ?? (await pick());
+  const dbFile = databaseFile(options);
   const namespace = 'default';
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
-  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
+  args.push('--http-port', String(await pick()), '--metrics-port', String(await pick()));
   args.push('--db-filename', dbFile, '--log-level', 'warn', '--namespace', namespace);
   for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=Keyword`);
   const proc = launch('temporal', options.binary, args, { logDir: options.logDir });

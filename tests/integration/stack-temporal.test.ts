@@ -1,13 +1,19 @@
 // Smoke tests: the local Temporal server runs workflows for real, and replay catches incompatible changes.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { searchAttributeKeys } from '../../client/search-attributes.ts';
+import { freePort } from '../../operations/ports.ts';
+import { startTemporalServer } from '../../stack/temporal.ts';
+import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { addSignal, finishSignal, totalQuery } from '../fixtures/smoke-workflow/workflows.ts';
 import { stackEnv } from './stack-env.ts';
@@ -70,5 +76,32 @@ describe('local Temporal server', () => {
       Worker.runReplayHistory({ workflowsPath: changedWorkflowsPath }, history, 'recorded-counter'),
       DeterminismViolationError,
     );
+  });
+});
+
+describe('starting a local Temporal server', () => {
+  it('starts again on other ports when one it picked was taken before the server bound it', async (t) => {
+    // A port that was free when picked and is held by someone else when the server binds it.
+    const holder = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    t.after(() => holder.close());
+    const taken = (holder.address() as AddressInfo).port;
+    const picked: number[] = [];
+    const pickPort = async () => {
+      const port = picked.length === 0 ? taken : await freePort();
+      picked.push(port);
+      return port;
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'temporal-ports-'));
+    const server = await startTemporalServer({ binary: toolchain().temporal, dir, logDir: dir, pickPort });
+    t.after(() => server.stop());
+    assert.equal(picked[0], taken);
+    assert.notEqual(server.address, `127.0.0.1:${taken}`);
+    assert.match(readFileSync(join(dir, 'temporal.log'), 'utf8'), /address already in use/);
+    // The retry started from a fresh database: the search attributes are registered.
+    const connection = await Connection.connect({ address: server.address });
+    t.after(() => connection.close());
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: server.namespace });
+    for (const key of searchAttributeKeys) assert.ok(customAttributes[key.name], `${key.name} is registered`);
   });
 });
