@@ -222,9 +222,11 @@ async function deleteAndRelease<T extends { metadata?: V1ObjectMeta }>(
   uid: string,
   completed: boolean,
 ): Promise<Released & { deleted: boolean }> {
-  const read = workload.release ? { workload: await workload.read(kube, stream) } : undefined;
+  if (!workload.release)
+    return { released: false, deleted: await deleteIfSame(kube, workload, stream, uid, completed) };
+  const read = { workload: await workload.read(kube, stream) };
   const deleted = await deleteIfSame(kube, workload, stream, uid, completed);
-  const { released } = workload.release ? await workload.release(kube, stream, uid, read) : { released: false };
+  const { released } = await workload.release(kube, stream, uid, read);
   return { released, deleted };
 }
 

@@ -1,5 +1,5 @@
 // A real Temporal dev server (SQLite file, Web UI) with the project's search attributes registered.
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from '../client/search-attributes.ts';
@@ -32,7 +32,7 @@ const PORT_ATTEMPTS = 3;
 export async function startTemporalServer(options: TemporalServerOptions): Promise<TemporalServer> {
   const logFile = join(options.logDir, 'temporal.log');
   for (let attempt = 1; ; attempt++) {
-    const logged = existsSync(logFile) ? statSync(logFile).size : 0;
+    const logged = statSync(logFile, { throwIfNoEntry: false })?.size ?? 0;
     try {
       return await startOnce(options);
     } catch (error) {

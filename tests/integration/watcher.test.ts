@@ -190,6 +190,8 @@ describe('watcher forwarding', () => {
         await batch.patchNamespacedJob({ namespace, name: 'orders', body: release });
       },
     };
+    const signalsSince = async (event: number) =>
+      (await signalsOf(client, id('orders'))).filter((signal) => signal.eventId > event).map((signal) => signal.reason);
     let generation = 1;
     for (const [ending, end] of Object.entries(endings)) {
       const mark = await lastEventId(client, id('orders'));
@@ -205,11 +207,7 @@ describe('watcher forwarding', () => {
         timeoutMs: 60_000,
       });
       // Its completion came after its creation: a forwarded creation would show before it.
-      const since = async (event: number) =>
-        (await signalsOf(client, id('orders')))
-          .filter((signal) => signal.eventId > event)
-          .map((signal) => signal.reason);
-      const reasons = await since(mark);
+      const reasons = await signalsSince(mark);
       assert.ok(!reasons.some((reason) => /^Job orders created/.test(reason)), `${ending}: ${JSON.stringify(reasons)}`);
 
       const deletions = await jobDeletions();
@@ -221,7 +219,7 @@ describe('watcher forwarding', () => {
       generation += 1;
       const change = new RegExp(`generation ${generation - 1} -> ${generation}`);
       await waitForSignal(client, id('orders'), 'streamObserved', { after: handled, reason: change });
-      const after = await since(mark);
+      const after = await signalsSince(mark);
       assert.deepEqual(
         after.filter((reason) => reason.startsWith('Job orders')),
         [after.find((reason) => reason.startsWith('Job orders state'))],

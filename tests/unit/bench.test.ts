@@ -342,23 +342,19 @@ describe('benchmark command line', () => {
     });
   }
 
+  // The command as the bench parses it, with an action that runs nothing.
+  const parsed = (args: string[]) =>
+    benchCommand()
+      .action(() => undefined)
+      .parse(['node', 'bench', ...args])
+      .opts();
+
   it('gives each contender the --deadline it is told, else 5 minutes and 5 s per stream', () => {
-    // The command as the bench parses it, with an action that runs nothing.
-    const parsed = (args: string[]) =>
-      benchCommand()
-        .action(() => undefined)
-        .parse(['node', 'bench', ...args])
-        .opts();
     assert.equal(deadlineMs(parsed(['--deadline', '2100']), 10_000), 2_100_000);
     assert.equal(deadlineMs(parsed([]), 10_000), 50_300_000);
   });
 
   it('runs the operator compiled, as its image does, unless told to run its sources', () => {
-    const parsed = (args: string[]) =>
-      benchCommand()
-        .action(() => undefined)
-        .parse(['node', 'bench', ...args])
-        .opts();
     assert.equal(parsed([]).operatorCode, 'dist');
     assert.equal(parsed(['--operator-code', 'sources']).operatorCode, 'sources');
   });
