@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import * as api from '../resources/api-group.ts';
 import type { StreamClass } from '../resources/stream-class.ts';
 import {
+  InformerGroup,
   SupervisedInformer,
   type InformerEvent,
   type InformerMetrics,
@@ -59,6 +60,7 @@ class CachedResource {
     resource: string,
     location: ResourceLocation,
     keep: (object: WatchedObject) => WatchedObject,
+    group: InformerGroup,
     onChange?: (event: InformerEvent) => void,
   ) {
     this.onChange = onChange;
@@ -72,6 +74,7 @@ class CachedResource {
         restartBackoff: options.restartBackoff,
         watchdogMs: options.watchdogMs,
         listTimeoutMs: options.listTimeoutMs,
+        group,
         resource,
         location,
         keep,
@@ -149,6 +152,7 @@ export interface CacheRead {
 export class ClusterCache {
   private readonly options: ClusterCacheOptions;
   private readonly resources = new Map<string, CachedResource>();
+  private readonly informers = new InformerGroup();
   /** BackfillRequest keys by `namespace/streamId`. */
   private readonly requestsByStream = new Map<string, Set<string>>();
 
@@ -187,7 +191,7 @@ export class ClusterCache {
     const resource = customResource(location.group, plural);
     const known = this.resources.get(resource);
     if (known) return known;
-    const cached = new CachedResource(this.options, resource, location, keep, onChange);
+    const cached = new CachedResource(this.options, resource, location, keep, this.informers, onChange);
     this.resources.set(resource, cached);
     return cached;
   }

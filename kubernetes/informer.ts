@@ -74,6 +74,25 @@ export interface InformerMetrics {
   informerRestarts: Pick<Counter<'resource' | 'cause'>, 'inc'>;
 }
 
+/**
+ * The informers of one process, which share an API server. An informer that lists again after failing shows that the
+ * API server answers again: the others still waiting out their backoff start again at once, rather than each finding
+ * out on its own schedule (up to a whole `restartBackoff.maxMs` later, after an outage long enough to reach it).
+ */
+export class InformerGroup {
+  private readonly waiting = new Set<() => void>();
+
+  /** `retry` runs when another informer of the group recovers; the returned function withdraws it. */
+  waitFor(retry: () => void): () => void {
+    this.waiting.add(retry);
+    return () => this.waiting.delete(retry);
+  }
+
+  recovered(): void {
+    for (const retry of [...this.waiting]) retry();
+  }
+}
+
 /** What every informer of one process shares; `metrics` may carry more counters that the process's handlers use. */
 export interface InformerSettings<Metrics extends InformerMetrics = InformerMetrics> {
   kubeConfig: KubeConfig;
@@ -85,6 +104,8 @@ export interface InformerSettings<Metrics extends InformerMetrics = InformerMetr
   watchdogMs: number;
   /** A list still unanswered after this long is abandoned and the informer restarted. */
   listTimeoutMs: number;
+  /** The informers that restart together once the API server answers again; none when absent. */
+  group?: InformerGroup;
 }
 
 export interface InformerOptions extends InformerSettings {
@@ -180,6 +201,8 @@ export class SupervisedInformer {
   /** When the current ListWatch started its list; undefined once it lists or fails. */
   private listingSince: number | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Withdraws the pending restart from the group's early restarts. */
+  private leaveGroup: (() => void) | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = true;
   private state: SourceHealth = { state: 'pending', everSynced: false };
@@ -211,7 +234,7 @@ export class SupervisedInformer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.watchdog);
-    clearTimeout(this.restartTimer);
+    this.cancelRestart();
     const informer = this.current;
     this.current = undefined;
     await informer?.stop();
@@ -320,7 +343,10 @@ export class SupervisedInformer {
     this.lastAlive = Date.now();
     const recovered = this.state.state === 'failing';
     this.setHealth({ state: 'synced', everSynced: true });
-    if (recovered) this.options.log.info({ resource: this.resource }, 'informer recovered');
+    if (recovered) {
+      this.options.log.info({ resource: this.resource }, 'informer recovered');
+      this.options.group?.recovered();
+    }
     try {
       this.handlers.listed();
     } catch (error) {
@@ -378,11 +404,20 @@ export class SupervisedInformer {
 
   private restart(cause: 'error' | 'watchdog' | 'listTimeout', delayMs: number): void {
     this.options.metrics.informerRestarts.inc({ resource: this.resource, cause });
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
+    this.cancelRestart();
+    const relaunch = () => {
+      this.cancelRestart();
       if (!this.stopped) this.launch();
-    }, delayMs);
+    };
+    this.restartTimer = setTimeout(relaunch, delayMs);
+    this.leaveGroup = this.options.group?.waitFor(relaunch);
+  }
+
+  private cancelRestart(): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.leaveGroup?.();
+    this.leaveGroup = undefined;
   }
 
   private backoff(): number {

@@ -54,7 +54,7 @@ const informersSchema = z
     /** A list with no answer for this long is abandoned and tried again (a hung request would stall the informer). */
     listTimeout: positiveDuration.default(60_000),
     restartBackoffInitial: positiveDuration.default(1_000),
-    restartBackoffMax: positiveDuration.default(60_000),
+    restartBackoffMax: positiveDuration.default(30_000),
   })
   .refine((i) => i.restartBackoffInitial <= i.restartBackoffMax, {
     message: 'restartBackoffInitial must not be longer than restartBackoffMax',

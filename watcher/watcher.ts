@@ -11,7 +11,7 @@ import { BackfillRequestWatch } from './backfill-requests.ts';
 import { CachedObservations } from './cached-observation.ts';
 import { parseWatcherConfig, type WatcherConfig, type WatcherConfigInput } from './config.ts';
 import { healthHandler, listen, metricsHandler, type Listener, type Readiness } from '../operations/health.ts';
-import type { SupervisedInformer } from '../kubernetes/informer.ts';
+import { InformerGroup, type SupervisedInformer } from '../kubernetes/informer.ts';
 import { EventRecorder } from './kubernetes-events.ts';
 import { listObjects } from '../kubernetes/requests.ts';
 import { createKubernetesClients } from './kubernetes-client.ts';
@@ -249,6 +249,7 @@ function buildRuntime(config: WatcherConfig, deps: WatcherDeps, log: Logger, isL
     restartBackoff: { initialMs: config.informers.restartBackoffInitial, maxMs: config.informers.restartBackoffMax },
     watchdogMs: config.informers.watchdogTimeout,
     listTimeoutMs: config.informers.listTimeout,
+    group: new InformerGroup(),
   };
   return { metrics, countFrom, clients, client, dispatcher, resyncer, settings };
 }

@@ -67,7 +67,7 @@ function startCache(options: StreamWorkerOptions): ClusterCache | undefined {
     catchUpMs: settings.catchUpMs,
     watchdogMs: 300_000,
     listTimeoutMs: 60_000,
-    restartBackoff: { initialMs: 1_000, maxMs: 60_000 },
+    restartBackoff: { initialMs: 1_000, maxMs: 30_000 },
   });
 }
 

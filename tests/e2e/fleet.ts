@@ -200,14 +200,17 @@ export class FaultDrill {
     this.created = await this.cluster.createStream(MOCK_STREAMS, 'created');
   }
 
-  /** Everything converged: running streams on their current spec, the suspended one stopped, the deleted one gone. */
-  async assertRecovered(temporal: Client): Promise<void> {
+  /**
+   * Everything converged: running streams on their current spec, the suspended one stopped, the deleted one gone.
+   * `timeoutMs` bounds the wait for convergence (see waitForConvergence).
+   */
+  async assertRecovered(temporal: Client, { timeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
     const { changedBefore, changedDuring, suspended, deleted, untouched } = this.roles;
     const created = this.created;
     assert.ok(created, 'changeDuring() ran');
     const running = [changedBefore, changedDuring, untouched, created];
-    await waitForConvergence(this.cluster, running);
-    await waitForConvergence(this.cluster, [suspended], { phase: 'Suspended' });
+    await waitForConvergence(this.cluster, running, { timeoutMs });
+    await waitForConvergence(this.cluster, [suspended], { phase: 'Suspended', timeoutMs });
     await waitForWorkflowsAgree(temporal, this.cluster, running);
     await waitForWorkflowsAgree(temporal, this.cluster, [suspended], 'Suspended');
     assert.equal((await waitForCompletion(temporal, deleted)).ended, 'deleted', 'the deleted stream has no workflow');

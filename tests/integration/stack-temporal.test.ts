@@ -80,6 +80,17 @@ describe('local Temporal server', () => {
 });
 
 describe('starting a local Temporal server', () => {
+  it('keeps its database in write-ahead-log mode', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'temporal-wal-'));
+    const server = await startTemporalServer({ binary: toolchain().temporal, dir, logDir: dir });
+    t.after(() => server.stop());
+    // SQLite's file header: bytes 18 and 19 (write and read format versions) are 1 for a rollback journal, 2 for WAL.
+    const header = readFileSync(server.dbFile).subarray(0, 20);
+    assert.equal(header.subarray(0, 15).toString('latin1'), 'SQLite format 3');
+    assert.deepEqual([header[18], header[19]], [2, 2]);
+    assert.ok(existsSync(`${server.dbFile}-wal`), 'the write-ahead log exists');
+  });
+
   it('starts again on other ports when one it picked was taken before the server bound it', async (t) => {
     // A port that was free when picked and is held by someone else when the server binds it.
     const holder = createServer((socket) => socket.destroy());

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { waitFor } from '../../../stack/wait.ts';
 import { fakeApiServerConfig, thingsInformerOptions } from './fake-api-server.ts';
-import { SupervisedInformer, type InformerEvent } from '../../../kubernetes/informer.ts';
+import { InformerGroup, SupervisedInformer, type InformerEvent } from '../../../kubernetes/informer.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 
 type ListAnswer = { status: number; names?: string[] } | 'hang';
@@ -123,4 +123,45 @@ test('a watch that stays open but silent is closed and restarted by the watchdog
   assert.equal(await restarts('error'), 0);
   assert.ok(api.lists() >= 2);
   assert.deepEqual(supervised.health, { state: 'synced', everSynced: true });
+});
+
+test('informers of one group waiting out a backoff start again once one of them lists again', async (t) => {
+  let down = true;
+  const kubeConfig = await fakeApiServerConfig(t, (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    if (url.searchParams.get('watch') === 'true') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return;
+    }
+    res.writeHead(down ? 503 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(down ? { message: 'unavailable' } : { items: [], metadata: { resourceVersion: '1' } }));
+  });
+  const group = new InformerGroup();
+  const start = (initialMs: number) => {
+    const metrics = new WatcherMetrics(() => []);
+    let listed = 0;
+    const options = thingsInformerOptions(kubeConfig, metrics, {
+      restartBackoff: { initialMs, maxMs: initialMs },
+      group,
+    });
+    const supervised = new SupervisedInformer(options, { event: () => undefined, listed: () => listed++ });
+    t.after(() => supervised.stop());
+    supervised.start();
+    return { supervised, listed: () => listed };
+  };
+  // One informer retries every few milliseconds; the other would wait about a minute before its next list.
+  const quick = start(20);
+  const slow = start(60_000);
+  await waitFor(
+    'both informers failing',
+    () => quick.supervised.health.state === 'failing' && slow.supervised.health.state === 'failing',
+  );
+
+  down = false;
+  await waitFor('the quick informer to list', () => quick.listed() === 1);
+  await waitFor('the slow informer to list well before its backoff ends', () => slow.listed() === 1, {
+    timeoutMs: 5_000,
+  });
+  assert.deepEqual(slow.supervised.health, { state: 'synced', everSynced: true });
 });
