@@ -173,8 +173,16 @@ async function readServedStream(kube: KubernetesApi, streamClass: StreamClass, s
 export async function observeStream({ kube }: ActivityContext, stream: StreamKey): Promise<Observation> {
   const absent = { templates: {}, backfillRequests: [], initialBackfillName: '' };
   const streamClass = await readStreamClass(kube, stream.streamClass);
-  // Without its class the stream's kind is unknown: the lifecycle lets go of it and touches nothing.
-  if (!streamClass) return { ...absent, detached: `StreamClass ${stream.streamClass} no longer exists` };
+  // Without its class the stream's kind is unknown: the lifecycle lets go of it. Its Job is read all the same (it is
+  // named after the stream): the lifecycle takes its finalizer off before it goes, since nothing would later.
+  if (!streamClass) {
+    const job = await readJob(kube, stream);
+    return {
+      ...absent,
+      ...compact({ job: job && observeJob(job) }),
+      detached: `StreamClass ${stream.streamClass} no longer exists`,
+    };
+  }
   const kind: StreamKind = { group: streamClass.group, kind: streamClass.kind, plural: streamClass.plural };
   const [read, job, cron] = await Promise.all([
     readServedStream(kube, streamClass, stream),
@@ -182,7 +190,9 @@ export async function observeStream({ kube }: ActivityContext, stream: StreamKey
     readCronJob(kube, stream),
   ]);
   // Not "no stream": nothing may be deleted on an answer that says nothing about the stream.
-  if (read.notServed !== undefined) return { ...absent, kind, detached: read.notServed };
+  if (read.notServed !== undefined) {
+    return { ...absent, kind, ...compact({ job: job && observeJob(job) }), detached: read.notServed };
+  }
   const { stored } = read;
   const workloads = compact({ job: job && observeJob(job), cronJob: cron && observeCronJob(cron) });
   if (!stored) return { ...absent, kind, ...workloads };

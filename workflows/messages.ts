@@ -13,7 +13,7 @@ import type {
 } from './lifecycle.ts';
 
 /** The lifecycle revision new runs decide with: what the watcher and continue-as-new put in a run's input. */
-export const LATEST_LIFECYCLE_REVISION: LifecycleRevision = 4;
+export const LATEST_LIFECYCLE_REVISION: LifecycleRevision = 5;
 
 export interface StreamWorkflowInput {
   stream: StreamKey;

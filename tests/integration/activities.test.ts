@@ -310,10 +310,14 @@ describe('observeStream', () => {
 
   test('a stream whose StreamClass is missing is detached', async (t) => {
     const namespace = await pluginNamespace(t, 'observe-detached');
-    await createStream(namespace, 'mock-v0');
+    const { key } = await createStream(namespace, 'mock-v0');
+    const { uid } = applied(await activities.applyStreamingJob(key, { type: 'applyStreamingJob' }));
     const observation = await activities.observeStream({ streamClass: 'no-such-class', namespace, name: 'mock-v0' });
     assert.equal(observation.detached, 'StreamClass no-such-class no longer exists');
     assert.equal(observation.stream, undefined);
+    // The Job is read all the same: the lifecycle releases it from the operator's finalizer before it lets go.
+    assert.equal(observation.job?.uid, uid);
+    assert.equal(observation.job?.held, true);
   });
 
   test('a stream whose kind the API server does not serve is detached, not absent', async (t) => {
@@ -327,6 +331,7 @@ describe('observeStream', () => {
       `the API server does not serve mockstreams.${PLUGIN_GROUP}/v9 (kind MockStream, named by StreamClass ` +
       `${streamClass}): its CRD or that version is gone`;
     assert.equal(observation.detached, why);
+    assert.equal(observation.job?.uid, uid);
     // An action on it does nothing and says why (the Job stays); an update fails with the same words.
     const replace = { type: 'applyStreamingJob', replaces: uid } as const;
     const skipped = await activities.applyStreamingJob({ ...key, streamClass }, replace);

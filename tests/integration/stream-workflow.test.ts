@@ -7,6 +7,7 @@ import { mergePatch } from '../../kubernetes/requests.ts';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type proto from '@temporalio/proto';
+import { OUTCOME_FINALIZER } from '../../resources/job-metadata.ts';
 import type { StreamKey } from '../../resources/stream-key.ts';
 import { historyText } from '../history-payloads.ts';
 import { namespaceKey, phaseKey, streamClassKey, streamNameKey } from '../../client/search-attributes.ts';
@@ -194,6 +195,8 @@ async function assertUntouched(stream: StreamKey, running: StreamStatus): Promis
   const job = await readJob(stream);
   assert.equal(job?.metadata?.uid, running.job?.uid, 'the Job is kept');
   assert.equal(job?.metadata?.deletionTimestamp, undefined, 'and not being deleted');
+  // No lifecycle manages the Job any more: the operator's finalizer would keep it from ever being deleted.
+  assert.ok(!(job?.metadata?.finalizers ?? []).includes(OUTCOME_FINALIZER), 'and not held by the operator');
   const stored = (await custom.getNamespacedCustomObject(location(TEST, stream))) as {
     status?: { phase?: string; configurationHash?: string };
   };
@@ -625,7 +628,8 @@ describe('stream workflow', () => {
     await installTestPlugin(kc, namespace);
     const streamClass = await createStreamClass(t, kc, prefix);
     const stream = await createStream(kc, streamClass, mockStream('orders', namespace));
-    const handle = await observeStream(harness, stream);
+    // The latest revision, as the watcher starts runs: since revision 5 a detached stream's Job is released.
+    const handle = await observeStream(harness, stream, { lifecycleRevision: LATEST_LIFECYCLE_REVISION });
     await forwardWorkloadEvents(t, kc, handle, stream);
     const running = await waitForState(handle, 'Running', (s) => s.phase === 'Running' && s.job?.backfilling === false);
     const changeClass = (spec: Record<string, string>) =>
@@ -645,7 +649,7 @@ describe('stream workflow', () => {
     assert.equal(final.phase, 'Running');
     assert.match(final.message, /now serves MockStreamV2 \(mockstreamv2s\..*\), no longer MockStream \(mockstreams\./);
     await assertUntouched(stream, running);
-    await recordHistory(handle, 'detached');
+    await recordHistory(handle, 'revision-5-detached');
   });
 
   it('leaves the Job of a stream whose kind the API server no longer serves, and ends detached', async (t) => {

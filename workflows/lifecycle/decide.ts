@@ -2,7 +2,7 @@
 import { backfillToRun, runBackfill } from './backfill.ts';
 import { detach, detachedBecause, forObject, withKind } from './identity.ts';
 import { after, inPhase, normal, outcome, warning, type Context, type Outcome } from './outcome.ts';
-import { releases } from './job-removal.ts';
+import { releasedOnDetach, releases } from './job-removal.ts';
 import { restartForConfiguration } from './restarts.ts';
 import { settle } from './settle.ts';
 import { runCronJob, runStreamingJob } from './streaming.ts';
@@ -255,7 +255,12 @@ function reconcile(
  */
 export function decide(state: StreamState, observation: Observation, config: LifecycleConfig, now: number): Decision {
   const detached = detachedBecause(state, observation);
-  if (detached !== undefined) return { state: detach(state, detached), actions: [], done: true };
+  if (detached !== undefined) {
+    const released = config.revision >= 5 ? releasedOnDetach(observation) : [];
+    return released.length > 0
+      ? { state: detach(state, detached), actions: released }
+      : { state: detach(state, detached), actions: [], done: true };
+  }
   const known = withKind(state, observation);
   const stream = observation.stream;
   if (!stream || stream.deleting) return tearDown(known, observation);

@@ -34,7 +34,7 @@ export function detachedBecause(state: StreamState, observation: Observation): s
   return `the StreamClass now serves ${describeKind(kind)}, no longer ${describeKind(state.kind)}; the stream and its workloads are left as they are`;
 }
 
-/** The lifecycle ends detached: nothing is written or deleted, the condition says why. */
+/** The lifecycle ends detached: nothing is written or deleted (but its own finalizer, see job-removal), the condition says why. */
 export function detach(state: StreamState, why: string): StreamState {
   return { ...state, ended: 'detached', condition: { reason: 'StreamDetached', message: why } };
 }

@@ -33,3 +33,12 @@ export function releases(observation: Observation, actions: readonly Action[]): 
   if (actions.some((action) => replacesJob(action, job.uid))) return [];
   return [{ type: 'releaseJob', uid: job.uid, ...(job.state === 'complete' ? { completed: true as const } : {}) }];
 }
+
+/**
+ * A detached lifecycle leaves the stream's Job running as it is, but not held by the operator's finalizer: no lifecycle
+ * would release it any more, and the Job could then never be deleted (nor its namespace) without a hand removing it.
+ */
+export function releasedOnDetach(observation: Observation): Action[] {
+  const job = observation.job;
+  return job?.held === true ? [{ type: 'releaseJob', uid: job.uid }] : [];
+}

@@ -304,8 +304,9 @@ export interface LifecycleConfig {
  * Failed stays Failed, batch streams refuse backfills they cannot run, broken backfill templates fail only backfills.
  * 3: the step that starts the workload a phase runs writes that phase's status in the same round, right after it.
  * 4: the same decisions as 3; a wake's whole observe, decide and act loop runs inside one local activity.
+ * 5: as 4, and a detached stream's Job is released from the operator's finalizer before the lifecycle ends.
  */
-export type LifecycleRevision = 1 | 2 | 3 | 4;
+export type LifecycleRevision = 1 | 2 | 3 | 4 | 5;
 
 export const defaultLifecycleConfig: LifecycleConfig = {
   restartBackoffInitialMs: 10_000,
@@ -315,5 +316,5 @@ export const defaultLifecycleConfig: LifecycleConfig = {
   stablePeriodMs: 600_000,
   recheckMs: 30_000,
   maxTransitions: 20,
-  revision: 4,
+  revision: 5,
 };

@@ -48,6 +48,28 @@ test('stream whose StreamClass is deleted completes detached without deleting an
   assert.equal(decision.state.condition.message, why);
 });
 
+test("a detached stream's Job keeps running, released from the operator's finalizer before the lifecycle ends", () => {
+  const why = 'StreamClass mock-stream no longer exists';
+  for (const detachedObservation of [
+    observation({ kind: undefined, detached: why, job: job({ held: true }) }),
+    observation({ kind: otherKind, stream: undefined, job: job({ held: true }), cronJob: cronJob() }),
+  ]) {
+    const decision = decide(state(), detachedObservation, config, T0);
+    assert.deepEqual(decision.actions, [{ type: 'releaseJob', uid: 'job-1' }], 'released, not deleted');
+    assert.equal(decision.done, undefined);
+    assert.equal(decision.state.ended, 'detached');
+    const released = { ...detachedObservation, job: job({ held: false }) };
+    const finished = decide(decision.state, released, config, T0);
+    assert.deepEqual(finished.actions, []);
+    assert.equal(finished.done, true);
+    assert.equal(finished.state.ended, 'detached');
+    // Revision 4 left the finalizer on: its histories replay as they were recorded.
+    const revision4 = decide(state(), detachedObservation, { ...config, revision: 4 }, T0);
+    assert.deepEqual(revision4.actions, []);
+    assert.equal(revision4.done, true);
+  }
+});
+
 test('stream whose StreamClass now serves another kind is detached, its Job and CronJob kept', () => {
   // Read under the new kind the stream is not found: that must not read as "deleted".
   const obs = observation({ kind: otherKind, stream: undefined, job: job(), cronJob: cronJob() });
