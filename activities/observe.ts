@@ -1,5 +1,6 @@
 // observeStream: everything the lifecycle decides on, read fresh. No spec content and no secret values leave here:
 // the spec is reduced to its validity, backend, suspension and hash.
+import type { V1Job } from '@kubernetes/client-node';
 import { initialBackfillRequestName, type BackfillRequest } from '../resources/backfill-request.ts';
 import { configurationHash } from '../resources/configuration-hash.ts';
 import { PIN_TEMPLATE_ANNOTATION } from '../resources/job-metadata.ts';
@@ -172,17 +173,17 @@ async function readServedStream(kube: KubernetesApi, streamClass: StreamClass, s
 
 export async function observeStream({ kube }: ActivityContext, stream: StreamKey): Promise<Observation> {
   const absent = { templates: {}, backfillRequests: [], initialBackfillName: '' };
+  // A detached stream is observed with its Job alone (it is named after the stream): the lifecycle takes the operator's
+  // finalizer off it before it lets go, since nothing would later.
+  const detachedWith = (detached: string, job: V1Job | undefined) => ({
+    ...absent,
+    ...compact({ job: job && observeJob(job) }),
+    detached,
+  });
   const streamClass = await readStreamClass(kube, stream.streamClass);
-  // Without its class the stream's kind is unknown: the lifecycle lets go of it. Its Job is read all the same (it is
-  // named after the stream): the lifecycle takes its finalizer off before it goes, since nothing would later.
-  if (!streamClass) {
-    const job = await readJob(kube, stream);
-    return {
-      ...absent,
-      ...compact({ job: job && observeJob(job) }),
-      detached: `StreamClass ${stream.streamClass} no longer exists`,
-    };
-  }
+  // Without its class the stream's kind is unknown: the lifecycle lets go of it.
+  if (!streamClass)
+    return detachedWith(`StreamClass ${stream.streamClass} no longer exists`, await readJob(kube, stream));
   const kind: StreamKind = { group: streamClass.group, kind: streamClass.kind, plural: streamClass.plural };
   const [read, job, cron] = await Promise.all([
     readServedStream(kube, streamClass, stream),
@@ -190,9 +191,7 @@ export async function observeStream({ kube }: ActivityContext, stream: StreamKey
     readCronJob(kube, stream),
   ]);
   // Not "no stream": nothing may be deleted on an answer that says nothing about the stream.
-  if (read.notServed !== undefined) {
-    return { ...absent, kind, ...compact({ job: job && observeJob(job) }), detached: read.notServed };
-  }
+  if (read.notServed !== undefined) return { ...detachedWith(read.notServed, job), kind };
   const { stored } = read;
   const workloads = compact({ job: job && observeJob(job), cronJob: cron && observeCronJob(cron) });
   if (!stored) return { ...absent, kind, ...workloads };

@@ -1,7 +1,7 @@
 // Smoke tests: the local Temporal server runs workflows for real, and replay catches incompatible changes.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { searchAttributeKeys } from '../../client/search-attributes.ts';
 import { freePort } from '../../operations/ports.ts';
-import { startTemporalServer } from '../../stack/temporal.ts';
+import { startTemporalServer, type TemporalServer } from '../../stack/temporal.ts';
 import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { addSignal, finishSignal, totalQuery } from '../fixtures/smoke-workflow/workflows.ts';
@@ -79,11 +79,17 @@ describe('local Temporal server', () => {
   });
 });
 
+/** Stops a server a test started in its own folder, then removes the folder (its database and log). */
+async function stopAndRemove(server: TemporalServer, dir: string): Promise<void> {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
 describe('starting a local Temporal server', () => {
   it('keeps its database in write-ahead-log mode', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'temporal-wal-'));
     const server = await startTemporalServer({ binary: toolchain().temporal, dir, logDir: dir });
-    t.after(() => server.stop());
+    t.after(() => stopAndRemove(server, dir));
     // SQLite's file header: bytes 18 and 19 (write and read format versions) are 1 for a rollback journal, 2 for WAL.
     const header = readFileSync(server.dbFile).subarray(0, 20);
     assert.equal(header.subarray(0, 15).toString('latin1'), 'SQLite format 3');
@@ -105,7 +111,7 @@ describe('starting a local Temporal server', () => {
     };
     const dir = mkdtempSync(join(tmpdir(), 'temporal-ports-'));
     const server = await startTemporalServer({ binary: toolchain().temporal, dir, logDir: dir, pickPort });
-    t.after(() => server.stop());
+    t.after(() => stopAndRemove(server, dir));
     assert.equal(picked[0], taken);
     assert.notEqual(server.address, `127.0.0.1:${taken}`);
     assert.match(readFileSync(join(dir, 'temporal.log'), 'utf8'), /address already in use/);
