@@ -50,8 +50,6 @@ class CachedResource {
   readonly informer: SupervisedInformer;
   /** Deleted objects by `namespace/name`, with the last version seen of each. */
   private readonly tombstones = new Map<string, string>();
-  /** The newest version of any of its objects seen: the cache holds every change up to it (a watch is ordered). */
-  private highWater: string | undefined;
   private readonly waiters = new Set<() => void>();
   private readonly onChange: ((event: InformerEvent) => void) | undefined;
 
@@ -95,7 +93,6 @@ class CachedResource {
     } else {
       this.tombstones.delete(key);
     }
-    if (version !== undefined && !atLeast(this.highWater, version)) this.highWater = version;
     this.onChange?.(event);
     this.wake();
   }
@@ -108,7 +105,8 @@ class CachedResource {
   answer(namespace: string | undefined, name: string, required?: string): CachedObject | undefined {
     if (!this.informer.synced) return undefined;
     const object = this.informer.get(namespace ?? '', name);
-    if (required === undefined || atLeast(this.highWater, required)) return object ?? null;
+    // The informer holds every change up to its newest version (its last list's, or a later event's).
+    if (required === undefined || atLeast(this.informer.newestVersion, required)) return object ?? null;
     if (object) return atLeast(object.metadata?.resourceVersion, required) ? object : undefined;
     return atLeast(this.tombstones.get(keyOf(namespace, name)), required) ? null : undefined;
   }

@@ -12,6 +12,7 @@ import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import { describeRequest } from './api-calls.ts';
 import { errorMessage, statusCode } from './errors.ts';
+import { atLeast } from '../workflows/lifecycle/versions.ts';
 
 /** An object as a list or watch delivers it (raw JSON): any resource, its spec and status unchecked. */
 export type WatchedObject = KubernetesObject & { spec?: unknown; status?: unknown };
@@ -196,6 +197,9 @@ export class SupervisedInformer {
   private readonly objects = new Map<string, WatchedObject>();
   private current: ListWatch<WatchedObject> | undefined;
   private listedKeys: Set<string> | undefined;
+  /** The resourceVersion of the list in progress: the cache is at it once every listed object is in. */
+  private listedVersion: string | undefined;
+  private newest: string | undefined;
   private attempt = 0;
   private lastAlive = Date.now();
   /** When the current ListWatch started its list; undefined once it lists or fails. */
@@ -219,6 +223,18 @@ export class SupervisedInformer {
 
   get synced(): boolean {
     return this.state.everSynced;
+  }
+
+  /**
+   * The newest resourceVersion the cache is known to be at: its last list's, or the newest of any object it has been
+   * told of since (a watch is ordered, so every change up to it is in). Undefined before the first list.
+   */
+  get newestVersion(): string | undefined {
+    return this.newest;
+  }
+
+  private advance(version: string | undefined): void {
+    if (version !== undefined && version !== '' && !atLeast(this.newest, version)) this.newest = version;
   }
 
   start(): void {
@@ -294,7 +310,10 @@ export class SupervisedInformer {
       // Every page is of one snapshot, whose resourceVersion the last one carries like the others: the watch starts
       // there. A continue token that expires fails the list, and the informer lists afresh.
       const result = { ...page, items };
-      if (isCurrent()) this.listedKeys = new Set(items.map(objectKey));
+      if (isCurrent()) {
+        this.listedKeys = new Set(items.map(objectKey));
+        this.listedVersion = page.metadata?.resourceVersion;
+      }
       return result;
     };
     informer = new ListWatch<WatchedObject>(collectionPath(location), watch, listOnce, false, location.labelSelector);
@@ -311,6 +330,7 @@ export class SupervisedInformer {
     const key = objectKey(object);
     const previous = this.objects.get(key);
     this.objects.set(key, object);
+    if (this.listedKeys === undefined) this.advance(object.metadata?.resourceVersion);
     this.emit({ type: previous ? 'updated' : 'added', object, previous, fromList: this.listedKeys !== undefined });
   }
 
@@ -319,6 +339,7 @@ export class SupervisedInformer {
     const previous = this.objects.get(key);
     if (!previous) return;
     this.objects.delete(key);
+    if (this.listedKeys === undefined) this.advance(object.metadata?.resourceVersion);
     this.emit({ type: 'deleted', object, previous, fromList: this.listedKeys !== undefined });
   }
 
@@ -338,6 +359,8 @@ export class SupervisedInformer {
       if (!keys.has(key)) this.remove(object);
     }
     this.listedKeys = undefined;
+    this.advance(this.listedVersion);
+    this.listedVersion = undefined;
     this.listingSince = undefined;
     this.attempt = 0;
     this.lastAlive = Date.now();

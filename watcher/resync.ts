@@ -10,10 +10,11 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { parseStreamWorkflowId, streamWorkflowId } from '../client/stream-id.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
 import { atRest } from '../workflows/lifecycle.ts';
+import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { deletedSignal, detachedSignal, resyncSignal } from '../workflows/messages.ts';
 import type { StreamObserver } from './cached-observation.ts';
 import type { WatcherMetrics } from './metrics.ts';
-import type { SignalDispatcher } from './runtime/signals.ts';
+import { versionAt, type SignalDispatcher } from './runtime/signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import type { StreamSource } from './stream-source.ts';
 import type { WatchedObject } from './forwarding.ts';
@@ -252,12 +253,15 @@ export class Resyncer {
           stream,
           signal: detachedSignal,
           reason: `${reason}; StreamClass ${stream.streamClass} is gone`,
+          versions: versionAt(versionKey.streamClass, directory.classesVersion()),
         });
         counts.detached++;
       } else if (source?.listed && !source.has(stream.namespace, stream.name)) {
         // Only a cache that has listed the class's current kind can prove a stream gone. A 404 from the API server
         // proves nothing: it may only mean that the kind is not served right now.
-        dispatcher.send({ stream, signal: deletedSignal, reason: `${reason}; stream no longer exists` });
+        // Gone at the version its class's streams were last listed or seen at: the observation must be as new.
+        const versions = versionAt(versionKey.stream, source.informer.newestVersion);
+        dispatcher.send({ stream, signal: deletedSignal, reason: `${reason}; stream no longer exists`, versions });
         counts.deleted++;
       }
     }

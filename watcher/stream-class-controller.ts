@@ -40,6 +40,8 @@ export interface StreamClassControllerDeps {
 export interface StreamDirectory {
   /** The StreamClasses have been listed: a class missing now is really gone. */
   classesSynced(): boolean;
+  /** The newest version of the StreamClasses seen: a class missing now was gone at it. */
+  classesVersion(): string | undefined;
   classExists(name: string): boolean;
   /** The serving class of that name. */
   source(className: string): StreamSource | undefined;
@@ -92,6 +94,10 @@ export class StreamClassController implements StreamDirectory {
     return this.informer.synced;
   }
 
+  classesVersion(): string | undefined {
+    return this.informer.newestVersion;
+  }
+
   classExists(name: string): boolean {
     return this.informer.get('', name) !== undefined;
   }
@@ -141,7 +147,7 @@ export class StreamClassController implements StreamDirectory {
       }
       this.active.delete(name);
       const detach = served && sameTarget(served, source.streamClass) ? undefined : detachReason(name, assignment);
-      void source.stop(detach);
+      void source.stop(detach, this.informer.newestVersion);
     }
     for (const [name, assignment] of this.assignments) {
       if ('serves' in assignment && !this.active.has(name)) this.serve(assignment.serves);

@@ -7,7 +7,7 @@ import { deletedSignal, detachedSignal, streamObservedSignal } from '../workflow
 import { streamChange, type WatchedObject } from './forwarding.ts';
 import { SupervisedInformer, type InformerEvent } from '../kubernetes/informer.ts';
 import type { InformerSettings } from './metrics.ts';
-import { versionOf, type SignalDispatcher } from './runtime/signals.ts';
+import { versionAt, versionOf, type SignalDispatcher } from './runtime/signals.ts';
 import type { SourceHealth } from './stream-class-status.ts';
 import { resourceName } from './stream-class-status.ts';
 import { templateRefsOf, type TemplateIndex } from './template-index.ts';
@@ -87,8 +87,11 @@ export class StreamSource {
     this.informer.start();
   }
 
-  /** Stops watching; with a reason, the streams' workflows are told they are detached (their class is gone). */
-  async stop(detachReason?: string): Promise<void> {
+  /**
+   * Stops watching; with a reason, the streams' workflows are told they are detached (their class is gone), the
+   * notice naming the StreamClasses' version that shows it (`classVersion`), which their observation must be as new as.
+   */
+  async stop(detachReason?: string, classVersion?: string): Promise<void> {
     // Once stopping has begun this informer delivers no more events, so no late event of it can undo the template
     // index entries that the informer replacing it adds.
     const stopping = this.informer.stop();
@@ -96,7 +99,12 @@ export class StreamSource {
       const key = this.keyOf(stream);
       this.deps.templates.set(key, []);
       if (detachReason !== undefined)
-        this.deps.dispatcher.send({ stream: key, signal: detachedSignal, reason: detachReason });
+        this.deps.dispatcher.send({
+          stream: key,
+          signal: detachedSignal,
+          reason: detachReason,
+          versions: versionAt(versionKey.streamClass, classVersion),
+        });
     }
     await stopping;
   }
@@ -109,7 +117,9 @@ export class StreamSource {
     templates.set(stream, event.type === 'deleted' ? [] : templateRefsOf(object, stream.namespace));
     if (event.fromList) return;
     if (event.type === 'deleted') {
-      dispatcher.send({ stream, signal: deletedSignal, reason: `${this.kind} ${stream.name} deleted` });
+      // The deletion's version: an observation of the stream older than it (a cache behind) would still show it.
+      const versions = versionOf(versionKey.stream, object);
+      dispatcher.send({ stream, signal: deletedSignal, reason: `${this.kind} ${stream.name} deleted`, versions });
       return;
     }
     const change = streamChange(previous, object);

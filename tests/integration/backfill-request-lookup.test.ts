@@ -145,6 +145,7 @@ describe('a BackfillRequest CRD without selectable fields', () => {
     // No stream classes: requests are only cached here, never routed.
     const directory: StreamDirectory = {
       classesSynced: () => false,
+      classesVersion: () => undefined,
       classExists: () => false,
       source: () => undefined,
       sources: () => [],

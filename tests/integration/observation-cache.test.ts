@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApiException, BatchV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { ClusterCache } from '../../activities/cluster-cache.ts';
+import { ClusterCache, type ClusterCacheOptions } from '../../activities/cluster-cache.ts';
 import { createActivities, type StreamActivities } from '../../activities/index.ts';
 import { cacheRestarts } from '../../activities/metrics.ts';
 import { kubernetesApiCalls } from '../../kubernetes/api-calls.ts';
@@ -25,6 +25,7 @@ import {
   testNamespace,
 } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
+import { MOCK_STREAMS, Streams, watchVersions } from './watcher-harness.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -43,7 +44,13 @@ before(async (t) => {
   namespace = await testNamespace(t as never, kc, 'observation-cache');
   await applyYaml(kc, TEST_PLUGIN.namespacedFiles, namespace);
   registry = new Registry();
-  cache = new ClusterCache({
+  cache = new ClusterCache(cacheOptions(registry));
+  cached = createActivities({ kubeConfig: kc, logger: silent, registry, cache });
+  direct = createActivities({ kubeConfig: kc, logger: silent, registry: new Registry() });
+});
+
+function cacheOptions(registry: Registry): ClusterCacheOptions {
+  return {
     kubeConfig: kc,
     log: silent,
     metrics: { apiCalls: kubernetesApiCalls(registry), informerRestarts: cacheRestarts(registry) },
@@ -52,10 +59,8 @@ before(async (t) => {
     watchdogMs: 300_000,
     listTimeoutMs: 60_000,
     restartBackoff: { initialMs: 200, maxMs: 2_000 },
-  });
-  cached = createActivities({ kubeConfig: kc, logger: silent, registry, cache });
-  direct = createActivities({ kubeConfig: kc, logger: silent, registry: new Registry() });
-});
+  };
+}
 
 after(async () => {
   await cache.stop();
@@ -147,6 +152,36 @@ describe('observation cache', () => {
     const { observation, reads } = await observeCached(key, { ...fromApi.versions, stream: '999999999999' });
     assert.ok(reads >= 1, `the stream was read from the API server (${reads} reads)`);
     assert.deepEqual(observation, fromApi);
+  });
+
+  test('a cache that fell behind shows a deleted stream only to a read that does not require its deletion', async (t) => {
+    const key = await createStream('cache-stale');
+    // A cache of its own, stopped once it has the stream: it never sees what happens next, like a cache whose watch
+    // is down while the watcher's is back.
+    const registry = new Registry();
+    const stale = new ClusterCache({ ...cacheOptions(registry), catchUpMs: 500 });
+    t.after(() => stale.stop());
+    const behind = createActivities({ kubeConfig: kc, logger: silent, registry, cache: stale });
+    await behind.observeStream(key);
+    const streams = `${MOCK_STREAMS.plural}.${MOCK_STREAMS.group}`;
+    await waitFor('the stale cache to have the stream', async () => (await stale.get(streams, key)) ?? undefined);
+    await stale.stop();
+    const { group, version, plural } = MOCK_STREAMS;
+    const deletions = await watchVersions(
+      t,
+      kc,
+      `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+      key.name,
+    );
+    await new Streams(kc, namespace).delete(MOCK_STREAMS, key.name);
+    const deletedAt = await deletions.of('DELETED');
+
+    assert.ok((await behind.observeStream(key)).stream, 'the stale cache still shows the stream');
+    const reads = async () => (await kubernetesApiCalls(registry).get()).values.filter((v) => v.labels.verb === 'get');
+    const before = (await reads()).length;
+    const observation = await behind.observeStream(key, { stream: deletedAt });
+    assert.equal(observation.stream, undefined, 'a read that must show the deletion shows the stream gone');
+    assert.ok((await reads()).length > before, 'it asked the API server');
   });
 
   test('the observation after an action shows what the action wrote, and a deletion', async () => {

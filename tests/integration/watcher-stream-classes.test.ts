@@ -17,6 +17,7 @@ import { mergePatch } from '../../kubernetes/requests.ts';
 import { streamWorkflowId } from '../../client/stream-id.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../../resources/api-group.ts';
 import { waitFor } from '../../stack/wait.ts';
+import { atLeast, versionKey } from '../../workflows/lifecycle/versions.ts';
 import type { Watcher } from '../../watcher/watcher.ts';
 import { applyObjects, installTestPlugin, loadYaml, testNamespace, waitForCrdsEstablished } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
@@ -32,6 +33,7 @@ import {
   temporalClient,
   uniqueTaskQueue,
   waitForSignal,
+  watchVersions,
   type StreamKind,
 } from './watcher-harness.ts';
 
@@ -163,8 +165,15 @@ test('a second StreamClass for a kind is Failed naming the first, and serves the
 
   await streams.create(kind, 'orders');
   await waitForSignal(client, id(first, 'orders'), 'streamObserved');
+  const classVersions = await watchVersions(t, kc, `/apis/${ARCANE_GROUP}/${ARCANE_VERSION}/${CLASSES.plural}`, first);
   await kc.makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ ...CLASSES, name: first });
-  await waitForSignal(client, id(first, 'orders'), 'detached', { reason: new RegExp(`StreamClass ${first} deleted`) });
+  const detached = await waitForSignal(client, id(first, 'orders'), 'detached', {
+    reason: new RegExp(`StreamClass ${first} deleted`),
+  });
+  // The workflow's observation must be at least as new as the class's deletion (a cache behind still shows the class).
+  const deletedAt = await classVersions.of('DELETED');
+  const required = detached.versions?.[versionKey.streamClass];
+  assert.ok(required !== undefined && atLeast(required, deletedAt), `${required} is at least ${deletedAt}`);
   await waitForPhase(watcher, second, 'Ready');
   await waitForSignal(client, id(second, 'orders'), 'resync');
 });

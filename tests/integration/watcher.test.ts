@@ -112,14 +112,22 @@ describe('watcher forwarding', () => {
     );
   });
 
-  test("a deleted stream's workflow is told so", async (t) => {
-    const { client, streams, id } = await setup(t, 'delete');
+  test("a deleted stream's workflow is told so, at the deletion's version", async (t) => {
+    const { namespace, client, streams, id } = await setup(t, 'delete');
     await streams.create(MOCK_STREAMS_V2, 'invoices', 'mock-v2-job');
     const invoices = id('invoices', MOCK_STREAMS_V2.streamClass);
     await waitForSignal(client, invoices, 'streamObserved');
+    const { group, version, plural } = MOCK_STREAMS_V2;
+    const versions = await watchVersions(
+      t,
+      kc,
+      `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+      'invoices',
+    );
     await streams.delete(MOCK_STREAMS_V2, 'invoices');
     const deleted = await waitForSignal(client, invoices, 'deleted', { reason: /MockStreamV2 invoices deleted/ });
-    assert.equal(deleted.versions, undefined, 'a deletion carries no versions: the workflow always looks');
+    // An observation older than the deletion (a cache behind) would still show the stream: the workflow's must not be.
+    assert.deepEqual(deleted.versions, { [versionKey.stream]: await versions.of('DELETED') });
   });
 
   test('the Job named after a stream wakes its workflow when it appears, finishes and goes', async (t) => {

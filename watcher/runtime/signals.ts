@@ -37,7 +37,11 @@ export interface Delivery {
 
 /** A delivery's `versions` for one object: its resourceVersion under `key`, or none when it carries none. */
 export function versionOf(key: string, object: WatchedObject): ObjectVersions | undefined {
-  const version = object.metadata?.resourceVersion;
+  return versionAt(key, object.metadata?.resourceVersion);
+}
+
+/** `version` (when known) as the version of `key` a notice requires. */
+export function versionAt(key: string, version: string | undefined): ObjectVersions | undefined {
   return version ? { [key]: version } : undefined;
 }
 

@@ -9,7 +9,7 @@ import { fakeApiServerConfig, thingsInformerOptions } from './fake-api-server.ts
 import { InformerGroup, SupervisedInformer, type InformerEvent } from '../../../kubernetes/informer.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 
-type ListAnswer = { status: number; names?: string[] } | 'hang';
+type ListAnswer = { status: number; names?: string[]; version?: string } | 'hang';
 
 /** A fake API server: each list takes the next scripted answer; watches stay open, silent, until the test breaks them. */
 async function fakeApiServer(t: TestContext, answers: ListAnswer[]) {
@@ -34,7 +34,9 @@ async function fakeApiServer(t: TestContext, answers: ListAnswer[]) {
     }));
     res.writeHead(answer.status, { 'content-type': 'application/json' });
     res.end(
-      JSON.stringify(answer.status === 200 ? { items, metadata: { resourceVersion: '1' } } : { message: 'boom' }),
+      JSON.stringify(
+        answer.status === 200 ? { items, metadata: { resourceVersion: answer.version ?? '1' } } : { message: 'boom' },
+      ),
     );
   });
   return { kubeConfig, watches, lists: () => lists, closedWatches: () => closedWatches };
@@ -97,6 +99,28 @@ test('objects that went while the watch was broken are reported deleted after th
     ],
   );
   assert.equal(supervised.get('data', 'b'), undefined);
+});
+
+test("the newest version is the last list's, or a later event's, and stays while the informer fails", async (t) => {
+  const api = await fakeApiServer(t, [{ status: 200, names: ['a', 'b'], version: '10' }, { status: 500 }]);
+  const { supervised, events, listed } = informer(t, api.kubeConfig);
+  assert.equal(supervised.newestVersion, undefined, 'nothing listed yet');
+  supervised.start();
+  await waitFor('the first watch', () => api.watches.length === 1);
+  assert.equal(listed(), 1);
+  assert.equal(supervised.newestVersion, '10', "the list's version, newer than any listed object's");
+
+  const b = { apiVersion: 'example.com/v1', kind: 'Thing', metadata: { name: 'b', namespace: 'data', uid: 'b' } };
+  api.watches[0]?.write(
+    `${JSON.stringify({ type: 'DELETED', object: { ...b, metadata: { ...b.metadata, resourceVersion: '12' } } })}\n`,
+  );
+  await waitFor('the deletion', () => events.some((event) => event.type === 'deleted'));
+  assert.equal(supervised.newestVersion, '12', "the deletion's version");
+
+  // Failing, the cache is only as new as what it last saw: reads that need newer must go elsewhere.
+  api.watches[0]?.destroy();
+  await waitFor('the failed re-list', () => supervised.health.state === 'failing');
+  assert.equal(supervised.newestVersion, '12');
 });
 
 test('a list that hangs is abandoned after the list timeout and tried again', async (t) => {
