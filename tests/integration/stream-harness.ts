@@ -192,19 +192,32 @@ export async function observeStream(
  * until the test ends.
  */
 export async function forwardWorkloadEvents(t: TestContext, kc: KubeConfig, handle: WorkflowHandle, stream: StreamKey) {
+  // Once the test ends nothing more is sent, and what is on its way arrives (or fails) before the test's Temporal
+  // connection may close: a call on a closed connection fails outside any promise.
+  let ended = false;
+  const sending = new Set<Promise<unknown>>();
   const watches = await Promise.all(
     ['/apis/batch/v1/namespaces/%s/jobs', '/apis/batch/v1/namespaces/%s/cronjobs'].map((path) =>
       new Watch(kc).watch(
         path.replace('%s', stream.namespace),
         { labelSelector: `arcane/stream-id=${stream.name}` },
         (type: string, object: KubernetesObject) => {
-          handle.signal(jobObservedSignal, { reason: `${object.kind ?? 'workload'} ${type}` }).catch(() => undefined);
+          if (ended) return;
+          const sent = handle
+            .signal(jobObservedSignal, { reason: `${object.kind ?? 'workload'} ${type}` })
+            .catch(() => undefined);
+          sending.add(sent);
+          void sent.finally(() => sending.delete(sent));
         },
         () => undefined,
       ),
     ),
   );
-  t.after(() => watches.forEach((watch) => watch.abort()));
+  t.after(async () => {
+    ended = true;
+    watches.forEach((watch) => watch.abort());
+    await Promise.all(sending);
+  });
 }
 
 /** Waits until the stream workflow's `state` query satisfies `predicate`; returns that state. */
