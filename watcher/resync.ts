@@ -14,7 +14,7 @@ import { versionKey } from '../workflows/lifecycle/versions.ts';
 import { deletedSignal, detachedSignal, resyncSignal } from '../workflows/messages.ts';
 import type { StreamObserver } from './cached-observation.ts';
 import type { WatcherMetrics } from './metrics.ts';
-import { versionAt, type SignalDispatcher } from './runtime/signals.ts';
+import { versionAt, versionOf, type SignalDispatcher } from './runtime/signals.ts';
 import type { StreamDirectory } from './stream-class-controller.ts';
 import type { StreamSource } from './stream-source.ts';
 import type { WatchedObject } from './forwarding.ts';
@@ -211,7 +211,16 @@ export class Resyncer {
   ): void {
     // The reason names the generation this resync saw, so the workflow's history shows what the watcher knew.
     const seen = `${reason}; generation ${stream.metadata?.generation ?? 0}`;
-    this.deps.dispatcher.send({ stream: key, signal: resyncSignal, reason: seen, start: { kind: source.kind } });
+    // The workflow must see the stream at least as this resync does: a cache behind (its watch not back yet after an
+    // outage, say) would show it as it was before.
+    const required = versionOf(versionKey.stream, stream);
+    this.deps.dispatcher.send({
+      stream: key,
+      signal: resyncSignal,
+      reason: seen,
+      required,
+      start: { kind: source.kind },
+    });
     counts.resynced++;
   }
 

@@ -6,7 +6,7 @@ export { rejectAction, type ActionRejection } from './lifecycle/rejected-action.
 export { requestRestart, validateUpdate, type StreamUpdate } from './lifecycle/updates.ts';
 export { defaultLifecycleConfig, nonRetryableReasons } from './lifecycle/types.ts';
 export { statusWriteOf, type DesiredStatus } from './lifecycle/settle.ts';
-export { alreadyShown, type NoticeContent, type WorkloadNotice } from './lifecycle/shown.ts';
+export { alreadyShown, requiredAfter, type NoticeContent, type WorkloadNotice } from './lifecycle/shown.ts';
 export { covers, newest, versionKey, type ObjectVersions } from './lifecycle/versions.ts';
 export {
   answerRefusal,

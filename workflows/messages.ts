@@ -50,6 +50,9 @@ export interface Notice {
   /** The resourceVersion of each object the notice is about (keys: `versionKey`), as the watcher saw it. When the
    * latest observation was read at these or newer, it need not look again; a cached read must be at least this new. */
   versions?: ObjectVersions;
+  /** Versions the workflow's next observation must be at least as new as, without saying that nothing else changed
+   * (a resync: something the watcher did not see may have). A cache that is behind them is not read. */
+  required?: ObjectVersions;
 }
 
 /** The stream's Job or CronJob as one notice shows it. */

@@ -18,7 +18,7 @@ import {
   alreadyShown,
   defaultLifecycleConfig,
   initialStreamState,
-  newest,
+  requiredAfter,
   validateUpdate,
   type NoticeContent,
   type Observation,
@@ -83,7 +83,7 @@ export async function streamWorkflow(input: StreamWorkflowInput): Promise<Stream
     const nothingNew = woken.length > 0 && woken.every((notice) => alreadyShown(notice, driver.observation));
     if (revision === 1 || !nothingNew) {
       // The observation must show at least what the notices that woke us showed, and what was seen before.
-      const required = woken.reduce((versions, notice) => newest(versions, notice?.versions), driver.seenVersions);
+      const required = requiredAfter(woken, driver.seenVersions);
       const outcome =
         revision === 1
           ? await driver.reconcileRevision1()
@@ -154,7 +154,11 @@ function handleMessages(input: StreamWorkflowInput, driver: LifecycleDriver, wak
     detachedSignal,
   ]) {
     setHandler(signal, (notice) =>
-      wakes.add(`${signal.name}: ${notice.reason}`, { observed: notice.observed, versions: notice.versions }),
+      wakes.add(`${signal.name}: ${notice.reason}`, {
+        observed: notice.observed,
+        versions: notice.versions,
+        required: notice.required,
+      }),
     );
   }
 

@@ -131,6 +131,8 @@ export interface SignalRecord {
   reason: string;
   /** The resourceVersions the notice carried, when it carried any. */
   versions?: ObjectVersions;
+  /** The versions it required of the workflow's observation, when it required any. */
+  required?: ObjectVersions;
 }
 
 /** The signals in a workflow's history, oldest first (throws while the workflow does not exist). */
@@ -147,6 +149,7 @@ export async function signalsOf(client: Client, workflowId: string): Promise<Sig
       reason: notice?.reason ?? '',
     };
     if (notice?.versions !== undefined) record.versions = notice.versions;
+    if (notice?.required !== undefined) record.required = notice.required;
     return [record];
   });
 }
@@ -237,6 +240,13 @@ export class Streams {
         { ...location(kind), namespace: this.namespace, name, body },
         mergePatch,
       ),
+    );
+  }
+
+  /** The stream's resourceVersion now. */
+  async version(kind: StreamKind, name: string): Promise<string> {
+    return resourceVersionOf(
+      await this.api.getNamespacedCustomObject({ ...location(kind), namespace: this.namespace, name }),
     );
   }
 

@@ -80,10 +80,20 @@ test('streams created, changed and deleted while the watcher was stopped are res
   ];
   const deleted = await signalAfter(v2('invoices', namespace), marks.invoices, 'deleted');
   assert.match(deleted.reason, /stream no longer exists/);
-  // Nothing was seen of these objects as they changed: the workflows must look, whatever they saw before.
+  // Nothing was seen of these objects as they changed: the workflows must look, whatever they saw before, and see
+  // each stream at least as the resync saw it.
   assert.deepEqual(
     resyncs.map((signal) => signal.versions),
     [undefined, undefined, undefined],
+  );
+  const current = await Promise.all(
+    ['payments', 'orders', 'unchanged'].map(async (name) => ({
+      [versionKey.stream]: await streams.version(MOCK_STREAMS, name),
+    })),
+  );
+  assert.deepEqual(
+    resyncs.map((signal) => signal.required),
+    current,
   );
   // The deletion was not seen either, but the list that shows it is at a version at least as new: an observation
   // older than that (a cache behind) would still show the stream.

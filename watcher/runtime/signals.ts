@@ -31,6 +31,9 @@ export interface Delivery {
   /** The resourceVersion of the object the notice is about, so the workflow can tell whether its latest observation
    * already shows it; merged notices keep each object's newest. Absent when the workflow must look regardless. */
   versions?: ObjectVersions;
+  /** Versions the workflow's observation must be at least as new as, which do not let it skip the look (a resync's);
+   * merged notices keep each object's newest. */
+  required?: ObjectVersions;
   /** Signal-with-start (the stream exists); otherwise a plain signal to a running workflow, if any. */
   start?: { kind: string };
 }
@@ -64,7 +67,9 @@ export function coalesce(queue: readonly Delivery[], delivery: Delivery): Delive
   const latest = aboutSameWorkload(queued, delivery) ? delivery : withoutObserved(delivery);
   // The merged notice stands for both events, so it asks for each object at least as new as either notice saw it.
   const versions = newest(queued.versions, delivery.versions);
-  const merged = Object.keys(versions).length > 0 ? { ...latest, versions } : latest;
+  const required = newest(queued.required, delivery.required);
+  let merged = Object.keys(versions).length > 0 ? { ...latest, versions } : latest;
+  if (Object.keys(required).length > 0) merged = { ...merged, required };
   const next = [...queue];
   next[index] = start ? { ...merged, start } : merged;
   return next;

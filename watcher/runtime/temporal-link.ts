@@ -90,11 +90,12 @@ export function temporalSignalSender(options: SenderOptions): SignalSender {
 }
 
 function senderWithoutDeadline({ client, taskQueue, workflowInput }: SenderOptions): SignalSender {
-  return async ({ stream, signal, reason, observed, versions, start }) => {
+  return async ({ stream, signal, reason, observed, versions, required, start }) => {
     const workflowId = streamWorkflowId(stream);
     const notice: Notice = { reason };
     if (observed !== undefined) notice.observed = observed;
     if (versions !== undefined) notice.versions = versions;
+    if (required !== undefined) notice.required = required;
     if (start) {
       const input: StreamWorkflowInput = { ...workflowInput, stream, lifecycleRevision: LATEST_LIFECYCLE_REVISION };
       await client.workflow.signalWithStart(STREAM_WORKFLOW_TYPE, {

@@ -1,6 +1,6 @@
 // Whether a notice from the watcher shows anything the lifecycle's latest observation does not already show.
 import type { Observation, ObservedCronJob, ObservedJob } from './types.ts';
-import { covers, type ObjectVersions } from './versions.ts';
+import { covers, newest, type ObjectVersions } from './versions.ts';
 
 /** What a notice says the stream's Job or CronJob is now (null: gone). */
 export type WorkloadNotice = { job: ObservedJob | null } | { cronJob: ObservedCronJob | null };
@@ -20,6 +20,8 @@ function sameData(a: unknown, b: unknown): boolean {
 export interface NoticeContent {
   observed?: WorkloadNotice;
   versions?: ObjectVersions;
+  /** Versions the next observation must be at least as new as; they say nothing about what is shown. */
+  required?: ObjectVersions;
 }
 
 /** Whether `observation` already shows the workload exactly as `notice` does. */
@@ -38,4 +40,10 @@ export function alreadyShown(notice: NoticeContent | undefined, observation: Obs
   if (notice.observed !== undefined && workloadShown(notice.observed, observation)) return true;
   const { versions } = notice;
   return versions !== undefined && Object.keys(versions).length > 0 && covers(observation.versions, versions);
+}
+
+/** The versions an observation after these notices must be at least as new as: what was seen before, what each notice
+ * showed and what each required. */
+export function requiredAfter(notices: readonly (NoticeContent | undefined)[], seen: ObjectVersions): ObjectVersions {
+  return notices.reduce((versions, notice) => newest(newest(versions, notice?.versions), notice?.required), seen);
 }

@@ -1,7 +1,7 @@
 // A wake whose notices show nothing the last observation did not already show costs no new look.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { alreadyShown } from '../../../workflows/lifecycle.ts';
+import { alreadyShown, requiredAfter } from '../../../workflows/lifecycle.ts';
 import { cronJob, job, observation } from './cluster.ts';
 
 test('a notice of the Job exactly as last observed shows nothing new', () => {
@@ -53,4 +53,23 @@ test('a workload notice that differs but whose version was already read shows no
   const seen = { ...observation({ job: job() }), versions: { job: '7' } };
   assert.equal(alreadyShown({ observed: { job: job({ state: 'complete' }) }, versions: { job: '7' } }, seen), true);
   assert.equal(alreadyShown({ observed: { job: job({ state: 'complete' }) }, versions: { job: '8' } }, seen), false);
+});
+
+test("a resync's required versions never make a look unnecessary", () => {
+  const seen = { ...observation(), versions: { stream: '120' } };
+  assert.equal(alreadyShown({ required: { stream: '100' } }, seen), false);
+});
+
+test('the next observation must be as new as what was seen, what notices showed and what they required', () => {
+  const notices = [
+    { versions: { stream: '130', job: '90' } },
+    undefined,
+    { required: { stream: '140', 'backfillRequest/r1': '7' } },
+  ];
+  assert.deepEqual(requiredAfter(notices, { stream: '120', job: '95' }), {
+    stream: '140',
+    job: '95',
+    'backfillRequest/r1': '7',
+  });
+  assert.deepEqual(requiredAfter([], { stream: '120' }), { stream: '120' });
 });

@@ -90,6 +90,16 @@ describe('coalescing', () => {
     assert.deepEqual(coalesce([newer], older)[0]?.versions, { [versionKey.stream]: '1000' });
   });
 
+  test('two resyncs merged require the newer version of the stream, and say nothing it shows', () => {
+    const older = { ...notice(resyncSignal, 'resync: listed'), required: { [versionKey.stream]: '1000' } };
+    const newer = { ...notice(resyncSignal, 'resync: listed again'), required: { [versionKey.stream]: '1001' } };
+    for (const merged of [coalesce([older], newer), coalesce([newer], older)]) {
+      assert.equal(merged.length, 1);
+      assert.deepEqual(merged[0]?.required, { [versionKey.stream]: '1001' });
+      assert.equal(merged[0]?.versions, undefined);
+    }
+  });
+
   test('one template notice merged with another keeps the versions of both templates', () => {
     const first = { ...notice(templateObservedSignal), versions: { [versionKey.template('data', 'streaming')]: '7' } };
     const second = { ...notice(templateObservedSignal), versions: { [versionKey.template('data', 'backfill')]: '8' } };
