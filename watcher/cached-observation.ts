@@ -10,7 +10,7 @@ import { versionKeyOf } from '../activities/versioned-reads.ts';
 import type { SupervisedInformer, WatchedObject } from '../kubernetes/informer.ts';
 import { ARCANE_GROUP, BACKFILL_REQUESTS } from '../resources/api-group.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
-import { versionKey, type Observation } from '../workflows/lifecycle.ts';
+import { versionKey, type ObjectVersions, type Observation } from '../workflows/lifecycle.ts';
 import type { KubernetesClients } from './kubernetes-client.ts';
 import type { StreamSource } from './stream-source.ts';
 
@@ -73,6 +73,24 @@ export class CachedObservations {
   listed(): boolean {
     const { classes, jobs, cronJobs, templates, requests } = this.caches;
     return [classes, jobs, cronJobs, templates, requests].every((informer) => informer.synced);
+  }
+
+  /**
+   * The versions of the stream's Job and CronJob as the caches show them: each one's own, or, when a cache has none,
+   * the version that cache is at (it shows the absence as of then). An observation at least this new shows them as the
+   * watcher does, or newer.
+   */
+  workloadVersions(stream: StreamKey): ObjectVersions {
+    const versions: ObjectVersions = {};
+    const { jobs, cronJobs } = this.caches;
+    for (const [key, cache] of [
+      [versionKey.job, jobs],
+      [versionKey.cronJob, cronJobs],
+    ] as const) {
+      const version = cache.get(stream.namespace, stream.name)?.metadata?.resourceVersion ?? cache.newestVersion;
+      if (version) versions[key] = version;
+    }
+    return versions;
   }
 
   /** An observer for one pass over many streams, or undefined while a cache has not listed yet. */

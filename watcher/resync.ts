@@ -10,7 +10,7 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { parseStreamWorkflowId, streamWorkflowId } from '../client/stream-id.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
 import { atRest } from '../workflows/lifecycle.ts';
-import { versionKey } from '../workflows/lifecycle/versions.ts';
+import { versionKey, type ObjectVersions } from '../workflows/lifecycle/versions.ts';
 import { deletedSignal, detachedSignal, resyncSignal } from '../workflows/messages.ts';
 import type { StreamObserver } from './cached-observation.ts';
 import type { WatcherMetrics } from './metrics.ts';
@@ -47,6 +47,8 @@ export interface ResyncScope {
   observable(): boolean;
   /** Observes streams from the watcher's caches for one run; undefined while they cannot (not listed yet). */
   observer(): StreamObserver | undefined;
+  /** The versions at which the watcher's caches show the stream's Job and CronJob (or their absence). */
+  workloadVersions(stream: StreamKey): ObjectVersions;
 }
 
 function quote(value: string): string {
@@ -211,9 +213,9 @@ export class Resyncer {
   ): void {
     // The reason names the generation this resync saw, so the workflow's history shows what the watcher knew.
     const seen = `${reason}; generation ${stream.metadata?.generation ?? 0}`;
-    // The workflow must see the stream at least as this resync does: a cache behind (its watch not back yet after an
-    // outage, say) would show it as it was before.
-    const required = versionOf(versionKey.stream, stream);
+    // The workflow must see the stream and its workloads at least as this resync does: a cache behind (its watch not
+    // back yet after an outage, say) would show them as they were before.
+    const required = { ...this.connected().workloadVersions(key), ...versionOf(versionKey.stream, stream) };
     this.deps.dispatcher.send({
       stream: key,
       signal: resyncSignal,

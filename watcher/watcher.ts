@@ -319,6 +319,7 @@ function buildInformers(
     recheckRequests: () => backfills.recheckAll(),
     observable: () => observations.listed(),
     observer: () => observations.observer(),
+    workloadVersions: (stream) => observations.workloadVersions(stream),
   });
   return { controller, backfills, informers };
 }
