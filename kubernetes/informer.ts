@@ -125,6 +125,8 @@ interface WatchHooks {
   alive(): void;
   /** The answer to a watch request: `200`, another status code, or `error` (no answer). */
   answered(code: string): void;
+  /** A bookmark: the watch has sent every change up to this version. */
+  bookmark(version: string | undefined): void;
 }
 
 /** Watch events that carry an object of the resource. */
@@ -152,6 +154,7 @@ class ReportingWatch extends Watch {
     let ended: { error: unknown } | undefined;
     const onEvent = (phase: string, object: unknown, watchObject?: unknown) => {
       this.hooks.alive();
+      if (phase === 'BOOKMARK') this.hooks.bookmark((object as WatchedObject | undefined)?.metadata?.resourceVersion);
       // Bookmarks and errors are passed on whole: the ListWatch reads a Status's code, a bookmark's version.
       const kept = OBJECT_PHASES.has(phase) ? this.hooks.keep(object as WatchedObject) : object;
       callback(phase, kept, watchObject);
@@ -295,6 +298,10 @@ export class SupervisedInformer {
       },
       // Watches do not go through the clients' counting HTTP layer: counted here, named the same way.
       answered: (code) => this.options.metrics.apiCalls.inc({ ...watchCall, code }),
+      // A quiet resource's cache is as current as the API server's bookmarks say, not only as its last change.
+      bookmark: (version) => {
+        if (isCurrent() && this.listedKeys === undefined) this.advance(version);
+      },
     });
     // The ListWatch caches what it lists and watches, and this informer shares those objects: each is kept as the
     // cache keeps it before either holds it, so no object is held whole.

@@ -101,7 +101,7 @@ test('objects that went while the watch was broken are reported deleted after th
   assert.equal(supervised.get('data', 'b'), undefined);
 });
 
-test("the newest version is the last list's, or a later event's, and stays while the informer fails", async (t) => {
+test("the newest version is the last list's, or a later event's or bookmark's, and stays while the informer fails", async (t) => {
   const api = await fakeApiServer(t, [{ status: 200, names: ['a', 'b'], version: '10' }, { status: 500 }]);
   const { supervised, events, listed } = informer(t, api.kubeConfig);
   assert.equal(supervised.newestVersion, undefined, 'nothing listed yet');
@@ -116,11 +116,16 @@ test("the newest version is the last list's, or a later event's, and stays while
   );
   await waitFor('the deletion', () => events.some((event) => event.type === 'deleted'));
   assert.equal(supervised.newestVersion, '12', "the deletion's version");
+  // Nothing of the resource changes, but the API server says its watch has sent everything up to a later version.
+  const bookmark = { apiVersion: 'example.com/v1', kind: 'Thing', metadata: { resourceVersion: '30' } };
+  api.watches[0]?.write(`${JSON.stringify({ type: 'BOOKMARK', object: bookmark })}\n`);
+  await waitFor("the bookmark's version", () => supervised.newestVersion === '30');
+  assert.equal(supervised.list().length, 1, 'a bookmark is no object');
 
   // Failing, the cache is only as new as what it last saw: reads that need newer must go elsewhere.
   api.watches[0]?.destroy();
   await waitFor('the failed re-list', () => supervised.health.state === 'failing');
-  assert.equal(supervised.newestVersion, '12');
+  assert.equal(supervised.newestVersion, '30');
 });
 
 test('a list that hangs is abandoned after the list timeout and tried again', async (t) => {
