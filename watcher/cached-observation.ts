@@ -76,21 +76,19 @@ export class CachedObservations {
   }
 
   /**
-   * The versions of the stream's Job and CronJob as the caches show them: each one's own, or, when a cache has none,
-   * the version that cache is at (it shows the absence as of then). An observation at least this new shows them as the
-   * watcher does, or newer.
+   * The versions of the stream's Job and CronJob as the caches show them, so that an observation at least this new
+   * shows them as the watcher does, or newer: each one's own version, and for a Job the cache has not, the version the
+   * cache is at (it shows the absence as of then: a Job gone while no watch saw it must not be read as running). A
+   * missing CronJob requires nothing: CronJobs change rarely, so a worker's CronJob cache would rarely be that new and
+   * every observation would wait for it, and a CronJob wrongly read as present is deleted or replaced by an action
+   * that then finds it gone.
    */
   workloadVersions(stream: StreamKey): ObjectVersions {
-    const versions: ObjectVersions = {};
     const { jobs, cronJobs } = this.caches;
-    for (const [key, cache] of [
-      [versionKey.job, jobs],
-      [versionKey.cronJob, cronJobs],
-    ] as const) {
-      const version = cache.get(stream.namespace, stream.name)?.metadata?.resourceVersion ?? cache.newestVersion;
-      if (version) versions[key] = version;
-    }
-    return versions;
+    const { namespace, name } = stream;
+    const job = jobs.get(namespace, name)?.metadata?.resourceVersion ?? jobs.newestVersion;
+    const cronJob = cronJobs.get(namespace, name)?.metadata?.resourceVersion;
+    return { ...(job ? { [versionKey.job]: job } : {}), ...(cronJob ? { [versionKey.cronJob]: cronJob } : {}) };
   }
 
   /** An observer for one pass over many streams, or undefined while a cache has not listed yet. */
