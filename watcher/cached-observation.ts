@@ -12,6 +12,7 @@ import { ARCANE_GROUP, BACKFILL_REQUESTS } from '../resources/api-group.ts';
 import type { StreamKey } from '../resources/stream-key.ts';
 import { versionKey, type ObjectVersions, type Observation } from '../workflows/lifecycle.ts';
 import type { KubernetesClients } from './kubernetes-client.ts';
+import { versionAt } from './runtime/signals.ts';
 import type { StreamSource } from './stream-source.ts';
 
 /** The caches an observation reads besides the stream's own source. */
@@ -88,7 +89,7 @@ export class CachedObservations {
     const { namespace, name } = stream;
     const job = jobs.get(namespace, name)?.metadata?.resourceVersion ?? jobs.newestVersion;
     const cronJob = cronJobs.get(namespace, name)?.metadata?.resourceVersion;
-    return { ...(job ? { [versionKey.job]: job } : {}), ...(cronJob ? { [versionKey.cronJob]: cronJob } : {}) };
+    return { ...versionAt(versionKey.job, job), ...versionAt(versionKey.cronJob, cronJob) };
   }
 
   /** An observer for one pass over many streams, or undefined while a cache has not listed yet. */

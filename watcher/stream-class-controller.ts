@@ -147,7 +147,7 @@ export class StreamClassController implements StreamDirectory {
       }
       this.active.delete(name);
       const detach = served && sameTarget(served, source.streamClass) ? undefined : detachReason(name, assignment);
-      void source.stop(detach, this.informer.newestVersion);
+      void source.stop(detach, this.classesVersion());
     }
     for (const [name, assignment] of this.assignments) {
       if ('serves' in assignment && !this.active.has(name)) this.serve(assignment.serves);

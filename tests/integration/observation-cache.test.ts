@@ -25,7 +25,7 @@ import {
   testNamespace,
 } from './kube.ts';
 import { kubeConfig } from './stack-env.ts';
-import { MOCK_STREAMS, Streams, watchVersions } from './watcher-harness.ts';
+import { MOCK_STREAMS, Streams, watchStreamVersions } from './watcher-harness.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -166,13 +166,7 @@ describe('observation cache', () => {
     const streams = `${MOCK_STREAMS.plural}.${MOCK_STREAMS.group}`;
     await waitFor('the stale cache to have the stream', async () => (await stale.get(streams, key)) ?? undefined);
     await stale.stop();
-    const { group, version, plural } = MOCK_STREAMS;
-    const deletions = await watchVersions(
-      t,
-      kc,
-      `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      key.name,
-    );
+    const deletions = await watchStreamVersions(t, kc, MOCK_STREAMS, namespace, key.name);
     await new Streams(kc, namespace).delete(MOCK_STREAMS, key.name);
     const deletedAt = await deletions.of('DELETED');
 

@@ -345,6 +345,12 @@ export async function watchVersions(t: TestContext, kc: KubeConfig, path: string
   };
 }
 
+/** `watchVersions` for the streams of `kind` in `namespace`. */
+export function watchStreamVersions(t: TestContext, kc: KubeConfig, kind: StreamKind, namespace: string, name: string) {
+  const { group, version, plural } = kind;
+  return watchVersions(t, kc, `/apis/${group}/${version}/namespaces/${namespace}/${plural}`, name);
+}
+
 function location(kind: StreamKind) {
   return { group: kind.group, version: kind.version, plural: kind.plural };
 }

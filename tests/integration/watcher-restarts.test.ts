@@ -25,7 +25,7 @@ import {
   waitForGeneration,
   waitForReadiness,
   waitForSignal,
-  watchVersions,
+  watchStreamVersions,
 } from './watcher-harness.ts';
 
 const v2 = (name: string, namespace: string) =>
@@ -58,13 +58,7 @@ test('streams created, changed and deleted while the watcher was stopped are res
   };
   await streams.create(MOCK_STREAMS, 'payments');
   await streams.changeSpec(MOCK_STREAMS, 'orders', 'mock://source/while-stopped');
-  const { group, version, plural } = MOCK_STREAMS_V2;
-  const invoices = await watchVersions(
-    t,
-    kc,
-    `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-    'invoices',
-  );
+  const invoices = await watchStreamVersions(t, kc, MOCK_STREAMS_V2, namespace, 'invoices');
   await streams.delete(MOCK_STREAMS_V2, 'invoices');
 
   const second = await startTestWatcher(t, { namespace, taskQueue, name: 'offline-2', kubeConfig: kc });

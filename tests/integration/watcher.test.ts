@@ -24,6 +24,7 @@ import {
   temporalClient,
   uniqueTaskQueue,
   waitForSignal,
+  watchStreamVersions,
   watchVersions,
 } from './watcher-harness.ts';
 
@@ -117,13 +118,7 @@ describe('watcher forwarding', () => {
     await streams.create(MOCK_STREAMS_V2, 'invoices', 'mock-v2-job');
     const invoices = id('invoices', MOCK_STREAMS_V2.streamClass);
     await waitForSignal(client, invoices, 'streamObserved');
-    const { group, version, plural } = MOCK_STREAMS_V2;
-    const versions = await watchVersions(
-      t,
-      kc,
-      `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      'invoices',
-    );
+    const versions = await watchStreamVersions(t, kc, MOCK_STREAMS_V2, namespace, 'invoices');
     await streams.delete(MOCK_STREAMS_V2, 'invoices');
     const deleted = await waitForSignal(client, invoices, 'deleted', { reason: /MockStreamV2 invoices deleted/ });
     // An observation older than the deletion (a cache behind) would still show the stream: the workflow's must not be.

@@ -256,10 +256,9 @@ function reconcile(
 export function decide(state: StreamState, observation: Observation, config: LifecycleConfig, now: number): Decision {
   const detached = detachedBecause(state, observation);
   if (detached !== undefined) {
+    const ended = detach(state, detached);
     const released = config.revision >= 5 ? releasedOnDetach(observation) : [];
-    return released.length > 0
-      ? { state: detach(state, detached), actions: released }
-      : { state: detach(state, detached), actions: [], done: true };
+    return released.length > 0 ? { state: ended, actions: released } : { state: ended, actions: [], done: true };
   }
   const known = withKind(state, observation);
   const stream = observation.stream;
