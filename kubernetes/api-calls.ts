@@ -2,7 +2,6 @@
 // does (verb and resource) and counts it, with its answer's status code, in arcane_kubernetes_api_calls_total. The
 // watcher and the worker's activities build their clients over it.
 import {
-  IsomorphicFetchHttpLibrary,
   Observable,
   type Configuration,
   type HttpLibrary,
@@ -12,6 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import { Counter, register, type Registry } from 'prom-client';
 import { keepAliveConfiguration } from '../operations/keep-alive.ts';
+import { DispatcherHttpLibrary } from './http-library.ts';
 
 export interface ApiRequest {
   verb: 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection' | 'other';
@@ -81,7 +81,7 @@ export interface CountingOptions {
 
 /** Sends each request as the library would, counting it once its answer (or its failure to arrive) is known. */
 class CountingHttpLibrary implements HttpLibrary {
-  private readonly inner = new IsomorphicFetchHttpLibrary();
+  private readonly inner = new DispatcherHttpLibrary();
   private readonly calls: Pick<ApiCallCounter, 'inc'>;
   private readonly options: CountingOptions;
 

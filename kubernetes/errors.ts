@@ -14,15 +14,20 @@ export interface ApiFailure {
   retryAfterSeconds: number | undefined;
 }
 
+/** An HTTP status code: a DOMException's `code` is a number too (23 for an abandoned request's TimeoutError). */
+function httpStatus(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599 ? value : undefined;
+}
+
 /**
  * The HTTP status of a failed call, or undefined when none arrived. A generated client's ApiException carries it as
- * `code`, a watch's error as `statusCode`; a network error's `code` is a string (`ECONNREFUSED`) and does not count.
+ * `code`, a watch's error as `statusCode`; a network error's `code` is a string (`ECONNREFUSED`) and an abandoned
+ * request's (a DOMException) a number of its own, and neither counts.
  */
 export function statusCode(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
+  if (typeof error !== 'object' || error === null || error instanceof DOMException) return undefined;
   const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
-  if (typeof code === 'number') return code;
-  return typeof statusCode === 'number' ? statusCode : undefined;
+  return httpStatus(code) ?? httpStatus(statusCode);
 }
 
 interface ApiStatus {

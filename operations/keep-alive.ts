@@ -9,6 +9,7 @@ import {
   type RequestContext,
   type SecurityAuthentication,
 } from '@kubernetes/client-node';
+import { DispatcherHttpLibrary } from '../kubernetes/http-library.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -51,14 +52,17 @@ function sharedConnections(kubeConfig: KubeConfig): SharedConnections {
   return auth;
 }
 
-/** A client configuration for the kubeconfig's current cluster that reuses connections; `httpApi` may wrap sending. */
+/**
+ * A client configuration for the kubeconfig's current cluster that reuses connections and sends through undici's
+ * request API; `httpApi` may wrap sending.
+ */
 export function keepAliveConfiguration(kubeConfig: KubeConfig, httpApi?: HttpLibrary): Configuration {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: sharedConnections(kubeConfig) },
-    ...(httpApi ? { httpApi } : {}),
+    httpApi: httpApi ?? new DispatcherHttpLibrary(),
   });
 }
 

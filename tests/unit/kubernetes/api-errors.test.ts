@@ -1,7 +1,8 @@
-// The API server quotes the values it rejects; none of them may reach an error the operator records.
+// The API server quotes the values it rejects; none of them may reach an error the operator records. And what counts
+// as an answer's status code.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withoutValues } from '../../../kubernetes/errors.ts';
+import { statusCode, withoutValues } from '../../../kubernetes/errors.ts';
 
 const marker = 'sk-live-7f3a9c';
 
@@ -33,4 +34,13 @@ test('object, list, escaped-quote and bare values are withheld, each error of a 
 test('a message without values is unchanged', () => {
   const message = 'jobs.batch "orders" already exists';
   assert.equal(withoutValues(message), message);
+});
+
+test('only an HTTP status counts as a status code: not a network error, not an abandoned request', () => {
+  assert.equal(statusCode({ code: 404 }), 404);
+  assert.equal(statusCode({ statusCode: 410 }), 410);
+  assert.equal(statusCode(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), undefined);
+  // A request abandoned by its timeout signal is a DOMException whose `code` is 23.
+  assert.equal(statusCode(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), undefined);
+  assert.equal(statusCode({ code: 23 }), undefined);
 });
