@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { configurationHash } from '../../resources/configuration-hash.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { TEST, type TestPlugin } from '../fixtures/plugins.ts';
-import { MOCK_STREAMS, type Cluster, type Stream, type StreamObject } from './cluster.ts';
+import type { Cluster, Stream, StreamObject } from './cluster.ts';
 import type { JobLog } from './job-log.ts';
 import { waitForCompletion, waitForState } from './workflow.ts';
 
@@ -158,19 +158,27 @@ export class FaultDrill {
   private readonly cluster: Cluster;
   private readonly log: JobLog;
   private readonly roles: Record<Role, Stream>;
+  private readonly plugin: TestPlugin;
   private readonly untouchedJob: string | undefined;
   private created: Stream | undefined;
 
-  private constructor(cluster: Cluster, log: JobLog, roles: Record<Role, Stream>, untouchedJob: string | undefined) {
+  private constructor(
+    cluster: Cluster,
+    log: JobLog,
+    plugin: TestPlugin,
+    roles: Record<Role, Stream>,
+    untouchedJob: string | undefined,
+  ) {
     this.cluster = cluster;
     this.log = log;
+    this.plugin = plugin;
     this.roles = roles;
     this.untouchedJob = untouchedJob;
   }
 
-  /** Five running streams. */
-  static async prepare(cluster: Cluster, log: JobLog): Promise<FaultDrill> {
-    const create = (name: string) => cluster.createStream(MOCK_STREAMS, name);
+  /** Five running streams of the plugin (the project's test plugin unless said otherwise). */
+  static async prepare(cluster: Cluster, log: JobLog, plugin: TestPlugin = TEST): Promise<FaultDrill> {
+    const create = (name: string) => cluster.createPluginStream(plugin, name);
     const roles = {
       changedBefore: await create('before'),
       changedDuring: await create('during'),
@@ -179,7 +187,7 @@ export class FaultDrill {
       untouched: await create('untouched'),
     };
     await waitForConvergence(cluster, Object.values(roles));
-    return new FaultDrill(cluster, log, roles, (await cluster.job('untouched'))?.metadata?.uid);
+    return new FaultDrill(cluster, log, plugin, roles, (await cluster.job('untouched'))?.metadata?.uid);
   }
 
   /** The streams there before the fault whose workflows must go on running. */
@@ -189,15 +197,15 @@ export class FaultDrill {
   }
 
   async changeBefore(): Promise<void> {
-    await this.cluster.patchSpec(this.roles.changedBefore, { source: 'mock://source/changed-before' });
+    await this.cluster.patchSpec(this.roles.changedBefore, this.plugin.change('changed-before'));
   }
 
   async changeDuring(): Promise<void> {
     const { changedDuring, suspended, deleted } = this.roles;
-    await this.cluster.patchSpec(changedDuring, { source: 'mock://source/changed-during' });
-    await this.cluster.patchSpec(suspended, { suspended: true });
+    await this.cluster.patchSpec(changedDuring, this.plugin.change('changed-during'));
+    await this.cluster.patchSpec(suspended, this.plugin.layout.suspend(true));
     await this.cluster.deleteStream(deleted);
-    this.created = await this.cluster.createStream(MOCK_STREAMS, 'created');
+    this.created = await this.cluster.createPluginStream(this.plugin, 'created');
   }
 
   /**
