@@ -191,13 +191,13 @@ async function recordTestPluginHistory(plugin: TestPlugin, handle: WorkflowHandl
 }
 
 /** The stream object and its Job as they were while `running`: nothing deleted, nothing written. */
-async function assertUntouched(stream: StreamKey, running: StreamStatus): Promise<void> {
+async function assertUntouched(stream: StreamKey, running: StreamStatus, plugin: TestPlugin = TEST): Promise<void> {
   const job = await readJob(stream);
   assert.equal(job?.metadata?.uid, running.job?.uid, 'the Job is kept');
   assert.equal(job?.metadata?.deletionTimestamp, undefined, 'and not being deleted');
   // No lifecycle manages the Job any more: the operator's finalizer would keep it from ever being deleted.
   assert.ok(!(job?.metadata?.finalizers ?? []).includes(OUTCOME_FINALIZER), 'and not held by the operator');
-  const stored = (await custom.getNamespacedCustomObject(location(TEST, stream))) as {
+  const stored = (await custom.getNamespacedCustomObject(location(plugin, stream))) as {
     status?: { phase?: string; configurationHash?: string };
   };
   assert.equal(stored.status?.phase, 'Running');
@@ -622,12 +622,19 @@ describe('stream workflow', () => {
     await recordHistory(handle, 'continued-from-carried-state');
   });
 
-  /** A running stream of a StreamClass of the test's own, and how to change that class. */
-  async function runningUnderOwnClass(t: TestContext, prefix: string) {
-    const namespace = await testNamespace(t, kc, `wf-${prefix}`);
-    await installTestPlugin(kc, namespace);
-    const streamClass = await createStreamClass(t, kc, prefix);
-    const stream = await createStream(kc, streamClass, mockStream('orders', namespace));
+  /** A running stream of the plugin under a StreamClass of the test's own, and how to change that class. */
+  async function runningUnderOwnClass(t: TestContext, prefix: string, plugin: TestPlugin) {
+    const namespace = await testNamespace(t, kc, `wf-${prefix}-${plugin.name}`);
+    await installTestPlugin(kc, namespace, plugin.files);
+    const { kind } = plugin;
+    const streamClass = await createStreamClass(t, kc, prefix, {
+      apiGroupRef: kind.group,
+      apiVersion: kind.version,
+      kindRef: kind.kind,
+      pluralName: kind.plural,
+      ...(plugin.secret ? { secretRefs: [plugin.secret.field] } : {}),
+    });
+    const stream = await createStream(kc, streamClass, pluginStream(plugin, 'orders', namespace));
     // The latest revision, as the watcher starts runs: since revision 5 a detached stream's Job is released.
     const handle = await observeStream(harness, stream, { lifecycleRevision: LATEST_LIFECYCLE_REVISION });
     await forwardWorkloadEvents(t, kc, handle, stream);
@@ -640,28 +647,40 @@ describe('stream workflow', () => {
     return { streamClass, stream, handle, running, changeClass };
   }
 
-  it('leaves the Job of a stream whose StreamClass now serves another kind, and ends detached', async (t) => {
-    const { streamClass, stream, handle, running, changeClass } = await runningUnderOwnClass(t, 'retarget');
-    await changeClass({ kindRef: 'MockStreamV2', pluralName: 'mockstreamv2s' });
-    await handle.signal('detached', { reason: `StreamClass ${streamClass} now serves kind MockStreamV2` });
-    const final = (await handle.result()) as StreamStatus;
-    assert.equal(final.ended, 'detached');
-    assert.equal(final.phase, 'Running');
-    assert.match(final.message, /now serves MockStreamV2 \(mockstreamv2s\..*\), no longer MockStream \(mockstreams\./);
-    await assertUntouched(stream, running);
-    await recordHistory(handle, 'revision-5-detached');
-  });
+  for (const plugin of PLUGINS) {
+    const { kind } = plugin;
+    const other = plugin.kinds.find((candidate) => candidate.kind !== kind.kind);
+    assert.ok(other, `the ${plugin.name} plugin serves a second kind`);
 
-  it('leaves the Job of a stream whose kind the API server no longer serves, and ends detached', async (t) => {
-    const { stream, handle, running, changeClass } = await runningUnderOwnClass(t, 'unserved');
-    // Same kind, a version its CRD does not serve: every read of the stream answers 404.
-    await changeClass({ apiVersion: 'v9' });
-    await handle.signal('resync', { reason: 'test changed the StreamClass' });
-    const final = (await handle.result()) as StreamStatus;
-    assert.equal(final.ended, 'detached');
-    assert.match(final.message, /does not serve mockstreams\.streaming\.sneaksanddata\.com\/v9/);
-    await assertUntouched(stream, running);
-  });
+    it(`leaves the Job of a stream whose StreamClass now serves another kind, and ends detached (${plugin.name} plugin)`, async (t) => {
+      const { streamClass, stream, handle, running, changeClass } = await runningUnderOwnClass(t, 'retarget', plugin);
+      await changeClass({ kindRef: other.kind, pluralName: other.plural });
+      await handle.signal('detached', { reason: `StreamClass ${streamClass} now serves kind ${other.kind}` });
+      const final = (await handle.result()) as StreamStatus;
+      assert.equal(final.ended, 'detached');
+      assert.equal(final.phase, 'Running');
+      assert.match(
+        final.message,
+        new RegExp(`now serves ${other.kind} \\(${other.plural}\\..*\\), no longer ${kind.kind} \\(${kind.plural}\\.`),
+      );
+      await assertUntouched(stream, running, plugin);
+      await recordTestPluginHistory(plugin, handle, 'revision-5-detached');
+    });
+
+    it(`leaves the Job of a stream whose kind the API server no longer serves, and ends detached (${plugin.name} plugin)`, async (t) => {
+      const { stream, handle, running, changeClass } = await runningUnderOwnClass(t, 'unserved', plugin);
+      // Same kind, a version its CRD does not serve: every read of the stream answers 404.
+      await changeClass({ apiVersion: 'v9' });
+      await handle.signal('resync', { reason: 'test changed the StreamClass' });
+      const final = (await handle.result()) as StreamStatus;
+      assert.equal(final.ended, 'detached');
+      assert.match(
+        final.message,
+        new RegExp(`does not serve ${kind.plural}\\.${kind.group.replaceAll('.', '\\.')}/v9`),
+      );
+      await assertUntouched(stream, running, plugin);
+    });
+  }
 
   it('records an invalid spec as Failed naming the field, and recovers when it is fixed', async (t) => {
     const namespace = await testNamespace(t, kc, 'wf-invalid');
