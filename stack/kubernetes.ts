@@ -1,7 +1,7 @@
 // A real Kubernetes control plane on loopback: etcd, kube-apiserver (TLS + token), controller-manager,
 // scheduler, and kwok with one schedulable fake node.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Toolchain } from './toolchain.ts';
@@ -28,6 +28,8 @@ export interface ControlPlaneOptions {
   logDir: string;
   /** Client-side request rate of the controller-manager and the scheduler; CONTROLLER_API_QPS by default. */
   controllerApiQps?: number;
+  /** Picks each port (a free loopback port by default). */
+  pickPort?: () => Promise<number>;
 }
 
 /**
@@ -70,24 +72,41 @@ function writeKubeconfig(path: string, server: string, ca: Buffer, token: string
 
 type Start = (name: string, binary: string, args: string[]) => ManagedProcess;
 
+/** Attempts at a start whose freshly picked ports someone else took first (a port is free when picked, not when bound). */
+const PORT_ATTEMPTS = 3;
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
-  const started: ManagedProcess[] = [];
-  const start: Start = (name, binary, args) => {
-    const proc = launch(name, binary, args, { logDir: options.logDir });
-    started.push(proc);
-    return proc;
-  };
-  try {
-    return await bringUp(options, start);
-  } catch (error) {
-    // A half-started control plane must not outlive the failed start.
-    await Promise.all(started.map((proc) => proc.stop()));
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    const started: ManagedProcess[] = [];
+    const start: Start = (name, binary, args) => {
+      const proc = launch(name, binary, args, { logDir: options.logDir });
+      started.push(proc);
+      return proc;
+    };
+    try {
+      return await bringUp(options, start);
+    } catch (error) {
+      // A half-started control plane must not outlive the failed start.
+      await Promise.all(started.map((proc) => proc.stop()));
+      // The failure names the process's last log lines: a port taken between picking and binding is worth a new start
+      // on other ports, from a fresh etcd and certificates.
+      if (!/address already in use/.test(String(error)) || attempt >= PORT_ATTEMPTS) throw error;
+      for (const state of ['etcd', 'pki', 'job-audit.log'])
+        rmSync(join(options.dir, state), { recursive: true, force: true });
+    }
   }
+}
+
+/** `count` distinct free loopback ports (the picker may hand out one twice). */
+async function distinctPorts(pick: () => Promise<number>, count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await pick());
+  return [...ports];
 }
 
 async function bringUp(options: ControlPlaneOptions, start: Start): Promise<ControlPlane> {
   const { tools, dir, logDir } = options;
+  const pick = options.pickPort ?? freePort;
   const pki = join(dir, 'pki');
   mkdirSync(pki, { recursive: true });
   const token = randomBytes(24).toString('hex');
@@ -96,7 +115,10 @@ async function bringUp(options: ControlPlaneOptions, start: Start): Promise<Cont
   writeFileSync(join(pki, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(join(pki, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
 
-  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [etcdClient, etcdPeer, apiPort, etcdMetrics, controllerManagerPort, schedulerPort] = (await distinctPorts(
+    pick,
+    6,
+  )) as [number, number, number, number, number, number];
   const etcdUrl = `http://127.0.0.1:${etcdClient}`;
   const etcd = start('etcd', tools.etcd, [
     '--data-dir',
@@ -114,7 +136,7 @@ async function bringUp(options: ControlPlaneOptions, start: Start): Promise<Cont
     '--initial-cluster',
     `local=http://127.0.0.1:${etcdPeer}`,
     '--listen-metrics-urls',
-    `http://127.0.0.1:${await freePort()}`,
+    `http://127.0.0.1:${etcdMetrics}`,
     '--log-level',
     'warn',
     '--unsafe-no-fsync', // a throwaway test cluster; fsync on shared disks makes every write slow
@@ -169,7 +191,7 @@ async function bringUp(options: ControlPlaneOptions, start: Start): Promise<Cont
   // /metrics anyone may read (it shows whether their client-side rate limiter held requests back), and a request rate
   // that never makes them the bottleneck.
   const qps = options.controllerApiQps ?? CONTROLLER_API_QPS;
-  const controllerPorts = { controllerManager: await freePort(), scheduler: await freePort() };
+  const controllerPorts = { controllerManager: controllerManagerPort, scheduler: schedulerPort };
   const controllerArgs = (port: number) => [
     '--kubeconfig',
     kubeconfigPath,

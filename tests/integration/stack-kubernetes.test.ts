@@ -10,12 +10,16 @@ import {
   BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  KubeConfig,
   KubernetesObjectApi,
   Watch,
   type KubernetesObject,
   type V1Job,
 } from '@kubernetes/client-node';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mergePatch } from '../../kubernetes/requests.ts';
+import { freePort } from '../../operations/ports.ts';
 import { startControlPlane } from '../../stack/kubernetes.ts';
 import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
@@ -226,5 +230,36 @@ describe('a local control plane that fails to start', () => {
     await assert.rejects(startControlPlane({ tools, dir, logDir }), /kube-apiserver exited with 127/);
     assert.ok(existsSync(join(dir, 'etcd', 'member')), 'etcd had started');
     assert.deepEqual(processesUsing(dir), []);
+  });
+
+  it('starts again on other ports when one it picked was taken before kube-apiserver bound it', async (t) => {
+    // A port that was free when picked and is held by someone else when kube-apiserver binds it (its third pick).
+    const holder = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    t.after(() => holder.close());
+    const taken = (holder.address() as AddressInfo).port;
+    const picked: number[] = [];
+    const pickPort = async () => {
+      const port = picked.length === 2 ? taken : await freePort();
+      picked.push(port);
+      return port;
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'arcane-taken-port-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const logDir = join(dir, 'logs');
+    mkdirSync(logDir);
+    const plane = await startControlPlane({ tools: toolchain(), dir, logDir, pickPort });
+    t.after(() => plane.stop());
+    assert.equal(picked[2], taken);
+    assert.notEqual(new URL(plane.server).port, String(taken));
+    assert.match(readFileSync(join(logDir, 'kube-apiserver.log'), 'utf8'), /address already in use/);
+    // The second start is a whole cluster: it serves, and its fake node is Ready.
+    const started = new KubeConfig();
+    started.loadFromFile(plane.kubeconfigPath);
+    const nodes = await started.makeApiClient(CoreV1Api).listNode();
+    assert.deepEqual(
+      nodes.items.map((node) => node.status?.conditions?.find((c) => c.type === 'Ready')?.status),
+      ['True'],
+    );
   });
 });
