@@ -16,14 +16,12 @@ import {
   type KubernetesObject,
   type V1Job,
 } from '@kubernetes/client-node';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { mergePatch } from '../../kubernetes/requests.ts';
-import { freePort } from '../../operations/ports.ts';
 import { startControlPlane } from '../../stack/kubernetes.ts';
 import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { kubeConfig } from './stack-env.ts';
+import { takenPortPicker } from './taken-port.ts';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -233,17 +231,8 @@ describe('a local control plane that fails to start', () => {
   });
 
   it('starts again on other ports when one it picked was taken before kube-apiserver bound it', async (t) => {
-    // A port that was free when picked and is held by someone else when kube-apiserver binds it (its third pick).
-    const holder = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    t.after(() => holder.close());
-    const taken = (holder.address() as AddressInfo).port;
-    const picked: number[] = [];
-    const pickPort = async () => {
-      const port = picked.length === 2 ? taken : await freePort();
-      picked.push(port);
-      return port;
-    };
+    // kube-apiserver's port (the third pick) is held by someone else by the time it binds it.
+    const { taken, picked, pickPort } = await takenPortPicker(t, 2);
     const dir = mkdtempSync(join(tmpdir(), 'arcane-taken-port-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const logDir = join(dir, 'logs');

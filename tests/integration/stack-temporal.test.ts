@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,12 +10,12 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { searchAttributeKeys } from '../../client/search-attributes.ts';
-import { freePort } from '../../operations/ports.ts';
 import { startTemporalServer, type TemporalServer } from '../../stack/temporal.ts';
 import { toolchain } from '../../stack/toolchain.ts';
 import { waitFor } from '../../stack/wait.ts';
 import { addSignal, finishSignal, totalQuery } from '../fixtures/smoke-workflow/workflows.ts';
 import { stackEnv } from './stack-env.ts';
+import { takenPortPicker } from './taken-port.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
 const workflowsPath = join(fixtures, 'smoke-workflow', 'workflows.ts');
@@ -98,17 +97,8 @@ describe('starting a local Temporal server', () => {
   });
 
   it('starts again on other ports when one it picked was taken before the server bound it', async (t) => {
-    // A port that was free when picked and is held by someone else when the server binds it.
-    const holder = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    t.after(() => holder.close());
-    const taken = (holder.address() as AddressInfo).port;
-    const picked: number[] = [];
-    const pickPort = async () => {
-      const port = picked.length === 0 ? taken : await freePort();
-      picked.push(port);
-      return port;
-    };
+    // The server's first pick is held by someone else by the time it binds it.
+    const { taken, picked, pickPort } = await takenPortPicker(t, 0);
     const dir = mkdtempSync(join(tmpdir(), 'temporal-ports-'));
     const server = await startTemporalServer({ binary: toolchain().temporal, dir, logDir: dir, pickPort });
     t.after(() => stopAndRemove(server, dir));
