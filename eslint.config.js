@@ -48,6 +48,36 @@ export default tseslint.config(
     },
   },
   {
+    // The operator's processes load only the parts of the Kubernetes client they use (kubernetes/client-node.ts, which
+    // the build bundles): their code takes its values from there, and only types from the library itself.
+    files: [
+      'activities/**',
+      'cli/**',
+      'client/**',
+      'kubernetes/**',
+      'operations/**',
+      'resources/**',
+      'watcher/**',
+      'worker/**',
+    ],
+    ignores: ['kubernetes/client-node.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@kubernetes/client-node',
+              allowTypeImports: true,
+              message:
+                'import its values from kubernetes/client-node.ts (add them there), so the build bundles only what is used',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The package's launcher is plain JavaScript outside the TypeScript project: the untyped rules only.
     files: ['bin/*.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -3,7 +3,7 @@
 // it is at least as new as the versions the reader requires (what the workflow has already seen, and the activity's
 // own writes); otherwise the reader goes to the API server, as it would without a cache.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '../kubernetes/client-node.ts';
 import type { Logger } from 'pino';
 import * as api from '../resources/api-group.ts';
 import type { StreamClass } from '../resources/stream-class.ts';

@@ -1,6 +1,7 @@
 // The Kubernetes clients the activities use; every call goes through `call`, which names it on failure (the clients'
 // HTTP layer counts it, kubernetes/api-calls.ts).
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, CustomObjectsApi } from '../kubernetes/client-node.ts';
 import { countedConfiguration, type ApiCallCounter } from '../kubernetes/api-calls.ts';
 import { KubernetesApiError, isConflict, isNotFound, type ApiCall } from './errors.ts';
 

@@ -1,6 +1,6 @@
 // Reads of one stream's objects with their resourceVersions: which version each read or write saw (so an observation
 // says what it was read at), and reads answered by the worker's cache when it is at least that new.
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from '../kubernetes/client-node.ts';
 import { ARCANE_GROUP, BACKFILL_REQUESTS, STREAM_CLASSES, STREAMING_JOB_TEMPLATES } from '../resources/api-group.ts';
 import { parseStreamClass } from '../resources/stream-class.ts';
 import type { StreamKey } from '../resources/stream-key.ts';

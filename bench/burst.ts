@@ -321,6 +321,16 @@ function operatorProcessClass(code: OperatorCode): Promise<typeof OperatorProces
   return loaded;
 }
 
+/** RSS, JS heap and external memory of one of the operator's processes, for the log. */
+function heapFigures(memory: Memory, metrics: string): string {
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  const reported = (name: string) => mib(metricSum(metrics, name));
+  return (
+    `RSS ${mib(memory.rssBytes)} MiB, JS heap used ${reported('nodejs_heap_size_used_bytes')} of ` +
+    `${reported('nodejs_heap_size_total_bytes')} MiB, external ${reported('nodejs_external_memory_bytes')} MiB`
+  );
+}
+
 async function runOperator(bench: BenchStack, names: readonly string[], options: Options): Promise<OperatorResult> {
   const { stack } = bench;
   const env = {
@@ -346,13 +356,12 @@ async function runOperator(bench: BenchStack, names: readonly string[], options:
     const reportedBefore = await ownCalls();
     const burst = await burstOf(bench, names, options);
     const reportedCalls = countsBetween(reportedBefore, await ownCalls());
-    const workerMetrics = await worker.metrics();
-    const mib = (name: string) => Math.round(metricSum(workerMetrics, name) / 2 ** 20);
-    console.log(
-      `[bench] worker after the burst: RSS ${Math.round(worker.memory().rssBytes / 2 ** 20)} MiB, JS heap used ` +
-        `${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ` +
-        `${mib('nodejs_external_memory_bytes')} MiB`,
-    );
+    for (const [name, process] of [
+      ['worker', worker],
+      ['watcher', watcher],
+    ] as const) {
+      console.log(`[bench] ${name} after the burst: ${heapFigures(process.memory(), await process.metrics())}`);
+    }
     const history = await historyEvents(bench, names);
     const historyByType = perStreamCounts(history, names.length);
     console.log(`[bench] operator: all Running after ${burst.latency.totalMs} ms; idle for ${options.idleSeconds} s`);

@@ -1,7 +1,8 @@
 // `arcane stream backfill --wait`: follows the BackfillRequest in Kubernetes, the record of truth, until it is
 // completed, deleted or marked Failed, or until the timeout.
 import { setTimeout as delay } from 'node:timers/promises';
-import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi } from '../kubernetes/client-node.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../resources/api-group.ts';
 import { oneLine } from './output.ts';
 

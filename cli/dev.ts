@@ -1,6 +1,6 @@
 // `arcane dev`: the whole operator on one machine — a Temporal dev server with its Web UI, a local Kubernetes
 // control plane unless a cluster is named, the Arcane CRDs, and the worker and the watcher in this process.
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../kubernetes/client-node.ts';
 import { mkdirSync } from 'node:fs';
 import { startStack, startTemporalOnly } from '../stack/index.ts';
 import { installArcaneCrds } from '../stack/manifests.ts';

@@ -2,7 +2,8 @@
 // label and annotation as kubectl-arcane, so a downtime declared with one tool can be stopped with the other.
 // Like kubectl-arcane, each stream is read and written back whole (GET, then Update with its resourceVersion); a
 // conflict means someone changed the stream meanwhile, so it is read again and the change re-applied.
-import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi } from '../kubernetes/client-node.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, STREAM_CLASSES } from '../resources/api-group.ts';
 import { parseStreamClass } from '../resources/stream-class.ts';
 import { CliError } from './output.ts';

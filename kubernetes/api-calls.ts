@@ -1,14 +1,8 @@
 // Counts Kubernetes API calls: every request a client sends goes through one HTTP layer that names it the way RBAC
 // does (verb and resource) and counts it, with its answer's status code, in arcane_kubernetes_api_calls_total. The
 // watcher and the worker's activities build their clients over it.
-import {
-  Observable,
-  type Configuration,
-  type HttpLibrary,
-  type KubeConfig,
-  type RequestContext,
-  type ResponseContext,
-} from '@kubernetes/client-node';
+import type { Configuration, HttpLibrary, KubeConfig, RequestContext, ResponseContext } from '@kubernetes/client-node';
+import { Observable } from './client-node.ts';
 import { Counter, register, type Registry } from 'prom-client';
 import { keepAliveConfiguration } from '../operations/keep-alive.ts';
 import { DispatcherHttpLibrary } from './http-library.ts';

@@ -1,7 +1,7 @@
 // Reads a failed Kubernetes API call: the HTTP status code, the API server's Status reason and a message with the
 // values it quotes withheld, from any error the client raises (a generated client's ApiException, a watch's error,
 // a network failure). The watcher logs these; the activities classify them on top (activities/errors.ts).
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from './client-node.ts';
 
 /** What a failed call tells: `code` is undefined when no answer arrived (network error, API server down). */
 export interface ApiFailure {

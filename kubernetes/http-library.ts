@@ -1,14 +1,9 @@
 // Sends the generated Kubernetes clients' requests through undici's request API on the dispatcher the kubeconfig's
 // authentication set (its TLS material and keep-alive pool). The library's own HTTP layer goes through the WHATWG
-// fetch, whose streams, Headers and Response objects cost about a third of the CPU of every API call; each call's
-// answer here is read whole as text, which is all the generated clients ask of it.
-import {
-  Observable,
-  ResponseContext,
-  type HttpLibrary,
-  type RequestContext,
-  type ResponseBody,
-} from '@kubernetes/client-node';
+// fetch, whose streams, Headers and Response objects cost about a third of the CPU of every API call. Each call's
+// answer here is read whole before it is handed over, and given as text or bytes as the generated clients ask.
+import type { HttpLibrary, RequestContext, ResponseBody } from '@kubernetes/client-node';
+import { Observable, ResponseContext } from './client-node.ts';
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
 
 /** An answer's headers as the generated clients read them: one string per name, repeated values joined. */

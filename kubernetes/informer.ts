@@ -1,13 +1,8 @@
 // An informer that does not stop: client-node's ListWatch stops for good on an error, so a failed one is replaced
 // (after an exponential, capped backoff) by a fresh one that lists again, and a watchdog replaces one that has gone
 // silent. The cache and the "previous version" of every object live here, across those restarts.
-import {
-  ListWatch,
-  Watch,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch } from './client-node.ts';
 import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import { describeRequest } from './api-calls.ts';

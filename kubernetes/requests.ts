@@ -1,10 +1,6 @@
 // Requests both processes and the tests make the same way: the merge-patch option and listing any resource as raw JSON.
-import {
-  PatchStrategy,
-  setHeaderOptions,
-  type CustomObjectsApi,
-  type KubernetesListObject,
-} from '@kubernetes/client-node';
+import type { CustomObjectsApi, KubernetesListObject } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from './client-node.ts';
 import type { ListPage, ResourceLocation, WatchedObject } from './informer.ts';
 
 /** Request option for a JSON merge patch (the generated clients default to a JSON patch). */

@@ -1,14 +1,13 @@
 // One pool of keep-alive connections per kubeconfig for the generated Kubernetes API clients: left to itself,
 // @kubernetes/client-node builds a new connection pool for every request, so every call paid a TCP and TLS handshake.
-import {
-  createConfiguration,
-  ServerConfiguration,
-  type Configuration,
-  type HttpLibrary,
-  type KubeConfig,
-  type RequestContext,
-  type SecurityAuthentication,
+import type {
+  Configuration,
+  HttpLibrary,
+  KubeConfig,
+  RequestContext,
+  SecurityAuthentication,
 } from '@kubernetes/client-node';
+import { createConfiguration, ServerConfiguration } from '../kubernetes/client-node.ts';
 import { DispatcherHttpLibrary } from '../kubernetes/http-library.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;

@@ -1,5 +1,5 @@
 // The Kubernetes connection of a process: a kubeconfig file, the pod's service account, or the usual defaults.
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../kubernetes/client-node.ts';
 
 export function loadKubeConfig(settings: { kubeconfig?: string; context?: string; inCluster: boolean }): KubeConfig {
   const kubeConfig = new KubeConfig();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Toolchain } from './toolchain.ts';
 import { freePort } from '../operations/ports.ts';
 import { jobAuditArgs } from './job-audit.ts';
-import { launch, type ManagedProcess } from './process.ts';
+import { launch, startOnFreshPorts, type ManagedProcess } from './process.ts';
 
 export interface ControlPlane {
   kubeconfigPath: string;
@@ -72,11 +72,8 @@ function writeKubeconfig(path: string, server: string, ca: Buffer, token: string
 
 type Start = (name: string, binary: string, args: string[]) => ManagedProcess;
 
-/** Attempts at a start whose freshly picked ports someone else took first (a port is free when picked, not when bound). */
-const PORT_ATTEMPTS = 3;
-
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
-  for (let attempt = 1; ; attempt++) {
+  const once = async () => {
     const started: ManagedProcess[] = [];
     const start: Start = (name, binary, args) => {
       const proc = launch(name, binary, args, { logDir: options.logDir });
@@ -88,13 +85,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     } catch (error) {
       // A half-started control plane must not outlive the failed start.
       await Promise.all(started.map((proc) => proc.stop()));
-      // The failure names the process's last log lines: a port taken between picking and binding is worth a new start
-      // on other ports, from a fresh etcd and certificates.
-      if (!/address already in use/.test(String(error)) || attempt >= PORT_ATTEMPTS) throw error;
-      for (const state of ['etcd', 'pki', 'job-audit.log'])
-        rmSync(join(options.dir, state), { recursive: true, force: true });
+      throw error;
     }
-  }
+  };
+  return startOnFreshPorts(once, {
+    // The failure names the process's last log lines: a port taken between picking and binding is worth a new start
+    // on other ports, from a fresh etcd and certificates.
+    portTaken: (error) => /address already in use/.test(String(error)),
+    beforeNext: () => {
+      for (const state of ['etcd', 'pki', 'job-audit.log']) {
+        rmSync(join(options.dir, state), { recursive: true, force: true });
+      }
+    },
+  });
 }
 
 /** `count` distinct free loopback ports (the picker may hand out one twice). */

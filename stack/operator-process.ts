@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { freePort } from '../operations/ports.ts';
-import { launch, type ManagedProcess } from './process.ts';
+import { launch, startOnFreshPorts, type ManagedProcess } from './process.ts';
 
 /**
  * The production entry point of each process: the one place that says how the operator is started. Its extension is
@@ -54,20 +54,18 @@ export class OperatorProcess {
    */
   async start(): Promise<void> {
     if (this.current?.running) throw new Error(`the ${this.role} is already running`);
-    for (let attempt = 1; ; attempt++) {
-      const [health, metrics] = await twoFreePorts();
-      const env = { ...this.env, ARCANE_HEALTH_PORT: String(health), ARCANE_METRICS_PORT: String(metrics) };
-      const proc = launch(this.role, process.execPath, [CLI, this.role], { logDir: this.logDir, env });
-      this.current = proc;
-      this.currentPorts = { health, metrics };
-      const url = `http://127.0.0.1:${health}/health/ready`;
-      try {
+    await startOnFreshPorts(
+      async () => {
+        const [health, metrics] = await twoFreePorts();
+        const env = { ...this.env, ARCANE_HEALTH_PORT: String(health), ARCANE_METRICS_PORT: String(metrics) };
+        const proc = launch(this.role, process.execPath, [CLI, this.role], { logDir: this.logDir, env });
+        this.current = proc;
+        this.currentPorts = { health, metrics };
+        const url = `http://127.0.0.1:${health}/health/ready`;
         await proc.waitUntil('ready', async () => (await fetch(url)).status === 200, 90_000);
-        return;
-      } catch (error) {
-        if (attempt >= 3 || proc.running || !/EADDRINUSE/.test(proc.tail(40))) throw error;
-      }
-    }
+      },
+      { portTaken: () => this.current?.running === false && /EADDRINUSE/.test(this.current.tail(40)) },
+    );
   }
 
   /** SIGTERM, as on a rolling update: the process must finish what it runs and exit 0. */

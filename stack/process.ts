@@ -157,3 +157,28 @@ function killAllAndExit(code: number, reason: string): never {
   killAllNow();
   process.exit(code);
 }
+
+/** Attempts at a start whose freshly picked ports someone else took first (a port is free when picked, not when bound). */
+const PORT_ATTEMPTS = 3;
+
+export interface StartAgain {
+  /** Whether the failed start found a port it picked taken (worth another start on freshly picked ports). */
+  portTaken(error: unknown): boolean;
+  /** Clears what the failed start left behind, before the next one. */
+  beforeNext?(): void | Promise<void>;
+}
+
+/**
+ * Runs `start` until it succeeds, up to PORT_ATTEMPTS times when each failure is a port taken between picking and
+ * binding; any other failure, or the last, is thrown. `start` picks its ports afresh each time.
+ */
+export async function startOnFreshPorts<T>(start: () => Promise<T>, again: StartAgain): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !again.portTaken(error)) throw error;
+      await again.beforeNext?.();
+    }
+  }
+}

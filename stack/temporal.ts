@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from '../client/search-attributes.ts';
 import { freePort } from '../operations/ports.ts';
-import { launch, type ManagedProcess } from './process.ts';
+import { launch, startOnFreshPorts, type ManagedProcess } from './process.ts';
 
 export interface TemporalServer {
   address: string;
@@ -26,26 +26,25 @@ export interface TemporalServerOptions {
   pickPort?: () => Promise<number>;
 }
 
-/** Attempts at a start whose freshly picked ports someone else took first (a port is free when picked, not when bound). */
-const PORT_ATTEMPTS = 3;
-
 export async function startTemporalServer(options: TemporalServerOptions): Promise<TemporalServer> {
+  // Only ports this function picked may be picked again; a restart in place keeps its ports (and its database).
+  if (options.port !== undefined || options.uiPort !== undefined) return startOnce(options);
   const logFile = join(options.logDir, 'temporal.log');
-  for (let attempt = 1; ; attempt++) {
-    const logged = statSync(logFile, { throwIfNoEntry: false })?.size ?? 0;
-    try {
-      return await startOnce(options);
-    } catch (error) {
-      // Only ports this function picked may be picked again; a restart in place keeps its ports (and its database).
-      const ownPorts = options.port === undefined && options.uiPort === undefined;
-      if (!ownPorts || !/address already in use/.test(logSince(logFile, logged)) || attempt >= PORT_ATTEMPTS) {
-        throw error;
-      }
+  let logged = 0;
+  return startOnFreshPorts(
+    () => {
+      logged = statSync(logFile, { throwIfNoEntry: false })?.size ?? 0;
+      return startOnce(options);
+    },
+    {
+      portTaken: () => /address already in use/.test(logSince(logFile, logged)),
       // A fresh start: the database the failed one may have begun is dropped, so the search attributes, registered
       // only when the file is created, are registered again.
-      for (const suffix of ['', '-wal', '-shm']) rmSync(`${databaseFile(options)}${suffix}`, { force: true });
-    }
-  }
+      beforeNext: () => {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${databaseFile(options)}${suffix}`, { force: true });
+      },
+    },
+  );
 }
 
 /** What a process wrote to its log after the log was `offset` bytes long. */

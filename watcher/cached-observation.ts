@@ -1,7 +1,7 @@
 // A stream's observation read from the watcher's informer caches: what observing a stream reads for its workflow
 // (activities/observe.ts), with no API call, so that a resync can tell which streams are at rest. A read the caches
 // cannot answer fails the observation, and that stream gets its resync as before.
-import { ApiException, BatchV1Api } from '@kubernetes/client-node';
+import { ApiException, BatchV1Api } from '../kubernetes/client-node.ts';
 import type { Logger } from 'pino';
 import { KubernetesApiError, type ApiCall } from '../activities/errors.ts';
 import { customResource, type KubernetesApi } from '../activities/kubernetes.ts';

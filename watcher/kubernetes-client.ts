@@ -1,5 +1,6 @@
 // The watcher's Kubernetes API clients: every request is counted by verb, resource and code, and none may hang.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '../kubernetes/client-node.ts';
 import { countedConfiguration } from '../kubernetes/api-calls.ts';
 import type { WatcherMetrics } from './metrics.ts';
 

@@ -3,14 +3,14 @@
 // (which bundles the compiled workflows with webpack) and its watcher run a stream to Running on a stack of their own.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { applyYaml, installArcaneCrds, installTestPluginClasses, TEST_PLUGIN } from '../../stack/manifests.ts';
-import type { OperatorProcess } from '../../stack/operator-process.ts';
+import { imageNodeOptions, type OperatorProcess } from '../../stack/operator-process.ts';
 import { Cluster } from './cluster.ts';
 import { createStreams } from './fleet.ts';
 import { useOwnStack } from './own-stack.ts';
@@ -30,10 +30,30 @@ async function attempt(file: string, args: string[], cwd: string) {
   }
 }
 
+/**
+ * A module hook (`node --import`) that appends to `log` the URL of every module of the Kubernetes client a process
+ * loads: the library's own or the package's bundle of it.
+ */
+function loadedHook(log: string): string {
+  return `import { appendFileSync } from 'node:fs';
+import { registerHooks } from 'node:module';
+registerHooks({
+  resolve(specifier, context, next) {
+    const resolved = next(specifier, context);
+    if (/\\/node_modules\\/@kubernetes\\/|\\/dist\\/kubernetes\\/client-node\\.js$/.test(resolved.url)) {
+      appendFileSync(${JSON.stringify(log)}, resolved.url + '\\n');
+    }
+    return resolved;
+  },
+});
+`;
+}
+
 describe('arcane from a packed tarball', () => {
   const work = mkdtempSync(join(tmpdir(), 'arcane-package-'));
   const app = join(work, 'app');
   const installed = join(app, 'node_modules/arcane-temporal');
+  const loadedLog = join(work, 'loaded.log');
   let packed: OperatorProcess[] = [];
   // Registered before the stack's own teardown, so the packed processes stop while the stack still answers.
   after(async () => {
@@ -110,7 +130,11 @@ describe('arcane from a packed tarball', () => {
       )) as typeof import('../../stack/operator-process.ts');
       // An empty temporary folder: the worker finds no cached workflow bundle there and builds one with webpack.
       const bundles = mkdtempSync(join(work, 'tmp-'));
-      const env = { ...own.operatorEnv('arcane-packed'), TMPDIR: bundles };
+      // Both processes run with a module hook that lists what they load of the Kubernetes client library.
+      const hook = join(work, 'loaded-hook.mjs');
+      writeFileSync(hook, loadedHook(loadedLog));
+      const nodeOptions = `${imageNodeOptions(readFileSync(join(root, 'deploy/Dockerfile'), 'utf8'))} --import=${pathToFileURL(hook).href}`;
+      const env = { ...own.operatorEnv('arcane-packed'), TMPDIR: bundles, NODE_OPTIONS: nodeOptions };
       const worker = new PackedProcess('worker', env, own.stack.logDir);
       const watcher = new PackedProcess('watcher', env, own.stack.logDir);
       packed = [worker, watcher];
@@ -127,6 +151,16 @@ describe('arcane from a packed tarball', () => {
       // Both stop as on a rolling update: SIGTERM, exit 0.
       await watcher.stop();
       await worker.stop();
+
+      // Of the library, they loaded the package's bundle of the parts the operator uses and none of the library's own
+      // modules (its index loads every generated API client: tens of MiB per process).
+      const loaded = readFileSync(loadedLog, 'utf8').split('\n').filter(Boolean);
+      const bundle = pathToFileURL(join(installed, 'dist/kubernetes/client-node.js')).href;
+      assert.ok(loaded.includes(bundle), `the processes load the bundle:\n${loaded.join('\n')}`);
+      assert.deepEqual(
+        loaded.filter((url) => url.includes('/node_modules/@kubernetes/')),
+        [],
+      );
     }),
   );
 });
