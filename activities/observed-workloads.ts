@@ -94,15 +94,13 @@ function observedEnv(env: unknown): unknown {
   return Array.isArray(env) ? env.filter((variable) => OBSERVED_ENV.has((variable as { name?: unknown }).name)) : env;
 }
 
+/** Left out rather than deleted, as the informers' caches do (kubernetes/informer.ts): a deletion doubles an object. */
 function keptMetadata(metadata: KubernetesObject['metadata']): KubernetesObject['metadata'] {
   if (!metadata) return metadata;
-  const kept = { ...metadata };
-  delete kept.managedFields;
-  if (kept.annotations?.[LAST_APPLIED_ANNOTATION] !== undefined) {
-    kept.annotations = { ...kept.annotations };
-    delete kept.annotations[LAST_APPLIED_ANNOTATION];
-  }
-  return kept;
+  const { managedFields, ...kept } = metadata;
+  if (kept.annotations?.[LAST_APPLIED_ANNOTATION] === undefined) return kept;
+  const { [LAST_APPLIED_ANNOTATION]: applied, ...annotations } = kept.annotations;
+  return { ...kept, annotations };
 }
 
 /**

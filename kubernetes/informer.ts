@@ -176,11 +176,13 @@ class ReportingWatch extends Watch {
   }
 }
 
-/** The object without `metadata.managedFields`, which no reader of a cache reads (a third of a typical object). */
+/**
+ * The object without `metadata.managedFields`, which no reader of a cache reads (a third of a typical object). Left out
+ * rather than deleted: V8 keeps an object that lost a property as a hash table, twice the size of the object it was.
+ */
 export function withoutManagedFields(object: WatchedObject): WatchedObject {
   if (!object.metadata?.managedFields) return object;
-  const metadata = { ...object.metadata };
-  delete metadata.managedFields;
+  const { managedFields, ...metadata } = object.metadata;
   return { ...object, metadata };
 }
 

@@ -4,6 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { pino, type Logger } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import { connectionOptions } from '../client/connection.ts';
 import type { LifecycleConfig } from '../workflows/lifecycle.ts';
 import type { StreamWorkflowInput } from '../workflows/messages.ts';
@@ -206,6 +207,8 @@ function buildRuntime(config: WatcherConfig, deps: WatcherDeps, log: Logger, isL
     () => counted?.streamCounts() ?? [],
     () => counted?.classStates() ?? [],
   );
+  // The process's own (memory, CPU, event loop delay, garbage collection), as the worker exposes them.
+  collectDefaultMetrics({ register: metrics.registry });
   const countFrom = (controller: StreamClassController) => {
     counted = controller;
   };
