@@ -47,7 +47,7 @@ import {
   type OperatorResult,
   type WatcherRestart,
 } from './report.ts';
-import { startUpstream } from './upstream.ts';
+import { startUpstream, upstreamCannotRun } from './upstream.ts';
 
 const CONTENDERS = ['operator', 'upstream', 'floor'] as const;
 type Contender = (typeof CONTENDERS)[number];
@@ -456,6 +456,12 @@ async function runAll(count: number, plugin: TestPlugin, options: Options): Prom
   };
   const names = streamNames(count);
   for (const contender of options.contenders) {
+    const refused = contender === 'upstream' ? upstreamCannotRun(plugin) : undefined;
+    if (refused !== undefined) {
+      record.failed = { ...record.failed, [contender]: refused };
+      console.error(`[bench] ${count} streams, ${plugin.name} plugin: ${contender} not run: ${refused}`);
+      continue;
+    }
     console.log(`[bench] ${count} streams, ${plugin.name} plugin: ${contender} on a fresh stack`);
     try {
       const result = await onFreshStack(contender, plugin, options, (bench) => RUNS[contender](bench, names, options));

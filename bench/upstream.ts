@@ -8,6 +8,7 @@ import { freePort } from '../operations/ports.ts';
 import { launch, type ManagedProcess } from '../stack/process.ts';
 import { cacheDir } from '../stack/toolchain.ts';
 import { launchedPid, processMemory, type Memory } from './measure.ts';
+import type { TestPlugin } from '../tests/fixtures/plugins.ts';
 
 const TOOLS_MODULE = join(import.meta.dirname, '../tools/arcane-operator/go.mod');
 
@@ -26,6 +27,16 @@ export function upstreamInstall(): { binary: string; moduleDir: string } {
     throw new Error(`the upstream operator is not built in ${dir}: run \`npm run stack:provision\` first`);
   }
   return install;
+}
+
+/**
+ * Why upstream cannot run a test plugin's streams, or undefined when it can. It reads a template reference without a
+ * namespace as one in the empty namespace ("/standard-job-template"), and layout-v1 streams (the production-shaped
+ * plugin's) name their templates that way: none of them would ever run, and the bench would wait out its deadline.
+ */
+export function upstreamCannotRun(plugin: Pick<TestPlugin, 'layout'>): string | undefined {
+  if (plugin.layout.name !== 'v1') return undefined;
+  return 'upstream cannot run layout-v1 streams: it reads their template references, which name no namespace, as in the empty namespace';
 }
 
 export interface UpstreamOperator {

@@ -17,6 +17,8 @@ import {
   samples,
 } from '../../bench/measure.ts';
 import { benchCommand, deadlineMs } from '../../bench/burst.ts';
+import { upstreamCannotRun } from '../../bench/upstream.ts';
+import { PRODUCTION, TEST } from '../fixtures/plugins.ts';
 import { latest, plotSvg } from '../../bench/plot.ts';
 import {
   readRecords,
@@ -314,6 +316,13 @@ describe('benchmark records', () => {
     assert.match(svg, /this operator, test plugin/);
     assert.match(svg, /upstream Go operator, production plugin/);
     assert.match(plotSvg([]), /no results yet/);
+  });
+});
+
+describe('upstream side by side', () => {
+  it('is not run on a plugin whose streams it cannot run, and says why', () => {
+    assert.equal(upstreamCannotRun(TEST), undefined);
+    assert.match(upstreamCannotRun(PRODUCTION) ?? '', /^upstream cannot run layout-v1 streams: .*no namespace/);
   });
 });
 
