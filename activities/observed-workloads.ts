@@ -7,6 +7,7 @@ import {
   STREAM_ID_LABEL,
   TEMPLATE_GENERATION_ANNOTATION,
 } from '../resources/job-metadata.ts';
+import { withoutManagedFields, type WatchedObject } from '../kubernetes/informer.ts';
 import { BACKFILL_ENV, BACKFILL_ID_ENV } from '../resources/stream-context.ts';
 import type { ObservedCronJob, ObservedJob } from '../workflows/lifecycle.ts';
 
@@ -94,13 +95,15 @@ function observedEnv(env: unknown): unknown {
   return Array.isArray(env) ? env.filter((variable) => OBSERVED_ENV.has((variable as { name?: unknown }).name)) : env;
 }
 
-/** Left out rather than deleted, as the informers' caches do (kubernetes/informer.ts): a deletion doubles an object. */
-function keptMetadata(metadata: KubernetesObject['metadata']): KubernetesObject['metadata'] {
-  if (!metadata) return metadata;
-  const { managedFields, ...kept } = metadata;
-  if (kept.annotations?.[LAST_APPLIED_ANNOTATION] === undefined) return kept;
-  const { [LAST_APPLIED_ANNOTATION]: applied, ...annotations } = kept.annotations;
-  return { ...kept, annotations };
+/**
+ * The metadata without managed fields (as every cache keeps it) or kubectl's applied copy, left out rather than
+ * deleted: a deletion turns an object into a hash table, twice its size.
+ */
+function keptMetadata(object: WatchedObject): KubernetesObject['metadata'] {
+  const { metadata } = withoutManagedFields(object);
+  if (metadata?.annotations?.[LAST_APPLIED_ANNOTATION] === undefined) return metadata;
+  const { [LAST_APPLIED_ANNOTATION]: applied, ...annotations } = metadata.annotations;
+  return { ...metadata, annotations };
 }
 
 /**
@@ -110,6 +113,6 @@ function keptMetadata(metadata: KubernetesObject['metadata']): KubernetesObject[
 export function workloadAsObserved<T extends KubernetesObject & { spec?: unknown; status?: unknown }>(object: T): T {
   const spec = object.spec as { template?: { spec?: { containers?: Container[] } } } | undefined;
   const containers = (spec?.template?.spec?.containers ?? []).map(({ name, env }) => ({ name, env: observedEnv(env) }));
-  const kept = { apiVersion: object.apiVersion, kind: object.kind, metadata: keptMetadata(object.metadata) };
+  const kept = { apiVersion: object.apiVersion, kind: object.kind, metadata: keptMetadata(object) };
   return { ...kept, status: object.status, spec: { template: { spec: { containers } } } } as T;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Toolchain } from './toolchain.ts';
 import { freePort } from '../operations/ports.ts';
 import { jobAuditArgs } from './job-audit.ts';
-import { launch, startOnFreshPorts, type ManagedProcess } from './process.ts';
+import { distinctPorts, launch, startOnFreshPorts, type ManagedProcess } from './process.ts';
 
 export interface ControlPlane {
   kubeconfigPath: string;
@@ -98,13 +98,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       }
     },
   });
-}
-
-/** `count` distinct free loopback ports (the picker may hand out one twice). */
-async function distinctPorts(pick: () => Promise<number>, count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await pick());
-  return [...ports];
 }
 
 async function bringUp(options: ControlPlaneOptions, start: Start): Promise<ControlPlane> {

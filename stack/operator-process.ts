@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { freePort } from '../operations/ports.ts';
-import { launch, startOnFreshPorts, type ManagedProcess } from './process.ts';
+import { distinctPorts, launch, startOnFreshPorts, type ManagedProcess } from './process.ts';
 
 /**
  * The production entry point of each process: the one place that says how the operator is started. Its extension is
@@ -21,15 +21,6 @@ export function imageNodeOptions(dockerfile: string): string {
 }
 
 const IMAGE_NODE_OPTIONS = imageNodeOptions(readFileSync(join(import.meta.dirname, '../deploy/Dockerfile'), 'utf8'));
-
-/** Two distinct free loopback ports. */
-async function twoFreePorts(): Promise<[number, number]> {
-  const first = await freePort();
-  for (;;) {
-    const second = await freePort();
-    if (second !== first) return [first, second];
-  }
-}
 
 /** Its log file is kept across restarts. */
 export class OperatorProcess {
@@ -56,7 +47,7 @@ export class OperatorProcess {
     if (this.current?.running) throw new Error(`the ${this.role} is already running`);
     await startOnFreshPorts(
       async () => {
-        const [health, metrics] = await twoFreePorts();
+        const [health, metrics] = (await distinctPorts(freePort, 2)) as [number, number];
         const env = { ...this.env, ARCANE_HEALTH_PORT: String(health), ARCANE_METRICS_PORT: String(metrics) };
         const proc = launch(this.role, process.execPath, [CLI, this.role], { logDir: this.logDir, env });
         this.current = proc;

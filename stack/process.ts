@@ -158,6 +158,13 @@ function killAllAndExit(code: number, reason: string): never {
   process.exit(code);
 }
 
+/** `count` distinct free loopback ports (a picker may hand out one twice). */
+export async function distinctPorts(pick: () => Promise<number>, count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await pick());
+  return [...ports];
+}
+
 /** Attempts at a start whose freshly picked ports someone else took first (a port is free when picked, not when bound). */
 const PORT_ATTEMPTS = 3;
 
