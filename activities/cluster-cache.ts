@@ -224,6 +224,21 @@ export class ClusterCache {
     return cached.until(() => cached.answer(read.namespace, read.name, read.required), this.options.catchUpMs);
   }
 
+  /**
+   * Whether the object of `resource` named by `read` that has this uid goes (deleted, or replaced by a newer one of the
+   * same name) within `ms`, as the cache's watch shows it; false when it is still there then, or the cache cannot tell.
+   */
+  async gone(resource: string, read: Omit<CacheRead, 'required'>, uid: string, ms: number): Promise<boolean> {
+    const cached = this.resources.get(resource);
+    if (!cached) return false;
+    const goneNow = () => {
+      const object = cached.answer(read.namespace, read.name);
+      if (object === undefined) return undefined;
+      return object === null || object.metadata?.uid !== uid ? true : undefined;
+    };
+    return (await cached.until(goneNow, ms)) === true;
+  }
+
   /** The stream's BackfillRequests, each required one at its version or newer; undefined when the cache cannot tell. */
   async backfillRequests(
     namespace: string,

@@ -54,7 +54,15 @@ export interface ActivityOptions {
    * 40 s by default, within the minute its local activity may run.
    */
   roundRetryMs?: number;
+  /**
+   * How long replacing a workload waits, on the cache, for the one it deleted to go (a Job's pods stopping) before the
+   * attempt fails and is retried; 10 s by default.
+   */
+  workloadGoneWaitMs?: number;
 }
+
+/** How long replacing a workload waits for the deleted one to go; well within the 40 s a wake retries a round. */
+const WORKLOAD_GONE_WAIT_MS = 10_000;
 
 /** The invocation across retries, when running in a Temporal worker: a retry is the same occurrence. */
 function occurrence(): string {
@@ -64,6 +72,11 @@ function occurrence(): string {
 
 export function createActivities(options: ActivityOptions) {
   const kube = createKubernetesApi(options.kubeConfig, kubernetesApiCalls(options.registry));
+  const { cache } = options;
+  const goneWaitMs = options.workloadGoneWaitMs ?? WORKLOAD_GONE_WAIT_MS;
+  const workloadGone: ActivityContext['workloadGone'] = cache
+    ? (resource, stream, uid) => cache.gone(resource, stream, uid, goneWaitMs)
+    : undefined;
 
   /** The boundary of every activity: a logger for the stream, and failures classified for Temporal's retries. */
   async function run<R>(name: string, stream: StreamKey, work: (context: ActivityContext) => Promise<R>): Promise<R> {
@@ -74,7 +87,7 @@ export function createActivities(options: ActivityOptions) {
       stream: stream.name,
     });
     try {
-      return await work({ kube, log, occurrence: occurrence() });
+      return await work({ kube, log, occurrence: occurrence(), ...(workloadGone ? { workloadGone } : {}) });
     } catch (error) {
       // Outside the lifecycle's action loop a vanished stream fails the call (e.g. the update) with the reason.
       if (error instanceof ActionSkipped) {

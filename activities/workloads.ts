@@ -30,6 +30,7 @@ export interface WorkloadApplied {
 
 interface Workload<T extends { metadata?: V1ObjectMeta }> {
   kind: 'Job' | 'CronJob';
+  plural: 'jobs' | 'cronjobs';
   read(kube: KubernetesApi, stream: StreamKey): Promise<T | undefined>;
   create(kube: KubernetesApi, stream: StreamKey, body: T): Promise<T>;
   delete(kube: KubernetesApi, stream: StreamKey, body: V1DeleteOptions): Promise<unknown>;
@@ -52,6 +53,7 @@ function held(job: V1Job): V1Job {
 
 const jobs: Workload<V1Job> = {
   kind: 'Job',
+  plural: 'jobs',
   read: readJob,
   create: (kube, stream, body) =>
     kube.call(jobCall('create', stream, 'jobs'), () =>
@@ -71,6 +73,7 @@ const jobs: Workload<V1Job> = {
 
 const cronJobs: Workload<V1CronJob> = {
   kind: 'CronJob',
+  plural: 'cronjobs',
   read: readCronJob,
   create: (kube, stream, body) =>
     kube.call(jobCall('create', stream, 'cronjobs'), () =>
@@ -105,14 +108,39 @@ function built<T>(result: Result<T>): T {
   return result.value;
 }
 
+/** The finalizer of a deletion in the foreground: the object stays until what it owns is gone. */
+const FOREGROUND_DELETION = 'foregroundDeletion';
+
+/** Creates of one replacement before its attempt fails: the first, and one more once the replaced workload is gone. */
+const CREATE_ATTEMPTS = 2;
+
+/**
+ * Whether the workload that made a create fail is gone: already, or once the cache sees it go. The one a replacement
+ * deleted goes only when its pods have stopped (a Job deleted in the foreground), which may take a while: waiting on
+ * the cache's watch for it costs no API call, and the create is made again as soon as it is gone, not polled.
+ */
+async function goneSince<T extends { metadata?: V1ObjectMeta }>(
+  context: ActivityContext,
+  workload: Workload<T>,
+  stream: StreamKey,
+  current: T | undefined,
+): Promise<boolean> {
+  const uid = current?.metadata?.uid;
+  if (uid === undefined) return true;
+  if (live(current)) return false;
+  const { resource } = jobCall('get', stream, workload.plural);
+  return (await context.workloadGone?.(resource, stream, uid)) ?? false;
+}
+
 /** Create the workload when none is there; replace it only when it is `replaces`; else leave it. */
 async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
-  { kube, log }: ActivityContext,
+  context: ActivityContext,
   workload: Workload<T>,
   stream: StreamKey,
   replaces: string | undefined,
   build: () => Promise<T>,
 ): Promise<WorkloadApplied> {
+  const { kube, log } = context;
   const existing = await workload.read(kube, stream);
   if (live(existing) && existing.metadata.uid !== replaces) return { uid: existing.metadata.uid ?? '', created: false };
   // The Job to replace may have finished and been deleted (by its TTL, say), held only by our outcome finalizer.
@@ -127,25 +155,30 @@ async function applyWorkload<T extends { metadata?: V1ObjectMeta }>(
     log.info({ uid: existing.metadata.uid }, `deleting the ${workload.kind} to replace`);
     await deleteWorkload(kube, workload, stream, existing.metadata.uid ?? '');
   }
-  try {
-    const created = await workload.create(kube, stream, body);
-    const uid = created.metadata?.uid ?? '';
-    log.info({ uid, replaced: existing?.metadata?.uid }, `created ${workload.kind}`);
-    return { uid, created: true };
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const created = await workload.create(kube, stream, body);
+      const uid = created.metadata?.uid ?? '';
+      log.info({ uid, replaced: existing?.metadata?.uid }, `created ${workload.kind}`);
+      return { uid, created: true };
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+    }
+    const current = await workload.read(kube, stream);
+    // Someone created it in the meantime, for example an earlier attempt of this activity whose answer was lost: that
+    // workload is the one asked for, so there is nothing left to do.
+    if (live(current) && current.metadata.uid !== replaces) return { uid: current.metadata.uid ?? '', created: false };
+    if (attempt < CREATE_ATTEMPTS && (await goneSince(context, workload, stream, current))) continue;
+    const uid = current?.metadata?.uid;
+    const message = `${workload.kind} ${stream.namespace}/${stream.name} (uid ${uid ?? 'gone'}) is still going away; the new one is created once it is gone`;
+    throw retryable('WorkloadTerminating', message, '1s');
   }
-  const current = await workload.read(kube, stream);
-  // Someone created it in the meantime, for example an earlier attempt of this activity whose answer was lost: that
-  // workload is the one asked for, so there is nothing left to do.
-  if (live(current) && current.metadata.uid !== replaces) return { uid: current.metadata.uid ?? '', created: false };
-  const uid = current?.metadata?.uid ?? 'gone';
-  const message = `${workload.kind} ${stream.namespace}/${stream.name} (uid ${uid}) is still going away; the new one is created once it is gone`;
-  throw retryable('WorkloadTerminating', message, '1s');
 }
 
 interface Released {
   released: boolean;
+  /** The finalizers the workload still had after its release, when the release's answer showed it still there. */
+  left?: string[];
 }
 
 /** One operation of a JSON patch (RFC 6902), the generated clients' default kind of patch. */
@@ -188,7 +221,8 @@ async function releaseOutcome(
       const patched = await unlessNotFound(
         kube.call(jobCall('patch', stream, 'jobs'), () => kube.batch.patchNamespacedJob({ name, namespace, body })),
       );
-      return { released: patched !== undefined };
+      if (patched === undefined) return { released: false };
+      return { released: true, left: patched.metadata?.finalizers ?? [] };
     } catch (error) {
       if (!isInvalid(error) || attempt >= RELEASE_ATTEMPTS) throw error;
     }
@@ -226,7 +260,13 @@ async function deleteAndRelease<T extends { metadata?: V1ObjectMeta }>(
     return { released: false, deleted: await deleteIfSame(kube, workload, stream, uid, completed) };
   const read = { workload: await workload.read(kube, stream) };
   const deleted = await deleteIfSame(kube, workload, stream, uid, completed);
-  const { released } = await workload.release(kube, stream, uid, read);
+  const { released, left } = await workload.release(kube, stream, uid, read);
+  // A finished Job's TTL may delete it in the foreground between our deletion and the release (the TTL controller
+  // deletes what it finds expired, being deleted or not): then it waits for its pods again. A completed one is switched
+  // back to the Background, so that it goes now and the Job after it need not wait for it.
+  if (completed && released && left?.includes(FOREGROUND_DELETION)) {
+    await deleteIfSame(kube, workload, stream, uid, completed);
+  }
   return { released, deleted };
 }
 
@@ -365,9 +405,9 @@ export async function releaseJob(context: ActivityContext, stream: StreamKey, ac
     context.log.info({ uid: action.uid, released, deleted }, 'released the completed Job, deleted in the Background');
     return { released };
   }
-  const result = await releaseOutcome(context.kube, stream, action.uid);
-  context.log.info({ uid: action.uid, ...result }, 'released the finished Job');
-  return result;
+  const { released } = await releaseOutcome(context.kube, stream, action.uid);
+  context.log.info({ uid: action.uid, released }, 'released the finished Job');
+  return { released };
 }
 
 export async function deleteCronJob(context: ActivityContext, stream: StreamKey, action: ActionOf<'deleteCronJob'>) {

@@ -1,7 +1,7 @@
 // kill -9 of the worker in the middle of a lifecycle round (SPEC 4: every action is idempotent under retry). Rounds
 // run as local activities inside a workflow task, so the worker is frozen (SIGSTOP) at a moment Temporal shows it
 // holding a stream's workflow task while that stream's BackfillRequest already exists, then killed: the task times out
-// and another worker runs the round again, creating what exists already.
+// and another worker runs the round again, creating what exists already. On each test plugin.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import proto from '@temporalio/proto';
@@ -17,7 +17,8 @@ import {
   waitForWorkflowsAgree,
 } from './fleet.ts';
 import { JobLog } from './job-log.ts';
-import { useOperator, type Operator } from './operator.ts';
+import { PLUGINS } from '../fixtures/plugins.ts';
+import { scenarioOn, useOperator, type Operator } from './operator.ts';
 
 /** Whether a worker has picked up the stream's workflow task and not yet completed it. */
 async function taskInHand(client: Client, stream: Stream): Promise<boolean> {
@@ -54,24 +55,26 @@ async function abandonedTasks(client: Client, stream: Stream): Promise<number> {
 describe('fault: the worker is killed', () => {
   const operator = useOperator();
 
-  it(
-    'creates no Job or BackfillRequest twice when the worker is killed while activities run',
-    operator.scenario('worker-killed', async (cluster, t) => {
-      const log = await JobLog.start(t, operator.kubeConfig, cluster.namespace);
-      const streams = await createStreams(cluster, streamNames(10));
+  for (const plugin of PLUGINS) {
+    it(
+      `creates no Job or BackfillRequest twice when the worker is killed while activities run (${plugin.name} plugin)`,
+      scenarioOn(operator, plugin)('worker-killed', async (cluster, t) => {
+        const log = await JobLog.start(t, operator.kubeConfig, cluster.namespace);
+        const streams = await createStreams(cluster, streamNames(10), plugin);
 
-      const frozen = await freezeWorkerMidRound(operator, cluster, streams);
-      t.diagnostic(`killed the worker while it held the workflow task of ${frozen.name}`);
-      await operator.worker.kill();
-      await operator.worker.start();
+        const frozen = await freezeWorkerMidRound(operator, cluster, streams);
+        t.diagnostic(`killed the worker while it held the workflow task of ${frozen.name}`);
+        await operator.worker.kill();
+        await operator.worker.start();
 
-      await waitForConvergence(cluster, streams);
-      await waitForWorkflowsAgree(operator.temporal, cluster, streams);
-      await assertNothingDuplicated(cluster, log, { streams, streamingJobs: () => 1 });
-      assert.ok(
-        (await abandonedTasks(operator.temporal, frozen)) >= 1,
-        'the killed round was run again by the new worker',
-      );
-    }),
-  );
+        await waitForConvergence(cluster, streams);
+        await waitForWorkflowsAgree(operator.temporal, cluster, streams);
+        await assertNothingDuplicated(cluster, log, { streams, streamingJobs: () => 1 });
+        assert.ok(
+          (await abandonedTasks(operator.temporal, frozen)) >= 1,
+          'the killed round was run again by the new worker',
+        );
+      }),
+    );
+  }
 });

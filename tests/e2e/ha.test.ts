@@ -1,17 +1,17 @@
 // High availability as the chart deploys it: two workers and two watchers electing a leader. During a burst of 100
 // stream changes one worker and the leading watcher are killed with kill -9; the other worker and the other watcher
 // carry on, and every stream converges with no Job and no BackfillRequest duplicated. The time until every stream
-// converged is printed (a figure for the notes, not an assertion).
+// converged is printed (a figure for the notes, not an assertion). Half the streams are of each test plugin.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { installArcaneCrds, installTestPluginClasses, applyYaml, TEST_PLUGIN } from '../../stack/manifests.ts';
+import { installArcaneCrds, installTestPluginClasses, applyYaml } from '../../stack/manifests.ts';
 import type { OperatorProcess } from '../../stack/operator-process.ts';
 import { waitFor } from '../../stack/wait.ts';
-import { Cluster } from './cluster.ts';
+import { PLUGINS } from '../fixtures/plugins.ts';
+import { Cluster, type Stream } from './cluster.ts';
 import {
   assertNothingDuplicated,
   changeStreams,
-  createStreams,
   streamNames,
   waitForConvergence,
   waitForWorkflowsAgree,
@@ -20,6 +20,25 @@ import { JobLog } from './job-log.ts';
 import { useOwnStack } from './own-stack.ts';
 
 const MIB = 1024 * 1024;
+
+/** Streams made on each test plugin in turn: the first name on the first plugin, the next on the second, and so on. */
+function createOnEachPlugin(cluster: Cluster, names: readonly string[]): Promise<Stream[]> {
+  return Promise.all(names.map((name, i) => cluster.createPluginStream(PLUGINS[i % PLUGINS.length]!, name)));
+}
+
+/** A spec change for each stream, each made as its own plugin's streams are changed. */
+async function changeOnEachPlugin(cluster: Cluster, streams: readonly Stream[], value: string): Promise<void> {
+  await Promise.all(
+    PLUGINS.map((plugin) =>
+      changeStreams(
+        cluster,
+        streams.filter((stream) => stream.kind === plugin.kind),
+        value,
+        plugin,
+      ),
+    ),
+  );
+}
 
 function halves<T>(list: readonly T[]): [T[], T[]] {
   const middle = Math.ceil(list.length / 2);
@@ -61,11 +80,15 @@ describe('high availability: two workers and two watchers', () => {
     'converges 100 stream changes while one worker and the leading watcher are killed, nothing stuck or duplicated',
     own.step(async (t) => {
       const namespace = await Cluster.createNamespace(own.admin, 'ha');
-      await applyYaml(own.admin, TEST_PLUGIN.namespacedFiles, namespace);
+      await applyYaml(
+        own.admin,
+        PLUGINS.flatMap((plugin) => plugin.files.namespacedFiles),
+        namespace,
+      );
       const cluster = new Cluster(own.admin, namespace);
       const log = await JobLog.start(t, own.admin, namespace);
       const start = Date.now();
-      const steady = await createStreams(cluster, streamNames(50, 'steady'));
+      const steady = await createOnEachPlugin(cluster, streamNames(50, 'steady'));
       await waitForConvergence(cluster, steady, { timeoutMs: 300_000 });
       const warmUp = Date.now() - start;
       const leader = await leadingWatcher();
@@ -75,12 +98,12 @@ describe('high availability: two workers and two watchers', () => {
       const [changedFirst, changedLater] = halves(steady);
       const [createdFirst, createdLater] = halves(streamNames(50, 'new'));
       const burst = Date.now();
-      await changeStreams(cluster, changedFirst, 'mock://source/ha');
-      const fresh = await createStreams(cluster, createdFirst);
+      await changeOnEachPlugin(cluster, changedFirst, 'mock://source/ha');
+      const fresh = await createOnEachPlugin(cluster, createdFirst);
       await Promise.all([workers[0]!.kill(), leader.kill()]);
       const killedAfter = Date.now() - burst;
-      await changeStreams(cluster, changedLater, 'mock://source/ha');
-      fresh.push(...(await createStreams(cluster, createdLater)));
+      await changeOnEachPlugin(cluster, changedLater, 'mock://source/ha');
+      fresh.push(...(await createOnEachPlugin(cluster, createdLater)));
       const all = [...steady, ...fresh];
 
       await waitForConvergence(cluster, all, { timeoutMs: 600_000 });

@@ -18,6 +18,9 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { activityFailure, KubernetesApiError } from '../../activities/errors.ts';
 import { createActivities, type StreamActivities } from '../../activities/index.ts';
+import { createKubernetesApi, type KubernetesApi } from '../../activities/kubernetes.ts';
+import { deleteJob } from '../../activities/workloads.ts';
+import { kubernetesApiCalls } from '../../kubernetes/api-calls.ts';
 import { ARCANE_GROUP, ARCANE_VERSION, BACKFILL_REQUESTS } from '../../resources/api-group.ts';
 import { initialBackfillRequestName } from '../../resources/backfill-request.ts';
 import { OUTCOME_FINALIZER } from '../../resources/job-metadata.ts';
@@ -155,6 +158,15 @@ async function completedBackfillJob(key: StreamKey) {
     async () => (await activities.observeStream(key)).job?.state === 'complete',
   );
   return uid;
+}
+
+/** A stream's completed backfill Job whose deletion in the foreground would wait for what it owns. */
+async function heldCompletedJob(t: TestContext, prefix: string) {
+  const namespace = await pluginNamespace(t, prefix);
+  const { key } = await createStream(namespace, 'mock-v0');
+  const uid = await completedBackfillJob(key);
+  await holdForegroundDeletion(t, kc, { namespace, name: 'mock-v0', uid });
+  return { namespace, key, uid, batch: kc.makeApiClient(BatchV1Api) };
 }
 
 function applied(result: unknown): { uid: string; created: boolean } {
@@ -555,17 +567,37 @@ describe('Jobs and CronJobs', () => {
   });
 
   test('releaseJob lets a completed Job its TTL deleted go at once, not after what it owns', async (t) => {
-    const namespace = await pluginNamespace(t, 'release-after-ttl');
-    const { key } = await createStream(namespace, 'mock-v0');
-    const uid = await completedBackfillJob(key);
-    await holdForegroundDeletion(t, kc, { namespace, name: 'mock-v0', uid });
-    const batch = kc.makeApiClient(BatchV1Api);
+    const { namespace, key, uid, batch } = await heldCompletedJob(t, 'release-after-ttl');
     await batch.deleteNamespacedJob({ name: 'mock-v0', namespace, propagationPolicy: 'Foreground' });
     const deleted = (await activities.observeStream(key)).job;
     assert.deepEqual([deleted?.terminating, deleted?.held, deleted?.state], [true, true, 'complete']);
     assert.deepEqual(await activities.releaseJob(key, { type: 'releaseJob', uid, completed: true }), {
       released: true,
     });
+    assert.deepEqual(await jobsIn(namespace), []);
+  });
+
+  test('a completed Job its TTL deletes in the foreground between our deletion and the release still goes at once', async (t) => {
+    const { namespace, key, uid, batch } = await heldCompletedJob(t, 'delete-ttl-race');
+    // What the TTL controller may do at any moment: delete the finished Job in the foreground. Here it lands right
+    // after the activity's own deletion, before the release of our finalizer.
+    const kube = createKubernetesApi(kc, kubernetesApiCalls(new Registry()));
+    let ttlDeleted = false;
+    const racing: KubernetesApi = {
+      ...kube,
+      async call(call, send) {
+        const result = await kube.call(call, send);
+        if (call.verb === 'delete' && !ttlDeleted) {
+          ttlDeleted = true;
+          await batch.deleteNamespacedJob({ name: 'mock-v0', namespace, propagationPolicy: 'Foreground' });
+        }
+        return result;
+      },
+    };
+    const context = { kube: racing, log: pino({ level: 'silent' }), occurrence: '' };
+    assert.deepEqual(await deleteJob(context, key, { type: 'deleteJob', uid, completed: true }), { deleted: true });
+    assert.ok(ttlDeleted, 'the foreground deletion came in between');
+    // Not left waiting for what it owns: the Job after it can start now.
     assert.deepEqual(await jobsIn(namespace), []);
   });
 

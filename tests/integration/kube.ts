@@ -53,22 +53,25 @@ export async function testNamespace(t: TestContext, kc: KubeConfig, prefix: stri
 }
 
 /**
- * A ConfigMap the Job owns that cannot go (a finalizer holds it until the test ends): a deletion of the Job in the
- * foreground waits for it, as it would for a pod. The fake node lets pods go at once, whatever holds them.
+ * A ConfigMap the Job owns that cannot go (a finalizer holds it until the test ends, or until the function returned is
+ * called): a deletion of the Job in the foreground waits for it, as it would for a pod. The fake node lets pods go at
+ * once, whatever holds them.
  */
 export async function holdForegroundDeletion(
   t: TestContext,
   kc: KubeConfig,
   job: { namespace: string; name: string; uid: string },
-): Promise<void> {
+): Promise<() => Promise<void>> {
   const core = kc.makeApiClient(CoreV1Api);
   const { namespace } = job;
   const owner = { apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid, blockOwnerDeletion: true };
   const name = `owned-by-${job.name}`;
   const metadata = { name, finalizers: ['example.com/keep'], ownerReferences: [owner] };
   await core.createNamespacedConfigMap({ namespace, body: { metadata } });
-  t.after(async () => {
+  const release = async () => {
     const body = { metadata: { finalizers: null } };
-    await core.patchNamespacedConfigMap({ name, namespace, body }, mergePatch).catch(() => undefined);
-  });
+    await core.patchNamespacedConfigMap({ name, namespace, body }, mergePatch);
+  };
+  t.after(() => release().catch(() => undefined));
+  return release;
 }

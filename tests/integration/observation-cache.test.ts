@@ -78,7 +78,7 @@ async function apiReads(): Promise<number> {
 async function jobCalls(since: Record<string, number> = {}): Promise<Record<string, number>> {
   const metric = await kubernetesApiCalls(registry).get();
   const counts: Record<string, number> = {};
-  for (const verb of ['patch', 'delete', 'get']) {
+  for (const verb of ['create', 'patch', 'delete', 'get']) {
     const values = metric.values.filter((v) => v.labels.resource === 'jobs.batch' && v.labels.verb === verb);
     counts[verb] = values.reduce((sum, v) => sum + v.value, 0) - (since[verb] ?? 0);
   }
@@ -232,7 +232,47 @@ describe('observation cache', () => {
     });
     // The release does not conflict with the TTL's deletion, and the deletion's answer says the Job is gone, so
     // nothing reads it again.
-    assert.deepEqual(await jobCalls(before), { patch: 1, delete: 1, get: 0 });
+    assert.deepEqual(await jobCalls(before), { create: 0, patch: 1, delete: 1, get: 0 });
+  });
+
+  test('a Job replaced while its pods stop is created again when the cache sees the old one go, not polled for', async (t) => {
+    const key = await createStream('cache-replace');
+    await settledCached(key);
+    const { uid } = (await cached.applyStreamingJob(key, { type: 'applyStreamingJob' })) as { uid: string };
+    // Its deletion in the foreground waits for what the Job owns, as for a pod that takes its time to stop.
+    const release = await holdForegroundDeletion(t, kc, { namespace, name: key.name, uid });
+    const before = await jobCalls();
+    const replacing = cached.applyStreamingJob(key, { type: 'applyStreamingJob', replaces: uid });
+    await waitFor('the replacement to find the old Job still going away', async () => {
+      return (await jobCalls(before)).create === 1;
+    });
+    await release();
+    const replaced = (await replacing) as { uid: string; created: boolean };
+    assert.equal(replaced.created, true);
+    assert.notEqual(replaced.uid, uid);
+    const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: key.name, namespace });
+    assert.equal(job.metadata?.uid, replaced.uid);
+    // Two reads before the deletion (an action's own activity reads from the API server), the deletion, our
+    // finalizer's release, the create the old Job refused, the read that found it going away, and the create once it
+    // went: nothing asked the API server while the old Job was going.
+    assert.deepEqual(await jobCalls(before), { create: 2, patch: 1, delete: 1, get: 3 });
+  });
+
+  test('a Job that does not go while the replacement waits fails the attempt, to be retried', async (t) => {
+    const impatient = createActivities({ kubeConfig: kc, logger: silent, registry, cache, workloadGoneWaitMs: 200 });
+    const key = await createStream('cache-replace-slow');
+    await settledCached(key);
+    const { uid } = (await impatient.applyStreamingJob(key, { type: 'applyStreamingJob' })) as { uid: string };
+    await holdForegroundDeletion(t, kc, { namespace, name: key.name, uid });
+    const before = await jobCalls();
+    await assert.rejects(impatient.applyStreamingJob(key, { type: 'applyStreamingJob', replaces: uid }), {
+      type: 'WorkloadTerminating',
+      message: new RegExp(`uid ${uid}\\) is still going away`),
+    });
+    assert.equal((await jobCalls(before)).create, 1, 'one create: the one the old Job refused');
+    const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: key.name, namespace });
+    assert.equal(job.metadata?.uid, uid, 'the old Job is still there, going away');
+    assert.ok(job.metadata?.deletionTimestamp, 'the old Job is being deleted');
   });
 
   test('cached Jobs keep what observing reads, not their pod template or managed fields', async () => {
