@@ -458,7 +458,7 @@ async function runAll(count: number, plugin: TestPlugin, options: Options): Prom
   for (const contender of options.contenders) {
     const refused = contender === 'upstream' ? upstreamCannotRun(plugin) : undefined;
     if (refused !== undefined) {
-      record.failed = { ...record.failed, [contender]: refused };
+      record.notRun = { ...record.notRun, [contender]: refused };
       console.error(`[bench] ${count} streams, ${plugin.name} plugin: ${contender} not run: ${refused}`);
       continue;
     }

@@ -80,6 +80,8 @@ export interface BurstRecord {
   floor?: ContenderResult;
   /** Why a contender has no figures: what stopped it. */
   failed?: Partial<Record<'operator' | 'upstream' | 'floor', string>>;
+  /** Why a contender asked for was not started: it cannot run the plugin's streams. */
+  notRun?: Partial<Record<'operator' | 'upstream' | 'floor', string>>;
 }
 
 const DIR = import.meta.dirname;
@@ -153,8 +155,9 @@ export function unfinished(reached: number, streams: number, afterMs: number): s
 
 const UNFINISHED = /^(\d+) of (\d+) Running at the deadline, (\d+) s$/;
 
-const times = (result: ContenderResult | undefined, failed: string | undefined) => {
+const times = (result: ContenderResult | undefined, failed: string | undefined, notRun?: string) => {
   if (result) return `${seconds(result.totalMs)} (${seconds(result.p50Ms)}, ${seconds(result.p99Ms)})`;
+  if (notRun !== undefined) return 'not run';
   const cut = failed === undefined ? undefined : UNFINISHED.exec(failed);
   if (cut) return `${cut[1]} of ${cut[2]} by ${cut[3]}`;
   return failed === undefined ? '-' : 'failed';
@@ -208,7 +211,7 @@ function row(record: BurstRecord): string {
     record.controllerApiQps === undefined ? '-' : String(record.controllerApiQps),
     [operator, upstream, floor].map((result) => figure(result?.stackThrottleSeconds)).join(' / '),
     times(operator, record.failed?.operator),
-    times(upstream, record.failed?.upstream),
+    times(upstream, record.failed?.upstream, record.notRun?.upstream),
     times(floor, record.failed?.floor),
     [operator, upstream, floor].map((result) => figure(result?.apiCallsPerStream)).join(' / '),
     [operator, upstream, floor].map((result) => figure(result?.reportedApiCallsPerStream)).join(' / '),

@@ -268,6 +268,14 @@ describe('benchmark records', () => {
     assert.match(table([partial]).split('\n')[2]!, /\| 3\.0 \(1\.5, 3\.0\) \| failed \| - \|/);
   });
 
+  it('marks a contender that was not started on the plugin as not run', () => {
+    const refused = record(1_000, 'production', {
+      operator: operator(3_000),
+      notRun: { upstream: 'upstream cannot run layout-v1 streams' },
+    });
+    assert.match(table([refused]).split('\n')[2]!, /\| 3\.0 \(1\.5, 3\.0\) \| not run \| - \|/);
+  });
+
   it('shows how far a contender got when its deadline passed', () => {
     const cut = record(10_000, 'test', {
       operator: operator(3_000),
