@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadAllYaml } from '@kubernetes/client-node';
+import type { V1Container } from '@kubernetes/client-node';
 import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
-import { PRODUCTION_PLUGIN, TEST_PLUGIN } from '../../../stack/manifests.ts';
+import { parseStreamingJobTemplate } from '../../../resources/streaming-job-template.ts';
+import { loadYaml } from '../../../stack/manifests.ts';
+import { PLUGINS } from '../../fixtures/plugins.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 /** Ten times the largest burst the bench runs, streaming and backfill pods of every stream at once. */
@@ -30,45 +32,27 @@ function allocatable(): Record<string, number> {
 
 /** What one pod of each job template in `files` requests, summed over its containers. */
 function podRequests(files: readonly string[]): Record<string, number>[] {
-  const pods: Record<string, number>[] = [];
-  for (const file of files) {
-    for (const doc of loadAllYaml(readFileSync(join(ROOT, file), 'utf8')) as { spec?: unknown }[]) {
-      const containers = findContainers(doc);
-      if (containers === undefined) continue;
-      const sum: Record<string, number> = {};
-      for (const container of containers) {
-        for (const [name, quantity] of Object.entries(container.resources?.requests ?? {})) {
-          sum[name] = (sum[name] ?? 0) + amount(quantity);
-        }
+  const templates = files.flatMap(loadYaml).filter((object) => object.kind === 'StreamingJobTemplate');
+  return templates.map((object) => {
+    // Applied into each test's namespace, the files name none.
+    const parsed = parseStreamingJobTemplate({ ...object, metadata: { ...object.metadata, namespace: 'any' } });
+    assert.ok(parsed.ok, `${object.metadata?.name} is a valid template`);
+    const sum: Record<string, number> = {};
+    for (const container of parsed.value.job.spec.template.spec.containers as V1Container[]) {
+      for (const [name, quantity] of Object.entries(container.resources?.requests ?? {})) {
+        sum[name] = (sum[name] ?? 0) + amount(quantity);
       }
-      pods.push(sum);
     }
-  }
-  return pods;
-}
-
-interface Container {
-  resources?: { requests?: Record<string, string> };
-}
-
-/** The containers of the pod template somewhere inside a job template. */
-function findContainers(value: unknown): Container[] | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  const object = value as Record<string, unknown>;
-  if (Array.isArray(object.containers)) return object.containers as Container[];
-  for (const child of Object.values(object)) {
-    const found = findContainers(child);
-    if (found) return found;
-  }
-  return undefined;
+    return sum;
+  });
 }
 
 describe('the fake node', () => {
   const node = allocatable();
 
-  for (const plugin of [TEST_PLUGIN, PRODUCTION_PLUGIN]) {
-    it(`holds ${PODS} pods of each job template of ${plugin.streamClassFile.split('/').at(-2)}`, () => {
-      const pods = podRequests(plugin.namespacedFiles);
+  for (const plugin of PLUGINS) {
+    it(`holds ${PODS} pods of each job template of the ${plugin.name} plugin`, () => {
+      const pods = podRequests(plugin.files.namespacedFiles);
       assert.ok(pods.length > 0, 'the plugin has job templates');
       assert.ok(node.pods! >= PODS, `room for ${PODS} pods`);
       for (const requests of pods) {
